@@ -20,9 +20,13 @@ import (
 const RootRequiredEnv = "PODBOX_TEST_ROOT"
 
 // RequiresRoot skips t when the process is not root, unless the run demands
-// root tests (PODBOX_TEST_ROOT=1), in which case t fails.
+// root tests (PODBOX_TEST_ROOT=1), in which case t fails. With -short (the
+// unit tier) it always skips.
 func RequiresRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("root tier: not run with -short (make unit)")
+	}
 	if os.Geteuid() == 0 {
 		return
 	}
