@@ -79,3 +79,32 @@ func TestOverlayKeepsImageReadOnly(t *testing.T) {
 		t.Fatalf("missing image: err = %v", err)
 	}
 }
+
+func TestUnescape(t *testing.T) {
+	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/x\134y`: `/x\y`, `/end\`: `/end\`} {
+		if got := unescape(in); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnmountUnder(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := filepath.Join(os.TempDir(), testutil.Prefix(t))
+	t.Cleanup(func() { UnmountUnder(base); os.RemoveAll(base) })
+	for _, d := range []string{"a", "a/b"} {
+		if err := (Mount{Type: "tmpfs", Source: "tmpfs", Target: filepath.Join(base, d), Options: []string{"size=1m"}}).Mount(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mps, err := MountsUnder(base)
+	if err != nil || len(mps) != 2 || mps[0] != filepath.Join(base, "a/b") {
+		t.Fatalf("MountsUnder = %v, %v", mps, err)
+	}
+	if err := UnmountUnder(base); err != nil {
+		t.Fatal(err)
+	}
+	if mps, _ := MountsUnder(base); len(mps) != 0 {
+		t.Fatalf("still mounted: %v", mps)
+	}
+}
