@@ -9,10 +9,15 @@ import (
 	"strings"
 )
 
-// MountsUnder lists the mount points at or below dir in this mount namespace,
-// deepest first, read from /proc/self/mountinfo.
+// MountsUnder lists the mount points at or below dir in the calling thread's
+// mount namespace, deepest first.
+//
+// It reads /proc/thread-self/mountinfo, not /proc/self: /proc/self is the
+// main thread's view, and libcontainer may leave the main thread wedged in a
+// container's mount namespace (a locked goroutine that setns'd and exited
+// on it), while every thread that runs ordinary goroutines stays in ours.
 func MountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,29 @@
+// Package sandbox is podbox's library API: it turns a pod configuration into
+// running processes and takes them apart again without a trace.
+//
+// A pod is a pause process holding new network, IPC and UTS namespaces (and
+// a PID namespace when the pod shares one), pinned by bind mounts under the
+// state root so they outlive it; a pod cgroup carrying the pod's memory
+// quota; and containers, created through runc's libcontainer, that join
+// those namespaces by path while each gets its own mount namespace and root
+// filesystem (an overlay over the read-only image directory).
+//
+// # Embedding
+//
+// libcontainer starts a container by re-executing the current binary as
+// "<self> init" (runc's "runc init"), in which the C constructor of
+// libcontainer's nsenter package joins the namespaces before the Go runtime
+// starts. A program that uses this package therefore must:
+//
+//   - be built with cgo (CGO_ENABLED=1, the default with a C compiler);
+//   - call [Init] first thing in main when os.Args[1] is "init": it never
+//     returns;
+//   - link the nsenter and cgroups devices packages. This package imports
+//     both (github.com/opencontainers/runc/libcontainer/nsenter and
+//     github.com/opencontainers/cgroups/devices), so importing sandbox is
+//     enough; they are named here so that nobody removes them.
+//
+// The process that starts containers becomes a child subreaper (as `runc
+// run` does), because the containers' processes are its grandchildren. It
+// must run as root. See the package example.
+package sandbox

@@ -1,0 +1,67 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// ExecProcess is a process to run inside a running container.
+type ExecProcess struct {
+	Args []string
+	// Env is added to PATH's default; the container's own env is not
+	// inherited (as with runc exec).
+	Env    []string
+	Cwd    string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Exec runs p inside container ctr of pod, in all of its namespaces and its
+// cgroup, and returns its exit code (128+N when killed by signal N).
+// Cancelling ctx kills the process.
+//
+// Equivalent to: runc exec CTR ARGS...
+func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (int, error) {
+	if err := ValidateName("pod name", pod); err != nil {
+		return -1, fmt.Errorf("exec: %w", err)
+	}
+	if err := ValidateName("container name", ctr); err != nil {
+		return -1, fmt.Errorf("exec in pod %q: %w", pod, err)
+	}
+	if len(p.Args) == 0 {
+		return -1, fmt.Errorf("exec in container %q of pod %q: no command", ctr, pod)
+	}
+	c, err := libcontainer.Load(runcRoot(m.podDir(pod)), ctr)
+	if err != nil {
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotRunning)
+	}
+	if s, err := c.Status(); err != nil || s != libcontainer.Running {
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotRunning)
+	}
+	m.becomeSubreaper()
+	proc := &libcontainer.Process{
+		Args:   p.Args,
+		Env:    withDefaultPath(p.Env),
+		Cwd:    p.Cwd,
+		Stdin:  p.Stdin,
+		Stdout: p.Stdout,
+		Stderr: p.Stderr,
+		Init:   false,
+	}
+	if proc.Cwd == "" {
+		proc.Cwd = "/"
+	}
+	if err := c.Run(proc); err != nil {
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
+	}
+	stop := context.AfterFunc(ctx, func() { proc.Signal(unix.SIGKILL) })
+	defer stop()
+	ps, _ := proc.Wait()
+	code, _ := exitStatus(ps)
+	return code, nil
+}

@@ -1,0 +1,115 @@
+package sandbox
+
+import (
+	"github.com/opencontainers/cgroups"
+	devconfig "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+)
+
+// defaultCapabilities is the set a containerd (and Docker) container gets by
+// default: no CAP_SYS_ADMIN, no CAP_NET_ADMIN.
+var defaultCapabilities = []string{
+	"CAP_CHOWN",
+	"CAP_DAC_OVERRIDE",
+	"CAP_FSETID",
+	"CAP_FOWNER",
+	"CAP_MKNOD",
+	"CAP_NET_RAW",
+	"CAP_SETGID",
+	"CAP_SETUID",
+	"CAP_SETFCAP",
+	"CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT",
+	"CAP_KILL",
+	"CAP_AUDIT_WRITE",
+}
+
+// maskedPaths and readonlyPaths are containerd's defaults for /proc and /sys.
+var (
+	maskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// containerSpec is what libcontainerConfig needs to know about where the pod
+// lives on the host.
+type containerSpec struct {
+	ctr        *ContainerConfig
+	rootfs     string                           // the mounted overlay
+	cgroupPath string                           // absolute, under the pod cgroup
+	podNS      map[configs.NamespaceType]string // pinned namespaces to join
+	shm        string                           // the pod's /dev/shm on the host
+}
+
+// libcontainerConfig builds the libcontainer configuration of one container:
+// it joins the pod's namespaces by path, gets a new mount namespace (and a
+// PID namespace of its own unless the pod shares one), and the default
+// hardening a containerd user gets. It is plain data: no system calls.
+func libcontainerConfig(s containerSpec) *configs.Config {
+	const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
+	var rules []*devconfig.Rule
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	ns := configs.Namespaces{{Type: configs.NEWNS}}
+	for _, t := range []configs.NamespaceType{configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWPID} {
+		if p, ok := s.podNS[t]; ok {
+			ns = append(ns, configs.Namespace{Type: t, Path: p})
+		} else if t == configs.NEWPID {
+			ns = append(ns, configs.Namespace{Type: configs.NEWPID})
+		}
+	}
+	caps := append([]string(nil), defaultCapabilities...)
+	c := &configs.Config{
+		Rootfs:          s.rootfs,
+		Readonlyfs:      s.ctr.ReadOnlyRootfs,
+		NoNewPrivileges: true,
+		Capabilities: &configs.Capabilities{
+			Bounding:  caps,
+			Effective: caps,
+			Permitted: caps,
+		},
+		Namespaces:    ns,
+		MaskPaths:     maskedPaths,
+		ReadonlyPaths: readonlyPaths,
+		Devices:       specconv.AllowedDevices,
+		Cgroups: &cgroups.Cgroup{
+			Path: s.cgroupPath,
+			Resources: &cgroups.Resources{
+				Memory:  s.ctr.MemoryLimit,
+				Devices: rules,
+			},
+		},
+		Mounts: []*configs.Mount{
+			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
+			{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+			{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+			// One /dev/shm for the whole pod, as its IPC namespace is one.
+			{Source: s.shm, Destination: "/dev/shm", Device: "bind", Flags: unix.MS_BIND | unix.MS_REC},
+			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
+			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
+		},
+	}
+	for _, m := range s.ctr.Mounts {
+		flags := unix.MS_BIND | unix.MS_REC
+		if m.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		c.Mounts = append(c.Mounts, &configs.Mount{
+			Source:           m.Source,
+			Destination:      m.Target,
+			Device:           "bind",
+			Flags:            flags,
+			PropagationFlags: []int{unix.MS_PRIVATE},
+		})
+	}
+	return c
+}

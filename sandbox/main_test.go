@@ -1,0 +1,131 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	if IsInit() {
+		Init()
+	}
+	if os.Getenv(crashHelperEnv) != "" {
+		crashHelper()
+		return
+	}
+	code := m.Run()
+	testutil.RemoveBusyboxRootfs()
+	os.Exit(code)
+}
+
+// testEnv is one test's isolated podbox: its own state root and cgroup
+// parent, both named after a prefix unique to the test.
+type testEnv struct {
+	t      *testing.T
+	prefix string
+	m      *Manager
+	opts   Options
+	rootfs string
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	prefix := testutil.Prefix(t)
+	opts := Options{
+		Root:         filepath.Join(os.TempDir(), prefix),
+		CgroupParent: "/" + prefix,
+		PauseBinary:  testutil.Binary(t, "pause"),
+	}
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, prefix: prefix, m: m, opts: opts, rootfs: testutil.BusyboxRootfs(t)}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		pods, _ := m.List(ctx)
+		for _, p := range pods {
+			if err := m.Remove(ctx, p.Name, true); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+		if err := cgroups.LoadPod(opts.CgroupParent).Destroy(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		os.RemoveAll(opts.Root)
+		e.assertNoLeaks()
+	})
+	return e
+}
+
+// assertNoLeaks fails the test when any host resource named after its prefix
+// is left: cgroups, mounts, links, processes. The cgroup parent, which the
+// Manager keeps, must be empty: it is removed first (rmdir, which fails on a
+// cgroup that still has children).
+func (e *testEnv) assertNoLeaks() {
+	e.t.Helper()
+	parents, _ := filepath.Glob("/sys/fs/cgroup/*" + e.opts.CgroupParent)
+	parents = append(parents, "/sys/fs/cgroup"+e.opts.CgroupParent)
+	for _, p := range parents {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			e.t.Errorf("cgroup parent %s: %v", p, err)
+		}
+	}
+	gate := filepath.Join(testutil.ModuleRoot(e.t), "hack", "leakcheck-gate")
+	if out, err := exec.Command(gate, e.prefix).CombinedOutput(); err != nil {
+		e.t.Errorf("leaks:\n%s", out)
+	}
+}
+
+func (e *testEnv) container(name string, args ...string) ContainerConfig {
+	return ContainerConfig{Name: name, Rootfs: e.rootfs, Args: args}
+}
+
+// run creates and starts a pod, failing the test on error.
+func (e *testEnv) run(cfg *PodConfig) *PodStatus {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.m.Create(ctx, cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.m.Start(ctx, cfg.Name); err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, cfg.Name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// exec runs args in a container and returns its output and exit code.
+func (e *testEnv) exec(pod, ctr string, args ...string) (string, int) {
+	e.t.Helper()
+	var out strings.Builder
+	code, err := e.m.Exec(context.Background(), pod, ctr, &ExecProcess{Args: args, Stdout: &out, Stderr: &out})
+	if err != nil {
+		e.t.Fatalf("exec %v in %s/%s: %v", args, pod, ctr, err)
+	}
+	return out.String(), code
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// processStart returns the start time of pid in clock ticks since boot
+// (field 22 of /proc/PID/stat), which tells a live process from a later one
+// that reused its PID.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: split
+	// after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// alive reports whether pid is still the process that started at start
+// ticks, and not a zombie.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
+		return false
+	}
+	got, err := processStart(pid)
+	return err == nil && (start == 0 || got == start)
+}
+
+// findByArgv0 returns the PIDs of processes whose argv[0] is exactly argv0.
+// The pause of a pod is started with an argv[0] naming the pod's directory,
+// so it can be found even when creation was interrupted before its PID was
+// written down.
+func findByArgv0(argv0 string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := append([]byte(argv0), 0)
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.HasPrefix(b, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// setHostname sets the hostname inside the UTS namespace pinned at nsPath.
+// A fresh goroutine's locked thread enters the namespace and leaves it; a
+// thread whose namespace could not be restored is never unlocked, so the
+// runtime discards it (as CNI's ns.Do does).
+//
+// Equivalent to: nsenter --uts=NSPATH hostname NAME
+func setHostname(nsPath, name string) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/uts")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWUTS); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", nsPath, err)
+			runtime.UnlockOSThread()
+			return
+		}
+		err = unix.Sethostname([]byte(name))
+		if rerr := unix.Setns(int(self.Fd()), unix.CLONE_NEWUTS); rerr != nil {
+			// Leave the thread locked: it dies with this goroutine.
+			errc <- errors.Join(err, fmt.Errorf("restore uts namespace: %w", rerr))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		return fmt.Errorf("set hostname %q: %w", name, err)
+	}
+	return nil
+}
