@@ -14,34 +14,116 @@ import (
 type PodConfig struct {
 	// Name is the pod's name, a DNS-1123 label; it names files and cgroups.
 	Name string `json:"name"`
+	// Namespace is the Kubernetes namespace the manifest names (default
+	// "default"); podbox only reports it (metadata.namespace field refs).
+	Namespace string `json:"namespace,omitempty"`
 	// Hostname is set once in the pod's UTS namespace; default Name.
 	Hostname string `json:"hostname,omitempty"`
 	// ShareProcessNamespace puts every container in one PID namespace whose
 	// PID 1 is the pause process (Kubernetes shareProcessNamespace).
 	ShareProcessNamespace bool `json:"shareProcessNamespace,omitempty"`
+	// HostNetwork: the pod uses the host's network namespace (no veth, no
+	// IP of its own).
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// MemoryLimit is the pod's memory quota in bytes, enforced on the pod
 	// cgroup; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
-	// TerminationGracePeriod is how long Stop waits between SIGTERM and
-	// SIGKILL; 0 means the default, 30 s (Kubernetes).
-	TerminationGracePeriod time.Duration     `json:"terminationGracePeriod,omitempty"`
-	Labels                 map[string]string `json:"labels,omitempty"`
-	Annotations            map[string]string `json:"annotations,omitempty"`
+	// TerminationGracePeriodSeconds is how long Stop waits between SIGTERM
+	// and SIGKILL; nil means Kubernetes' default, 30 s; 0 kills at once.
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// RestartPolicy of the pod: Always (default), OnFailure or Never.
+	RestartPolicy RestartPolicy     `json:"restartPolicy,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	// HostAliases are extra /etc/hosts lines.
+	HostAliases []HostAlias `json:"hostAliases,omitempty"`
+	// DNS says how /etc/resolv.conf is made.
+	DNS DNSConfig `json:"dns,omitempty"`
+	// Sysctls are namespaced sysctls set in the pod's namespaces.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+	// Volumes are the pod's volumes, mounted by containers' VolumeMounts.
+	Volumes []Volume `json:"volumes,omitempty"`
+	// InitContainers run in order, each to completion, before Containers
+	// start; one with RestartPolicy Always is a native sidecar.
+	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	// Containers start in order.
 	Containers []ContainerConfig `json:"containers"`
+}
+
+// RestartPolicy is Kubernetes' restartPolicy.
+type RestartPolicy string
+
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// HostAlias is one /etc/hosts line: IP and its names.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
+}
+
+// DNSConfig follows Kubernetes' dnsPolicy and dnsConfig. Policy is
+// "ClusterFirst" (default; on a single host the same as Default), "Default"
+// (the host's resolv.conf), or "None" (only what Nameservers, Searches and
+// Options say).
+type DNSConfig struct {
+	Policy      string   `json:"policy,omitempty"`
+	Nameservers []string `json:"nameservers,omitempty"`
+	Searches    []string `json:"searches,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+// Sysctl is one namespaced sysctl, such as net.ipv4.ip_unprivileged_port_start.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Volume is one pod volume; exactly one source is set.
+type Volume struct {
+	Name     string          `json:"name"`
+	HostPath *HostPathVolume `json:"hostPath,omitempty"`
+	EmptyDir *EmptyDirVolume `json:"emptyDir,omitempty"`
+}
+
+// HostPathVolume is a host path, checked against Type before any container
+// starts (Kubernetes hostPath types: "", DirectoryOrCreate, Directory,
+// FileOrCreate, File, Socket, CharDevice, BlockDevice).
+type HostPathVolume struct {
+	Path string `json:"path"`
+	Type string `json:"type,omitempty"`
+}
+
+// EmptyDirVolume is a directory made for the pod and removed with it;
+// Medium "Memory" makes it a tmpfs of at most SizeLimit bytes (0: no limit
+// beyond the pod's memory).
+type EmptyDirVolume struct {
+	Medium    string `json:"medium,omitempty"`
+	SizeLimit int64  `json:"sizeLimit,omitempty"`
 }
 
 // ContainerConfig is one container of a pod.
 type ContainerConfig struct {
 	// Name is a DNS-1123 label, unique in the pod.
 	Name string `json:"name"`
+	// Image is the image's name as the manifest gives it, for display and
+	// for resolving Rootfs in an image store.
+	Image string `json:"image,omitempty"`
 	// Rootfs is the image's root filesystem directory. It is never written:
 	// each container gets its own writable overlay on top.
 	Rootfs string `json:"rootfs"`
-	// Args is the command and its arguments (Kubernetes command + args).
-	Args []string `json:"args"`
-	// Env is a list of KEY=value; PATH gets a default when missing.
-	Env []string `json:"env,omitempty"`
+	// Command and Args are Kubernetes' command and args: the process run is
+	// Command followed by Args. Whoever resolves Image (the CLI, through its
+	// image store) fills them from the image's entrypoint and cmd the way
+	// Kubernetes does: Command replaces the entrypoint, Args replaces cmd.
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	// Env are the container's variables, in order; PATH gets a default
+	// when missing.
+	Env []EnvVar `json:"env,omitempty"`
 	// WorkingDir is the absolute working directory; default "/".
 	WorkingDir string `json:"workingDir,omitempty"`
 	UID        int    `json:"uid,omitempty"`
@@ -50,8 +132,53 @@ type ContainerConfig struct {
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 	// ReadOnlyRootfs mounts the container's root read-only.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
-	// Mounts are bind mounts from the host (the pod's volumes).
+	// Privileged gives every capability and device, and no masked paths.
+	Privileged bool `json:"privileged,omitempty"`
+	// CapAdd and CapDrop change the default capability set ("NET_ADMIN",
+	// "ALL"; with or without the CAP_ prefix).
+	CapAdd  []string `json:"capAdd,omitempty"`
+	CapDrop []string `json:"capDrop,omitempty"`
+	// Stdin keeps the container's stdin open; TTY gives it a terminal.
+	Stdin bool `json:"stdin,omitempty"`
+	TTY   bool `json:"tty,omitempty"`
+	// RestartPolicy, only for init containers: Always makes a native
+	// sidecar.
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitempty"`
+	// Ports are the container's ports; a HostPort forwards the host's port
+	// to the pod.
+	Ports []Port `json:"ports,omitempty"`
+	// VolumeMounts mount the pod's Volumes.
+	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
+	// Mounts are bind mounts straight from host paths (for embedders).
 	Mounts []BindMount `json:"mounts,omitempty"`
+}
+
+// EnvVar is a variable with a literal Value, or one taken from a pod field
+// (FieldPath "metadata.name", "metadata.namespace" or "status.podIP").
+type EnvVar struct {
+	Name      string `json:"name"`
+	Value     string `json:"value,omitempty"`
+	FieldPath string `json:"fieldPath,omitempty"`
+}
+
+// Port is a container port, TCP or UDP; HostPort 0 means not published.
+type Port struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int    `json:"containerPort"`
+	HostPort      int    `json:"hostPort,omitempty"`
+	Protocol      string `json:"protocol,omitempty"` // TCP (default) or UDP
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// VolumeMount mounts the pod volume Name at Target. SubPath mounts a path
+// inside the volume (it can not escape it); Propagation is "None"
+// (default, private), "HostToContainer" (rslave) or "Bidirectional" (rshared).
+type VolumeMount struct {
+	Name        string `json:"name"`
+	Target      string `json:"target"`
+	ReadOnly    bool   `json:"readOnly,omitempty"`
+	SubPath     string `json:"subPath,omitempty"`
+	Propagation string `json:"propagation,omitempty"`
 }
 
 // BindMount is a host path bind-mounted into a container.
@@ -115,8 +242,8 @@ func checkPodFields(c *PodConfig) []error {
 	if c.MemoryLimit < 0 {
 		errs = append(errs, fmt.Errorf("memoryLimit: %d is negative", c.MemoryLimit))
 	}
-	if c.TerminationGracePeriod < 0 {
-		errs = append(errs, fmt.Errorf("terminationGracePeriod: %s is negative", c.TerminationGracePeriod))
+	if g := c.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds: %d is negative", *g))
 	}
 	if len(c.Containers) == 0 {
 		errs = append(errs, errors.New("containers: a pod needs at least one container"))
@@ -140,15 +267,15 @@ func checkContainers(c *PodConfig) []error {
 		if !path.IsAbs(ctr.Rootfs) {
 			errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))
 		}
-		if len(ctr.Args) == 0 || ctr.Args[0] == "" {
-			errs = append(errs, fmt.Errorf("%s.args: a command is required", f))
+		if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
+			errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
 		}
 		if ctr.WorkingDir != "" && !path.IsAbs(ctr.WorkingDir) {
 			errs = append(errs, fmt.Errorf("%s.workingDir: %q is not an absolute path", f, ctr.WorkingDir))
 		}
 		for j, e := range ctr.Env {
-			if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-				errs = append(errs, fmt.Errorf("%s.env[%d]: %q is not KEY=value", f, j, e))
+			if e.Name == "" || strings.Contains(e.Name, "=") {
+				errs = append(errs, fmt.Errorf("%s.env[%d].name: %q is not a variable name", f, j, e.Name))
 			}
 		}
 		if ctr.MemoryLimit < 0 {
@@ -178,8 +305,13 @@ func (c *PodConfig) hostname() string {
 }
 
 func (c *PodConfig) gracePeriod() time.Duration {
-	if c.TerminationGracePeriod == 0 {
+	if c.TerminationGracePeriodSeconds == nil {
 		return DefaultGracePeriod
 	}
-	return c.TerminationGracePeriod
+	return time.Duration(*c.TerminationGracePeriodSeconds) * time.Second
+}
+
+// argv is the process a container runs: Command followed by Args.
+func (c *ContainerConfig) argv() []string {
+	return append(append([]string(nil), c.Command...), c.Args...)
 }

@@ -357,8 +357,8 @@ func (m *Manager) startContainer(dir string, st *PodStatus, cfg *ContainerConfig
 	}
 	defer logf.Close()
 	p := &libcontainer.Process{
-		Args:   cfg.Args,
-		Env:    withDefaultPath(cfg.Env),
+		Args:   cfg.argv(),
+		Env:    withDefaultPath(envList(cfg.Env, st)),
 		Cwd:    cfg.WorkingDir,
 		UID:    cfg.UID,
 		GID:    cfg.GID,
@@ -382,6 +382,23 @@ func (m *Manager) startContainer(dir string, st *PodStatus, cfg *ContainerConfig
 	m.watch(dir, st.Name, c, p, *cs)
 	crashPoint("container-started")
 	return c, nil
+}
+
+// envList renders a container's variables as KEY=value, resolving field
+// references against the pod.
+func envList(vars []EnvVar, st *PodStatus) []string {
+	env := make([]string, 0, len(vars))
+	for _, v := range vars {
+		val := v.Value
+		switch v.FieldPath {
+		case "metadata.name":
+			val = st.Name
+		case "metadata.namespace":
+			val = st.Config.Namespace
+		}
+		env = append(env, v.Name+"="+val)
+	}
+	return env
 }
 
 func withDefaultPath(env []string) []string {
