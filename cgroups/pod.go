@@ -1,0 +1,209 @@
+// Package cgroups owns the pod cgroup (cgroup v1, v2 and the hybrid layout),
+// the pod memory quota (kubelet rules), node admission, OOM-kill counts and
+// memory usage.
+//
+// Cgroups are created, set and removed through github.com/opencontainers/cgroups
+// with its fs drivers (never systemd), always at an absolute cgroup path such
+// as "/podbox/web": a relative path would be nested under the calling
+// process's own cgroup. Nothing outside that path is ever removed or killed.
+//
+// Layout: the pod cgroup holds no process itself (cgroup v2's
+// no-internal-process rule); the pause goes into the child "pause", and each
+// container into a child cgroup that libcontainer creates at path+"/"+name.
+package cgroups
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	occg "github.com/opencontainers/cgroups"
+)
+
+// Pod is the cgroup of one pod at an absolute path such as "/podbox/web"
+// (parent "/podbox"). On cgroup v1 it exists in every mounted hierarchy (and,
+// in the hybrid layout, in the v2 hierarchy at /sys/fs/cgroup/unified too).
+type Pod struct {
+	path string
+	be   backend // nil: chosen from the host on first use
+}
+
+// backend is one cgroup layout: v1 (with hybrid) or v2.
+type backend interface {
+	exists(path string) bool
+	create(path string, memLimit int64) error
+	join(path string, pid int) error
+	destroy(path string) error
+	memory(path string) (limit, usage int64, err error)
+	oomKillCount(path string) (uint64, error)
+}
+
+func hostBackend() backend {
+	if IsV2() {
+		return newUnified()
+	}
+	return legacy{}
+}
+
+// IsV2 reports whether the host runs the pure cgroup v2 (unified) layout. The
+// hybrid layout (v1 controllers plus a v2 hierarchy at /sys/fs/cgroup/unified)
+// counts as v1.
+func IsV2() bool { return occg.IsCgroup2UnifiedMode() }
+
+// CreatePod creates the pod cgroup at path (absolute), in every v1 hierarchy
+// or in v2, with the pod's memory quota memLimit bytes (0: no quota). Creating
+// one that exists is fine: it sets the limit again (0 lifts it). On v2 it also
+// enables the memory, pids and cpu controllers (those available) in the pod
+// cgroup's cgroup.subtree_control, so that container cgroups below it can have
+// their own limits. A cgroup that this call created is removed again when it
+// fails.
+func CreatePod(path string, memLimit int64) (*Pod, error) {
+	return createPod(hostBackend(), path, memLimit)
+}
+
+func createPod(be backend, path string, memLimit int64) (*Pod, error) {
+	if err := checkPath(path); err != nil {
+		return nil, fmt.Errorf("create pod cgroup %q: %w", path, err)
+	}
+	if memLimit < 0 {
+		return nil, fmt.Errorf("create pod cgroup %q: negative memory limit %d", path, memLimit)
+	}
+	existed := be.exists(path)
+	if err := be.create(path, memLimit); err != nil {
+		if !existed {
+			_ = be.destroy(path)
+		}
+		return nil, fmt.Errorf("create pod cgroup %q: %w", path, err)
+	}
+	return &Pod{path: path, be: be}, nil
+}
+
+// LoadPod returns the pod cgroup at path without looking at it, to remove it
+// after a crash. It does no I/O; a bad path shows up as an error of the
+// methods.
+func LoadPod(path string) *Pod { return &Pod{path: path} }
+
+// Path returns the pod cgroup's absolute path, such as "/podbox/web".
+func (p *Pod) Path() string { return p.path }
+
+// Child returns the absolute path of the pod's child cgroup name, such as
+// "/podbox/web/app": the cgroup path to give libcontainer for a container.
+func (p *Pod) Child(name string) string { return p.path + "/" + name }
+
+func (p *Pod) backend() backend {
+	if p.be == nil {
+		p.be = hostBackend()
+	}
+	return p.be
+}
+
+// Join creates the child cgroup p.Path()+"/"+name (such as "pause") with no
+// limits of its own, and moves pid into it, in every v1 hierarchy or in v2.
+func (p *Pod) Join(name string, pid int) error {
+	child := p.Child(name)
+	if err := checkPath(p.path); err != nil {
+		return fmt.Errorf("join cgroup %q: %w", child, err)
+	}
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("join cgroup %q: %w: child name %q is not one path element", child, ErrInvalidPath, name)
+	}
+	if pid <= 0 {
+		return fmt.Errorf("join cgroup %q: bad pid %d", child, pid)
+	}
+	if err := p.backend().join(child, pid); err != nil {
+		return fmt.Errorf("join cgroup %q: pid %d: %w", child, pid, err)
+	}
+	return nil
+}
+
+// Destroy kills every process left anywhere in the pod's subtree with SIGKILL
+// (v2: cgroup.kill where the kernel has it, 5.14+; otherwise, and on v1, the
+// pids of every cgroup.procs, until none is left or a bounded wait ends), then
+// removes the child cgroups and the pod cgroup, in every v1 hierarchy or in
+// v2. A missing cgroup is not an error, so Destroy is idempotent. It never
+// kills or removes anything outside the pod's path.
+func (p *Pod) Destroy() error {
+	if err := checkPath(p.path); err != nil {
+		return fmt.Errorf("destroy pod cgroup %q: %w", p.path, err)
+	}
+	if err := p.backend().destroy(p.path); err != nil {
+		return fmt.Errorf("destroy pod cgroup %q: %w", p.path, err)
+	}
+	return nil
+}
+
+// Memory returns the pod cgroup's memory limit in bytes (0: unlimited) and its
+// current usage in bytes (v1 memory.limit_in_bytes and memory.usage_in_bytes,
+// v2 memory.max and memory.current).
+func (p *Pod) Memory() (limit, usage int64, err error) {
+	if err := checkPath(p.path); err != nil {
+		return 0, 0, fmt.Errorf("read memory of pod cgroup %q: %w", p.path, err)
+	}
+	limit, usage, err = p.backend().memory(p.path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read memory of pod cgroup %q: %w", p.path, err)
+	}
+	return limit, usage, nil
+}
+
+// OOMKillCount returns how many processes the kernel's OOM killer killed in the
+// cgroup at path (absolute; a container's cgroup, or the pod's): v1
+// memory.oom_control oom_kill, v2 memory.events oom_kill. The kernel counts a
+// kill on the victim's memory cgroup whatever limit was hit, so a container
+// killed because the POD's quota ran out shows up in the container's count.
+// On v2 the count also includes kills in descendant cgroups (memory.events is
+// hierarchical); on v1 it is that cgroup's own.
+func OOMKillCount(path string) (uint64, error) {
+	return oomKillCount(hostBackend(), path)
+}
+
+func oomKillCount(be backend, path string) (uint64, error) {
+	if err := checkPath(path); err != nil {
+		return 0, fmt.Errorf("read oom kills of cgroup %q: %w", path, err)
+	}
+	n, err := be.oomKillCount(path)
+	if err != nil {
+		return 0, fmt.Errorf("read oom kills of cgroup %q: %w", path, err)
+	}
+	return n, nil
+}
+
+// checkPath accepts an absolute, clean cgroup path below the root.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") || p == "/" || path.Clean(p) != p {
+		return fmt.Errorf("%w: %q is not an absolute, clean path below the root", ErrInvalidPath, p)
+	}
+	return nil
+}
+
+// unlimited maps the kernel's "no limit" (v2 "max", v1 a page-rounded
+// 2^63-1) to 0.
+func unlimited(v uint64) int64 {
+	if v >= 1<<62 {
+		return 0
+	}
+	return int64(v)
+}
+
+// libcontainerLimit is the Resources.Memory value for a quota: the library
+// skips 0 (it would leave an old limit in place), and -1 means no limit.
+func libcontainerLimit(memLimit int64) int64 {
+	if memLimit == 0 {
+		return -1
+	}
+	return memLimit
+}
+
+// podConfig is the library's view of a pod (or child) cgroup. SkipDevices:
+// the pod cgroup sets no device rules (libcontainer does, per container); on
+// v2 an empty rule list would otherwise install an eBPF program that denies
+// every device to the whole pod.
+func podConfig(path string, memLimit int64) *occg.Cgroup {
+	return &occg.Cgroup{
+		Path: path,
+		Resources: &occg.Resources{
+			Memory:      libcontainerLimit(memLimit),
+			SkipDevices: true,
+		},
+	}
+}

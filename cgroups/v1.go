@@ -1,0 +1,139 @@
+package cgroups
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	occg "github.com/opencontainers/cgroups"
+	fs1 "github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fscommon"
+)
+
+// legacy is the cgroup v1 layout: one hierarchy per controller (or group of
+// controllers), each with its own copy of the pod path. In the hybrid layout
+// the library's v1 manager also creates and joins the path in the v2
+// hierarchy at /sys/fs/cgroup/unified (its "" subsystem), which has no
+// controllers that podbox sets.
+type legacy struct{}
+
+func (legacy) manager(cg *occg.Cgroup) (*fs1.Manager, error) {
+	return fs1.NewManager(cg, nil)
+}
+
+func (l legacy) exists(path string) bool {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return false
+	}
+	return occg.PathExists(m.Path("memory"))
+}
+
+func (l legacy) create(path string, memLimit int64) error {
+	cg := podConfig(path, memLimit)
+	m, err := l.manager(cg)
+	if err != nil {
+		return err
+	}
+	if m.Path("memory") == "" {
+		return fmt.Errorf("no memory controller mounted")
+	}
+	// Apply with pid -1 creates the path in every hierarchy and moves no
+	// process (cpuset gets its cpus and mems from the parent).
+	if err := m.Apply(-1); err != nil {
+		return err
+	}
+	return m.Set(cg.Resources)
+}
+
+func (l legacy) join(path string, pid int) error {
+	m, err := l.manager(&occg.Cgroup{Path: path, Resources: &occg.Resources{SkipDevices: true}})
+	if err != nil {
+		return err
+	}
+	return m.Apply(pid)
+}
+
+func (l legacy) destroy(path string) error {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return err
+	}
+	paths := m.GetPaths()
+	var dirs []string
+	for _, d := range paths {
+		if occg.PathExists(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	// In the hybrid layout the v2 copy of the path has cgroup.kill; it holds
+	// the processes that joined it, which is a start.
+	if u := paths[""]; u != "" && occg.PathExists(filepath.Join(u, "cgroup.kill")) {
+		_ = occg.WriteFile(u, "cgroup.kill", "1")
+	}
+	thaw := func() { thawAll(paths["freezer"]) }
+	if err := killAll(dirs, killInCgroup, thaw); err != nil {
+		return err
+	}
+	return occg.RemovePaths(paths)
+}
+
+// thawAll thaws every frozen cgroup of the v1 freezer subtree at dir (the pod
+// first, then its children): a frozen process does not die of SIGKILL until it
+// is thawed. It reads and writes freezer.state itself because the library's
+// FreezerGroup.GetState waits, unbounded, while a cgroup is FREEZING.
+func thawAll(dir string) {
+	if dir == "" {
+		return
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if st, err := occg.ReadFile(p, "freezer.state"); err == nil && strings.TrimSpace(st) != string(occg.Thawed) {
+			_ = occg.WriteFile(p, "freezer.state", string(occg.Thawed))
+		}
+		return nil
+	})
+}
+
+func (l legacy) memory(path string) (limit, usage int64, err error) {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return 0, 0, err
+	}
+	dir := m.Path("memory")
+	if dir == "" {
+		return 0, 0, fmt.Errorf("no memory controller mounted")
+	}
+	return readMemory(dir, "memory.limit_in_bytes", "memory.usage_in_bytes")
+}
+
+func (l legacy) oomKillCount(path string) (uint64, error) {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return 0, err
+	}
+	dir := m.Path("memory")
+	if dir == "" {
+		return 0, fmt.Errorf("no memory controller mounted")
+	}
+	return fs1.OOMKillCount(dir)
+}
+
+// readMemory reads a limit file and a usage file of the memory cgroup dir.
+func readMemory(dir, limitFile, usageFile string) (limit, usage int64, err error) {
+	l, err := fscommon.GetCgroupParamUint(dir, limitFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := fscommon.GetCgroupParamUint(dir, usageFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	return unlimited(l), unlimited(u), nil
+}
