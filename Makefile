@@ -41,7 +41,7 @@ test: deps build vet root-test e2e
 
 ## unit: tests that need neither root nor the kernel objects (go test -short)
 unit:
-	$(GO) test -short -count=1 ./...
+	$(GO) test -short -count=1 -skip '^Example' ./...
 
 ## root-test: unit and root integration tests; root tests fail (not skip) here
 root-test: deps $(BIN)/pause

@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 		crashHelper()
 		return
 	}
+	setUpExample()
 	code := m.Run()
 	testutil.RemoveBusyboxRootfs()
 	os.Exit(code)
@@ -127,5 +128,16 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// setUpExample gives Example (package sandbox_test) its pause and image
+// through the environment.
+func setUpExample() {
+	if p, err := testutil.BinaryPath("pause"); err == nil {
+		os.Setenv("PODBOX_EXAMPLE_PAUSE", p)
+	}
+	if d, err := testutil.BusyboxRootfsDir(); err == nil {
+		os.Setenv("PODBOX_EXAMPLE_ROOTFS", d)
 	}
 }

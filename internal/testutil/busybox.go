@@ -21,6 +21,15 @@ var (
 // tests must treat as read-only: containers get an overlay on top).
 func BusyboxRootfs(t testing.TB) string {
 	t.Helper()
+	dir, err := BusyboxRootfsDir()
+	if err != nil {
+		t.Fatalf("busybox root filesystem: %v", err)
+	}
+	return dir
+}
+
+// BusyboxRootfsDir is BusyboxRootfs for callers without a testing.TB.
+func BusyboxRootfsDir() (string, error) {
 	busyboxOnce.Do(func() {
 		var dir string
 		dir, busyboxErr = os.MkdirTemp("", "podbox-busybox-")
@@ -30,10 +39,7 @@ func BusyboxRootfs(t testing.TB) string {
 		busyboxErr = MakeBusyboxRootfs(dir)
 		busyboxDir = dir
 	})
-	if busyboxErr != nil {
-		t.Fatalf("busybox root filesystem: %v", busyboxErr)
-	}
-	return busyboxDir
+	return busyboxDir, busyboxErr
 }
 
 // MakeBusyboxRootfs lays out a minimal busybox root filesystem in dir from

@@ -6,6 +6,8 @@ package testutil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,17 +54,25 @@ func Prefix(t testing.TB) string {
 // ModuleRoot returns the directory that holds go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
+			return "", errors.New("go.mod not found above the test's directory")
 		}
 		dir = parent
 	}
@@ -84,37 +94,36 @@ type buildResult struct {
 // test process with `make bin/NAME`, so tests use exactly what users get.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
+	p, err := BinaryPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// BinaryPath is Binary for callers without a testing.TB (TestMain).
+func BinaryPath(name string) (string, error) {
 	if dir := os.Getenv("PODBOX_BIN_DIR"); dir != "" {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("PODBOX_BIN_DIR: %v", err)
+			return "", fmt.Errorf("PODBOX_BIN_DIR: %w", err)
 		}
-		return p
+		return p, nil
 	}
-	root := ModuleRoot(t)
 	v, _ := buildOnce.LoadOrStore(name, &buildResult{})
 	r := v.(*buildResult)
 	r.once.Do(func() {
-		cmd := exec.Command("make", "-s", "-C", root, "bin/"+name)
-		out, err := cmd.CombinedOutput()
+		root, err := moduleRoot()
 		if err != nil {
-			r.err = &buildError{name: name, out: strings.TrimSpace(string(out)), err: err}
+			r.err = err
+			return
+		}
+		out, err := exec.Command("make", "-s", "-C", root, "bin/"+name).CombinedOutput()
+		if err != nil {
+			r.err = fmt.Errorf("build bin/%s: %w\n%s", name, err, strings.TrimSpace(string(out)))
 			return
 		}
 		r.path = filepath.Join(root, "bin", name)
 	})
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return r.path
-}
-
-type buildError struct {
-	name string
-	out  string
-	err  error
-}
-
-func (e *buildError) Error() string {
-	return "build bin/" + e.name + ": " + e.err.Error() + "\n" + e.out
+	return r.path, r.err
 }

@@ -1,0 +1,70 @@
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/sandbox"
+)
+
+// An embedding program's main must hand "<self> init" to the sandbox before
+// anything else, and be built with cgo:
+//
+//	func main() {
+//		if sandbox.IsInit() {
+//			sandbox.Init() // never returns
+//		}
+//		...
+//	}
+//
+// Then a pod is a config, created, started, exec'd into and removed.
+func Example() {
+	ctx := context.Background()
+	root, _ := os.MkdirTemp("", "podbox-example-")
+	defer os.RemoveAll(root)
+	m, err := sandbox.New(sandbox.Options{
+		Root:         root,
+		CgroupParent: "/podbox-example",
+		PauseBinary:  os.Getenv("PODBOX_EXAMPLE_PAUSE"), // the built pause program
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cgroups.LoadPod("/podbox-example").Destroy()
+
+	pod := &sandbox.PodConfig{
+		Name: "hello",
+		Containers: []sandbox.ContainerConfig{{
+			Name:    "main",
+			Rootfs:  os.Getenv("PODBOX_EXAMPLE_ROOTFS"), // an image's root filesystem
+			Command: []string{"sleep", "3600"},
+		}},
+	}
+	if _, err := m.Create(ctx, pod); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Remove(ctx, "hello", true)
+	if err := m.Start(ctx, "hello"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	var out strings.Builder
+	code, err := m.Exec(ctx, "hello", "main", &sandbox.ExecProcess{
+		Args:   []string{"hostname"},
+		Stdout: &out,
+	})
+	fmt.Println(strings.TrimSpace(out.String()), code, err)
+
+	st, _ := m.Status(ctx, "hello")
+	fmt.Println(st.Phase, st.Containers[0].State, filepath.Base(st.Namespaces["net"]))
+	// Output:
+	// hello 0 <nil>
+	// Running running net
+}
