@@ -1,0 +1,12 @@
+package image
+
+import "errors"
+
+var (
+	// ErrNotFound is wrapped by the error Get and Remove return for a name
+	// the store does not hold.
+	ErrNotFound = errors.New("image not found")
+	// ErrInvalidName is wrapped by the error returned for a name that does not
+	// follow the reference grammar (see NormalizeName).
+	ErrInvalidName = errors.New("invalid image name")
+)
