@@ -1,0 +1,164 @@
+package spec
+
+import (
+	"maps"
+
+	"github.com/podbox/podbox/sandbox"
+	v1 "k8s.io/api/core/v1"
+)
+
+// convert maps a validated pod to podbox's configuration, with Kubernetes'
+// defaults: namespace "default", restartPolicy Always, dnsPolicy
+// ClusterFirst, protocol TCP. What the sandbox defaults itself (hostname,
+// grace period, PATH, working directory) is left unset. Rootfs is left empty:
+// whoever resolves Image in an image store fills it, with Command and Args
+// from the image when the manifest has none.
+func convert(p *v1.Pod) *sandbox.PodConfig {
+	c := &sandbox.PodConfig{
+		Name:                          p.Name,
+		Namespace:                     p.Namespace,
+		Hostname:                      p.Spec.Hostname,
+		ShareProcessNamespace:         p.Spec.ShareProcessNamespace != nil && *p.Spec.ShareProcessNamespace,
+		HostNetwork:                   p.Spec.HostNetwork,
+		TerminationGracePeriodSeconds: p.Spec.TerminationGracePeriodSeconds,
+		RestartPolicy:                 sandbox.RestartPolicy(p.Spec.RestartPolicy),
+		Labels:                        maps.Clone(p.Labels),
+		Annotations:                   maps.Clone(p.Annotations),
+		DNS:                           sandbox.DNSConfig{Policy: string(p.Spec.DNSPolicy)},
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.RestartPolicy == "" {
+		c.RestartPolicy = sandbox.RestartAlways
+	}
+	switch p.Spec.DNSPolicy {
+	case "", v1.DNSClusterFirstWithHostNet:
+		// One host, no cluster DNS: ClusterFirst is the host's resolver
+		// either way.
+		c.DNS.Policy = string(v1.DNSClusterFirst)
+	}
+	if d := p.Spec.DNSConfig; d != nil {
+		c.DNS.Nameservers = d.Nameservers
+		c.DNS.Searches = d.Searches
+		for _, o := range d.Options {
+			opt := o.Name
+			if o.Value != nil {
+				opt += ":" + *o.Value
+			}
+			c.DNS.Options = append(c.DNS.Options, opt)
+		}
+	}
+	if r := p.Spec.Resources; r != nil {
+		if q, ok := r.Limits[v1.ResourceMemory]; ok {
+			c.MemoryLimit = q.Value()
+		}
+	}
+	for _, a := range p.Spec.HostAliases {
+		c.HostAliases = append(c.HostAliases, sandbox.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
+	}
+	var podUID, podGID *int64
+	if sc := p.Spec.SecurityContext; sc != nil {
+		podUID, podGID = sc.RunAsUser, sc.RunAsGroup
+		for _, s := range sc.Sysctls {
+			c.Sysctls = append(c.Sysctls, sandbox.Sysctl{Name: s.Name, Value: s.Value})
+		}
+	}
+	for _, v := range p.Spec.Volumes {
+		vol := sandbox.Volume{Name: v.Name}
+		if hp := v.HostPath; hp != nil {
+			vol.HostPath = &sandbox.HostPathVolume{Path: hp.Path}
+			if hp.Type != nil {
+				vol.HostPath.Type = string(*hp.Type)
+			}
+		}
+		if ed := v.EmptyDir; ed != nil {
+			vol.EmptyDir = &sandbox.EmptyDirVolume{Medium: string(ed.Medium)}
+			if ed.SizeLimit != nil {
+				vol.EmptyDir.SizeLimit = ed.SizeLimit.Value()
+			}
+		}
+		c.Volumes = append(c.Volumes, vol)
+	}
+	for i := range p.Spec.InitContainers {
+		c.InitContainers = append(c.InitContainers, convertContainer(&p.Spec.InitContainers[i], podUID, podGID))
+	}
+	c.Containers = []sandbox.ContainerConfig{}
+	for i := range p.Spec.Containers {
+		c.Containers = append(c.Containers, convertContainer(&p.Spec.Containers[i], podUID, podGID))
+	}
+	return c
+}
+
+// convertContainer maps one container; the pod's runAsUser and runAsGroup
+// apply where the container sets none.
+func convertContainer(k *v1.Container, podUID, podGID *int64) sandbox.ContainerConfig {
+	c := sandbox.ContainerConfig{
+		Name:       k.Name,
+		Image:      k.Image,
+		Command:    k.Command,
+		Args:       k.Args,
+		WorkingDir: k.WorkingDir,
+		Stdin:      k.Stdin,
+		TTY:        k.TTY,
+	}
+	if k.RestartPolicy != nil {
+		c.RestartPolicy = sandbox.RestartPolicy(*k.RestartPolicy)
+	}
+	for _, e := range k.Env {
+		ev := sandbox.EnvVar{Name: e.Name, Value: e.Value}
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			ev.FieldPath = e.ValueFrom.FieldRef.FieldPath
+		}
+		c.Env = append(c.Env, ev)
+	}
+	for _, pt := range k.Ports {
+		proto := string(pt.Protocol)
+		if proto == "" {
+			proto = string(v1.ProtocolTCP)
+		}
+		c.Ports = append(c.Ports, sandbox.Port{
+			Name:          pt.Name,
+			ContainerPort: int(pt.ContainerPort),
+			HostPort:      int(pt.HostPort),
+			Protocol:      proto,
+			HostIP:        pt.HostIP,
+		})
+	}
+	for _, m := range k.VolumeMounts {
+		vm := sandbox.VolumeMount{Name: m.Name, Target: m.MountPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath}
+		if m.MountPropagation != nil {
+			vm.Propagation = string(*m.MountPropagation)
+		}
+		c.VolumeMounts = append(c.VolumeMounts, vm)
+	}
+	if q, ok := k.Resources.Limits[v1.ResourceMemory]; ok {
+		c.MemoryLimit = q.Value()
+	}
+	uid, gid := podUID, podGID
+	if sc := k.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			gid = sc.RunAsGroup
+		}
+		c.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+		c.Privileged = sc.Privileged != nil && *sc.Privileged
+		if caps := sc.Capabilities; caps != nil {
+			for _, cp := range caps.Add {
+				c.CapAdd = append(c.CapAdd, string(cp))
+			}
+			for _, cp := range caps.Drop {
+				c.CapDrop = append(c.CapDrop, string(cp))
+			}
+		}
+	}
+	if uid != nil {
+		c.UID = int(*uid)
+	}
+	if gid != nil {
+		c.GID = int(*gid)
+	}
+	return c
+}

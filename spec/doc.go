@@ -1,0 +1,51 @@
+// Package spec parses and validates Kubernetes v1.Pod manifests (YAML or
+// JSON) into podbox's plain configuration, [sandbox.PodConfig]. It does no
+// I/O beyond reading the manifest.
+//
+// Decoding is strict: an unknown field, a field in the wrong case or a key
+// given twice is an error. Then every field that is set is checked against
+// an allow-list of the fields podbox honours; anything else is refused with
+// its path ("spec.containers[0].livenessProbe: not supported by podbox"),
+// never silently ignored. Then a list of small checks validates the values.
+// All problems are reported at once, one per line (see [Errors]); each is a
+// [*FieldError] that wraps [ErrUnsupported] or [ErrInvalid].
+//
+// # What podbox does with the fields it accepts
+//
+//   - metadata: name (required, a DNS-1123 label), namespace (default
+//     "default"; only reported and given to metadata.namespace field refs),
+//     labels, annotations. creationTimestamp, uid, resourceVersion and
+//     generation are read-only output of whoever stored the pod: accepted
+//     and ignored.
+//   - status is output (kubectl get -o yaml, podbox get pod -o yaml):
+//     accepted and ignored, so that such output loads again.
+//   - containers and initContainers: image, command, args, env (value, or
+//     valueFrom.fieldRef of metadata.name, metadata.namespace or
+//     status.podIP), workingDir, ports, volumeMounts, resources,
+//     securityContext (runAsUser, runAsGroup, readOnlyRootFilesystem,
+//     privileged, capabilities), stdin, tty, and restartPolicy Always on an
+//     init container (a native sidecar).
+//   - imagePullPolicy is accepted and checked, and changes nothing: podbox
+//     only has a local image store, so every policy means "use the local
+//     image", and an image that is not there fails the pod's start.
+//   - resources: limits.memory is the container's memory limit (bytes,
+//     rounded up). requests.memory and cpu requests and limits are accepted
+//     and checked (not negative, request not above limit) but not used:
+//     podbox does no scheduling, and cpu limits are not enforced yet.
+//     spec.resources (pod-level resources) limits.memory is the pod's memory
+//     quota; without it the sandbox derives the quota from the containers'
+//     limits the way the kubelet does.
+//   - spec: restartPolicy (default Always), terminationGracePeriodSeconds
+//     (nil: the sandbox's default, 30 s), hostNetwork, shareProcessNamespace,
+//     hostname, hostAliases, dnsPolicy (default ClusterFirst; with no cluster
+//     DNS, ClusterFirst and ClusterFirstWithHostNet use the host's resolver
+//     like Default), dnsConfig, securityContext.runAsUser and runAsGroup
+//     (defaults for every container) and securityContext.sysctls (namespaced
+//     ones only), volumes (hostPath with its type, emptyDir on disk or
+//     Memory with sizeLimit).
+//   - automountServiceAccountToken and enableServiceLinks are accepted when
+//     false, and hostUsers when true: that is what podbox does anyway.
+//
+// Defaults follow Kubernetes: restartPolicy Always, namespace "default",
+// port protocol TCP, dnsPolicy ClusterFirst; env order is kept.
+package spec

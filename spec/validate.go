@@ -1,0 +1,579 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/podbox/podbox/sandbox"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// check is one validation rule over a decoded pod (whose fields outside the
+// allow-list are already refused); each error names a field path.
+type check func(p *v1.Pod) []error
+
+// checks run in order, all of them: every problem is reported at once.
+var checks = []check{
+	checkMetadata,
+	checkPodFields,
+	checkDNS,
+	checkHostAliases,
+	checkSysctls,
+	checkVolumes,
+	checkContainerNames,
+	checkContainers,
+	checkEnv,
+	checkPorts,
+	checkVolumeMounts,
+	checkResources,
+	checkSecurityContext,
+}
+
+func validate(p *v1.Pod) []error {
+	var errs []error
+	for _, ck := range checks {
+		errs = append(errs, ck(p)...)
+	}
+	return errs
+}
+
+// ctr is one container of the pod with its field path.
+type ctr struct {
+	field string
+	c     *v1.Container
+	init  bool
+}
+
+// allContainers lists init containers, then app containers.
+func allContainers(p *v1.Pod) []ctr {
+	var cs []ctr
+	for i := range p.Spec.InitContainers {
+		cs = append(cs, ctr{fmt.Sprintf("spec.initContainers[%d]", i), &p.Spec.InitContainers[i], true})
+	}
+	for i := range p.Spec.Containers {
+		cs = append(cs, ctr{fmt.Sprintf("spec.containers[%d]", i), &p.Spec.Containers[i], false})
+	}
+	return cs
+}
+
+// nameError is sandbox.ValidateName's error as a FieldError.
+func nameError(field, name string) error {
+	err := sandbox.ValidateName(field, name)
+	if err == nil {
+		return nil
+	}
+	return invalid(field, "%s", strings.TrimPrefix(err.Error(), field+": "))
+}
+
+func checkMetadata(p *v1.Pod) []error {
+	var errs []error
+	if err := nameError("metadata.name", p.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if p.Namespace != "" {
+		if err := nameError("metadata.namespace", p.Namespace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range sortedKeys(p.Labels) {
+		f := "metadata.labels[" + k + "]"
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, invalid(f, "key %q: %s", k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(p.Labels[k]) {
+			errs = append(errs, invalid(f, "value %q: %s", p.Labels[k], msg))
+		}
+	}
+	for _, k := range sortedKeys(p.Annotations) {
+		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
+			errs = append(errs, invalid("metadata.annotations["+k+"]", "key %q: %s", k, msg))
+		}
+	}
+	return errs
+}
+
+func checkPodFields(p *v1.Pod) []error {
+	var errs []error
+	switch p.Spec.RestartPolicy {
+	case "", v1.RestartPolicyAlways, v1.RestartPolicyOnFailure, v1.RestartPolicyNever:
+	default:
+		errs = append(errs, invalid("spec.restartPolicy", "%q is not Always, OnFailure or Never", p.Spec.RestartPolicy))
+	}
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		errs = append(errs, invalid("spec.terminationGracePeriodSeconds", "%d is negative", *g))
+	}
+	if p.Spec.Hostname != "" {
+		if err := nameError("spec.hostname", p.Spec.Hostname); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(p.Spec.Containers) == 0 {
+		errs = append(errs, invalid("spec.containers", "a pod needs at least one container"))
+	}
+	return errs
+}
+
+func checkDNS(p *v1.Pod) []error {
+	var errs []error
+	switch p.Spec.DNSPolicy {
+	case "", v1.DNSClusterFirst, v1.DNSClusterFirstWithHostNet, v1.DNSDefault:
+	case v1.DNSNone:
+		if p.Spec.DNSConfig == nil || len(p.Spec.DNSConfig.Nameservers) == 0 {
+			errs = append(errs, invalid("spec.dnsConfig.nameservers", "dnsPolicy None needs at least one nameserver"))
+		}
+	default:
+		errs = append(errs, invalid("spec.dnsPolicy", "%q is not ClusterFirst, ClusterFirstWithHostNet, Default or None", p.Spec.DNSPolicy))
+	}
+	d := p.Spec.DNSConfig
+	if d == nil {
+		return errs
+	}
+	// The resolver's limits, as Kubernetes checks them.
+	if len(d.Nameservers) > 3 {
+		errs = append(errs, invalid("spec.dnsConfig.nameservers", "%d nameservers, at most 3 are used", len(d.Nameservers)))
+	}
+	for i, ns := range d.Nameservers {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			errs = append(errs, invalid(fmt.Sprintf("spec.dnsConfig.nameservers[%d]", i), "%q is not an IP address", ns))
+		}
+	}
+	if len(d.Searches) > 32 {
+		errs = append(errs, invalid("spec.dnsConfig.searches", "%d search domains, at most 32", len(d.Searches)))
+	}
+	for i, s := range d.Searches {
+		if msgs := validation.IsDNS1123Subdomain(strings.TrimSuffix(s, ".")); len(msgs) > 0 {
+			errs = append(errs, invalid(fmt.Sprintf("spec.dnsConfig.searches[%d]", i), "%q: %s", s, msgs[0]))
+		}
+	}
+	for i, o := range d.Options {
+		if o.Name == "" || strings.ContainsAny(o.Name, " \t\n:") {
+			errs = append(errs, invalid(fmt.Sprintf("spec.dnsConfig.options[%d].name", i), "%q is not a resolver option name", o.Name))
+		}
+		if o.Value != nil && strings.ContainsAny(*o.Value, " \t\n") {
+			errs = append(errs, invalid(fmt.Sprintf("spec.dnsConfig.options[%d].value", i), "%q has white space", *o.Value))
+		}
+	}
+	return errs
+}
+
+func checkHostAliases(p *v1.Pod) []error {
+	var errs []error
+	for i, a := range p.Spec.HostAliases {
+		f := fmt.Sprintf("spec.hostAliases[%d]", i)
+		if _, err := netip.ParseAddr(a.IP); err != nil {
+			errs = append(errs, invalid(f+".ip", "%q is not an IP address", a.IP))
+		}
+		if len(a.Hostnames) == 0 {
+			errs = append(errs, invalid(f+".hostnames", "at least one hostname is required"))
+		}
+		for j, h := range a.Hostnames {
+			if msgs := validation.IsDNS1123Subdomain(h); len(msgs) > 0 {
+				errs = append(errs, invalid(fmt.Sprintf("%s.hostnames[%d]", f, j), "%q: %s", h, msgs[0]))
+			}
+		}
+	}
+	return errs
+}
+
+var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+
+// namespacedSysctl: the sysctls that belong to the pod's IPC or network
+// namespace and so can not change the host.
+func namespacedSysctl(name string) bool {
+	return strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
+		name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.") || strings.HasPrefix(name, "net.")
+}
+
+func checkSysctls(p *v1.Pod) []error {
+	sc := p.Spec.SecurityContext
+	if sc == nil {
+		return nil
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, s := range sc.Sysctls {
+		f := fmt.Sprintf("spec.securityContext.sysctls[%d].name", i)
+		switch {
+		case !sysctlName.MatchString(s.Name) || len(s.Name) > 253:
+			errs = append(errs, invalid(f, "%q is not a sysctl name (dotted, such as net.ipv4.ip_forward)", s.Name))
+		case !namespacedSysctl(s.Name):
+			errs = append(errs, invalid(f, "%q is not a namespaced sysctl (only kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and net.*)", s.Name))
+		case strings.HasPrefix(s.Name, "net.") && p.Spec.HostNetwork:
+			errs = append(errs, invalid(f, "%q would change the host: net.* sysctls are not allowed with hostNetwork", s.Name))
+		case seen[s.Name]:
+			errs = append(errs, invalid(f, "%q is set twice", s.Name))
+		}
+		seen[s.Name] = true
+	}
+	return errs
+}
+
+var hostPathTypes = []v1.HostPathType{
+	v1.HostPathUnset, v1.HostPathDirectoryOrCreate, v1.HostPathDirectory, v1.HostPathFileOrCreate,
+	v1.HostPathFile, v1.HostPathSocket, v1.HostPathCharDev, v1.HostPathBlockDev,
+}
+
+func checkVolumes(p *v1.Pod) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i := range p.Spec.Volumes {
+		v := &p.Spec.Volumes[i]
+		f := fmt.Sprintf("spec.volumes[%d]", i)
+		if err := nameError(f+".name", v.Name); err != nil {
+			errs = append(errs, err)
+		} else if seen[v.Name] {
+			errs = append(errs, invalid(f+".name", "volume %q is defined twice", v.Name))
+		}
+		seen[v.Name] = true
+		switch srcs := volumeSources(&v.VolumeSource); len(srcs) {
+		case 0:
+			errs = append(errs, invalid(f, "volume %q has no source (hostPath or emptyDir)", v.Name))
+		case 1:
+		default:
+			errs = append(errs, invalid(f, "volume %q has %d sources (%s), exactly one is allowed", v.Name, len(srcs), strings.Join(srcs, ", ")))
+		}
+		if hp := v.HostPath; hp != nil {
+			if !path.IsAbs(hp.Path) {
+				errs = append(errs, invalid(f+".hostPath.path", "%q is not an absolute path", hp.Path))
+			}
+			if hp.Type != nil && !slices.Contains(hostPathTypes, *hp.Type) {
+				errs = append(errs, invalid(f+".hostPath.type", "%q is not a hostPath type (DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice)", *hp.Type))
+			}
+		}
+		if ed := v.EmptyDir; ed != nil {
+			switch ed.Medium {
+			case v1.StorageMediumDefault, v1.StorageMediumMemory:
+			case v1.StorageMediumHugePages:
+				errs = append(errs, &FieldError{Field: f + ".emptyDir.medium", Err: ErrUnsupported,
+					Msg: fmt.Sprintf("%s %s (only \"\" and Memory)", ed.Medium, ErrUnsupported)})
+			default:
+				errs = append(errs, invalid(f+".emptyDir.medium", "%q is not \"\" (disk) or Memory", ed.Medium))
+			}
+			if q := ed.SizeLimit; q != nil {
+				if q.Sign() < 0 {
+					errs = append(errs, invalid(f+".emptyDir.sizeLimit", "%s is negative", q))
+				} else if tooLarge(q) {
+					errs = append(errs, invalid(f+".emptyDir.sizeLimit", "%s is too large", q))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// volumeSources names the sources a volume sets, supported or not.
+func volumeSources(vs *v1.VolumeSource) []string {
+	var names []string
+	v := reflect.ValueOf(vs).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func checkContainerNames(p *v1.Pod) []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, c := range allContainers(p) {
+		f := c.field + ".name"
+		if err := nameError(f, c.c.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if c.c.Name == "pause" {
+			errs = append(errs, invalid(f, "%q is reserved for the pod's pause process", c.c.Name))
+		}
+		if prev, ok := seen[c.c.Name]; ok {
+			errs = append(errs, invalid(f, "container name %q is already used by %s", c.c.Name, prev))
+		}
+		seen[c.c.Name] = c.field
+	}
+	return errs
+}
+
+func checkContainers(p *v1.Pod) []error {
+	var errs []error
+	for _, c := range allContainers(p) {
+		if strings.TrimSpace(c.c.Image) == "" {
+			errs = append(errs, invalid(c.field+".image", "an image is required"))
+		}
+		if c.c.WorkingDir != "" && !path.IsAbs(c.c.WorkingDir) {
+			errs = append(errs, invalid(c.field+".workingDir", "%q is not an absolute path", c.c.WorkingDir))
+		}
+		switch c.c.ImagePullPolicy {
+		case "", v1.PullAlways, v1.PullIfNotPresent, v1.PullNever:
+		default:
+			errs = append(errs, invalid(c.field+".imagePullPolicy", "%q is not Always, IfNotPresent or Never", c.c.ImagePullPolicy))
+		}
+		if rp := c.c.RestartPolicy; rp != nil {
+			switch {
+			case !c.init:
+				errs = append(errs, invalid(c.field+".restartPolicy", "only init containers take a restartPolicy (Always: a native sidecar)"))
+			case *rp != v1.ContainerRestartPolicyAlways:
+				errs = append(errs, invalid(c.field+".restartPolicy", "%q: an init container's restartPolicy can only be Always (a native sidecar)", *rp))
+			}
+		}
+	}
+	return errs
+}
+
+// envFields are the pod fields an env var can take its value from.
+var envFields = []string{"metadata.name", "metadata.namespace", "status.podIP"}
+
+func checkEnv(p *v1.Pod) []error {
+	var errs []error
+	for _, c := range allContainers(p) {
+		for i, e := range c.c.Env {
+			f := fmt.Sprintf("%s.env[%d]", c.field, i)
+			if e.Name == "" || strings.Contains(e.Name, "=") || strings.ContainsRune(e.Name, 0) {
+				errs = append(errs, invalid(f+".name", "%q is not a variable name", e.Name))
+			}
+			if strings.ContainsRune(e.Value, 0) {
+				errs = append(errs, invalid(f+".value", "has a NUL byte"))
+			}
+			vf := e.ValueFrom
+			if vf == nil {
+				continue
+			}
+			if e.Value != "" {
+				errs = append(errs, invalid(f, "value and valueFrom are both set"))
+			}
+			if vf.FieldRef == nil {
+				if (*vf == v1.EnvVarSource{}) {
+					// Another source is refused by the allow-list.
+					errs = append(errs, invalid(f+".valueFrom.fieldRef", "is required (valueFrom takes only a fieldRef)"))
+				}
+				continue
+			}
+			if v := vf.FieldRef.APIVersion; v != "" && v != "v1" {
+				errs = append(errs, invalid(f+".valueFrom.fieldRef.apiVersion", "%q is not v1", v))
+			}
+			if fp := vf.FieldRef.FieldPath; !slices.Contains(envFields, fp) {
+				errs = append(errs, &FieldError{Field: f + ".valueFrom.fieldRef.fieldPath", Err: ErrUnsupported,
+					Msg: fmt.Sprintf("%q %s (only metadata.name, metadata.namespace and status.podIP)", fp, ErrUnsupported)})
+			}
+		}
+	}
+	return errs
+}
+
+func checkPorts(p *v1.Pod) []error {
+	var errs []error
+	type hostPort struct {
+		ip    string
+		port  int32
+		proto v1.Protocol
+	}
+	published := map[hostPort]string{}
+	for _, c := range allContainers(p) {
+		names := map[string]bool{}
+		for i, pt := range c.c.Ports {
+			f := fmt.Sprintf("%s.ports[%d]", c.field, i)
+			if pt.Name != "" {
+				for _, msg := range validation.IsValidPortName(pt.Name) {
+					errs = append(errs, invalid(f+".name", "%q: %s", pt.Name, msg))
+				}
+				if names[pt.Name] {
+					errs = append(errs, invalid(f+".name", "port name %q is used twice", pt.Name))
+				}
+				names[pt.Name] = true
+			}
+			switch {
+			case pt.ContainerPort == 0 && pt.HostPort != 0:
+				errs = append(errs, invalid(f+".containerPort", "a hostPort needs a containerPort"))
+			case pt.ContainerPort < 1 || pt.ContainerPort > 65535:
+				errs = append(errs, invalid(f+".containerPort", "%d is not a port number (1-65535)", pt.ContainerPort))
+			}
+			if pt.HostPort < 0 || pt.HostPort > 65535 {
+				errs = append(errs, invalid(f+".hostPort", "%d is not a port number (1-65535)", pt.HostPort))
+			}
+			if p.Spec.HostNetwork && pt.HostPort != 0 && pt.HostPort != pt.ContainerPort {
+				errs = append(errs, invalid(f+".hostPort", "with hostNetwork, hostPort %d must equal containerPort %d", pt.HostPort, pt.ContainerPort))
+			}
+			proto := pt.Protocol
+			switch proto {
+			case "":
+				proto = v1.ProtocolTCP
+			case v1.ProtocolTCP, v1.ProtocolUDP:
+			case v1.ProtocolSCTP:
+				errs = append(errs, &FieldError{Field: f + ".protocol", Err: ErrUnsupported,
+					Msg: fmt.Sprintf("SCTP %s (only TCP and UDP)", ErrUnsupported)})
+			default:
+				errs = append(errs, invalid(f+".protocol", "%q is not TCP or UDP", pt.Protocol))
+			}
+			if pt.HostIP != "" {
+				if _, err := netip.ParseAddr(pt.HostIP); err != nil {
+					errs = append(errs, invalid(f+".hostIP", "%q is not an IP address", pt.HostIP))
+				}
+			}
+			if pt.HostPort > 0 {
+				k := hostPort{pt.HostIP, pt.HostPort, proto}
+				if prev, ok := published[k]; ok {
+					errs = append(errs, invalid(f+".hostPort", "%d/%s is already published by %s", pt.HostPort, proto, prev))
+				}
+				published[k] = f
+			}
+		}
+	}
+	return errs
+}
+
+func checkVolumeMounts(p *v1.Pod) []error {
+	var errs []error
+	volumes := map[string]bool{}
+	for _, v := range p.Spec.Volumes {
+		volumes[v.Name] = true
+	}
+	for _, c := range allContainers(p) {
+		targets := map[string]bool{}
+		for i, m := range c.c.VolumeMounts {
+			f := fmt.Sprintf("%s.volumeMounts[%d]", c.field, i)
+			if !volumes[m.Name] {
+				errs = append(errs, invalid(f+".name", "volume %q is not defined", m.Name))
+			}
+			switch {
+			case !path.IsAbs(m.MountPath):
+				errs = append(errs, invalid(f+".mountPath", "%q is not an absolute path", m.MountPath))
+			case path.Clean(m.MountPath) == "/":
+				errs = append(errs, invalid(f+".mountPath", "a volume can not be mounted on /"))
+			case targets[path.Clean(m.MountPath)]:
+				errs = append(errs, invalid(f+".mountPath", "%q is mounted twice", m.MountPath))
+			}
+			targets[path.Clean(m.MountPath)] = true
+			if m.SubPath != "" {
+				if path.IsAbs(m.SubPath) {
+					errs = append(errs, invalid(f+".subPath", "%q is absolute; it must be relative to the volume", m.SubPath))
+				} else if slices.Contains(strings.Split(m.SubPath, "/"), "..") {
+					errs = append(errs, invalid(f+".subPath", "%q has \"..\"; it must stay inside the volume", m.SubPath))
+				}
+			}
+			if mp := m.MountPropagation; mp != nil {
+				switch *mp {
+				case v1.MountPropagationNone, v1.MountPropagationHostToContainer:
+				case v1.MountPropagationBidirectional:
+					if sc := c.c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
+						errs = append(errs, invalid(f+".mountPropagation", "Bidirectional is only allowed in a privileged container"))
+					}
+				default:
+					errs = append(errs, invalid(f+".mountPropagation", "%q is not None, HostToContainer or Bidirectional", *mp))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+func checkResources(p *v1.Pod) []error {
+	var errs []error
+	var podLimit *resource.Quantity
+	if r := p.Spec.Resources; r != nil {
+		errs = append(errs, checkRequirements("spec.resources", r)...)
+		if q, ok := r.Limits[v1.ResourceMemory]; ok && q.Sign() > 0 {
+			podLimit = &q
+		}
+	}
+	for _, c := range allContainers(p) {
+		f := c.field + ".resources"
+		errs = append(errs, checkRequirements(f, &c.c.Resources)...)
+		if q, ok := c.c.Resources.Limits[v1.ResourceMemory]; ok && podLimit != nil && q.Cmp(*podLimit) > 0 {
+			errs = append(errs, invalid(f+".limits[memory]", "%s is above the pod's limit %s", &q, podLimit))
+		}
+	}
+	return errs
+}
+
+func checkRequirements(f string, r *v1.ResourceRequirements) []error {
+	var errs []error
+	for _, kind := range []struct {
+		name string
+		list v1.ResourceList
+	}{{"limits", r.Limits}, {"requests", r.Requests}} {
+		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
+			q, ok := kind.list[res]
+			if !ok {
+				continue
+			}
+			rf := fmt.Sprintf("%s.%s[%s]", f, kind.name, res)
+			switch {
+			case q.Sign() < 0:
+				errs = append(errs, invalid(rf, "%s is negative", &q))
+			case q.Sign() == 0 && kind.name == "limits" && res == v1.ResourceMemory:
+				errs = append(errs, invalid(rf, "a memory limit of 0 would mean no limit; leave it out"))
+			case kind.name == "limits" && res == v1.ResourceMemory && tooLarge(&q):
+				errs = append(errs, invalid(rf, "%s is too large", &q))
+			}
+		}
+	}
+	for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
+		lim, okL := r.Limits[res]
+		req, okR := r.Requests[res]
+		if okL && okR && req.Cmp(lim) > 0 {
+			errs = append(errs, invalid(fmt.Sprintf("%s.requests[%s]", f, res), "%s is above the limit %s", &req, &lim))
+		}
+	}
+	return errs
+}
+
+// tooLarge: q is beyond 4 EiB, too close to what an int64 of bytes holds.
+func tooLarge(q *resource.Quantity) bool {
+	return q.Cmp(*resource.NewQuantity(1<<62, resource.BinarySI)) > 0
+}
+
+// maxID is the largest uid or gid Kubernetes accepts.
+const maxID = 1<<31 - 1
+
+func checkSecurityContext(p *v1.Pod) []error {
+	var errs []error
+	checkID := func(f string, id *int64) {
+		if id != nil && (*id < 0 || *id > maxID) {
+			errs = append(errs, invalid(f, "%d is not between 0 and %d", *id, maxID))
+		}
+	}
+	if sc := p.Spec.SecurityContext; sc != nil {
+		checkID("spec.securityContext.runAsUser", sc.RunAsUser)
+		checkID("spec.securityContext.runAsGroup", sc.RunAsGroup)
+	}
+	for _, c := range allContainers(p) {
+		sc := c.c.SecurityContext
+		if sc == nil {
+			continue
+		}
+		f := c.field + ".securityContext"
+		checkID(f+".runAsUser", sc.RunAsUser)
+		checkID(f+".runAsGroup", sc.RunAsGroup)
+		if caps := sc.Capabilities; caps != nil {
+			for _, l := range []struct {
+				name string
+				caps []v1.Capability
+			}{{"add", caps.Add}, {"drop", caps.Drop}} {
+				for i, cp := range l.caps {
+					if !capName.MatchString(string(cp)) {
+						errs = append(errs, invalid(fmt.Sprintf("%s.capabilities.%s[%d]", f, l.name, i), "%q is not a capability name (such as NET_ADMIN or ALL)", cp))
+					}
+				}
+			}
+		}
+	}
+	return errs
+}
+
+var capName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
