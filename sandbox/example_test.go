@@ -50,7 +50,7 @@ func Example() {
 		return
 	}
 	defer m.Remove(ctx, "hello", true)
-	if err := m.Start(ctx, "hello"); err != nil {
+	if err := m.Start(ctx, "hello", sandbox.RunOptions{}); err != nil {
 		fmt.Println(err)
 		return
 	}

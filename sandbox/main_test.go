@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// fastRestarts makes crash-loop backoff short enough for tests.
+var fastRestarts = RunOptions{BackoffBase: 100 * time.Millisecond, BackoffMax: 400 * time.Millisecond}
+
 // testEnv is one test's isolated podbox: its own state root and cgroup
 // parent, both named after a prefix unique to the test.
 type testEnv struct {
@@ -98,7 +101,7 @@ func (e *testEnv) run(cfg *PodConfig) *PodStatus {
 	if _, err := e.m.Create(ctx, cfg); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.m.Start(ctx, cfg.Name); err != nil {
+	if err := e.m.Start(ctx, cfg.Name, fastRestarts); err != nil {
 		e.t.Fatal(err)
 	}
 	st, err := e.m.Status(ctx, cfg.Name)

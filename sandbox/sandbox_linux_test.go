@@ -208,30 +208,17 @@ func TestPodQuotaOOMKillsOneContainer(t *testing.T) {
 	// A neighbour pod that must not be touched.
 	e.run(&PodConfig{Name: "neighbour", Containers: []ContainerConfig{e.container("idle", "sleep", "3600")}})
 
+	// a and b each fit their own limit, but together exceed the pod's
+	// quota: b allocates a second after a did.
 	a := e.container("a", allocator(30)...)
 	a.MemoryLimit = 48 * mi
-	st := e.run(&PodConfig{Name: "quota", MemoryLimit: 48 * mi, Containers: []ContainerConfig{a}})
-	pod := cgroups.LoadPod(st.CgroupPath)
-	waitFor(t, 5*time.Second, "container a to hold its memory", func() bool {
-		_, usage, err := pod.Memory()
-		return err == nil && usage > 30*mi
-	})
-	// b fits its own limit, but a and b together exceed the pod's quota.
-	b := e.container("b", allocator(30)...)
+	b := e.container("b", "sh", "-c", "sleep 1; "+allocator(30)[2])
 	b.MemoryLimit = 48 * mi
-	bst := st.Containers[0]
-	bst.Name, bst.CgroupPath = "b", st.CgroupPath+"/b"
-	if err := updateState(e.m.podDir("quota"), func(s *PodStatus) error {
-		s.Config.Containers = append(s.Config.Containers, b)
-		s.Containers = append(s.Containers, ContainerStatus{Name: "b", State: StateWaiting, CgroupPath: bst.CgroupPath})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	startOne(t, e, "quota", "b")
+	st := e.run(&PodConfig{Name: "quota", MemoryLimit: 48 * mi, RestartPolicy: RestartNever, Containers: []ContainerConfig{a, b}})
+	pod := cgroups.LoadPod(st.CgroupPath)
 
 	var killed *ContainerStatus
-	waitFor(t, 10*time.Second, "a container to be OOM-killed", func() bool {
+	waitFor(t, 15*time.Second, "a container to be OOM-killed", func() bool {
 		s, err := e.m.Status(context.Background(), "quota")
 		if err != nil {
 			t.Fatal(err)
@@ -251,35 +238,15 @@ func TestPodQuotaOOMKillsOneContainer(t *testing.T) {
 	if s.Phase != PhaseRunning {
 		t.Errorf("pod phase after the OOM kill = %s", s.Phase)
 	}
+	if !alive(s.PausePID, s.PauseStart) {
+		t.Errorf("the pause died with the OOM kill")
+	}
 	if limit, _, _ := pod.Memory(); limit != 48*mi {
 		t.Errorf("pod quota = %d", limit)
 	}
 	n, _ := e.m.Status(context.Background(), "neighbour")
 	if n.Phase != PhaseRunning || n.Containers[0].State != StateRunning {
 		t.Errorf("the neighbour pod was touched: %+v", n)
-	}
-}
-
-// startOne starts one more container of a running pod (the test's way of
-// adding load after the pod is up).
-func startOne(t *testing.T, e *testEnv, pod, name string) {
-	t.Helper()
-	dir := e.m.podDir(pod)
-	l, err := lockDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.unlock()
-	st, err := readState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := len(st.Containers) - 1
-	if _, err := e.m.startContainer(dir, st, &st.Config.Containers[i], &st.Containers[i]); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeState(dir, st); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -310,6 +277,9 @@ func TestStopGracePeriod(t *testing.T) {
 		t.Errorf("phase = %s", st.Phase)
 	}
 	want := map[string]int{"polite": 3, "stubborn": 128 + int(syscall.SIGKILL)}
+	if st.Phase != PhaseStopped {
+		t.Errorf("phase = %s, want Stopped", st.Phase)
+	}
 	for _, c := range st.Containers {
 		if c.State != StateTerminated || c.ExitCode != want[c.Name] {
 			t.Errorf("%s: state %s exit %d, want terminated %d", c.Name, c.State, c.ExitCode, want[c.Name])
@@ -355,15 +325,15 @@ func TestCreateRefusals(t *testing.T) {
 	if st, err := e.m.Status(ctx, "dup"); err != nil || st.Phase != PhaseRunning {
 		t.Fatalf("the refused create touched the existing pod: %v %v", st, err)
 	}
-	// A container whose image is missing fails at start; what it made is
-	// taken apart and the pod stays Created.
+	// A container whose image is missing fails to start: Start says so,
+	// and the pod is stopped.
 	bad := e.container("c", "true")
 	bad.Rootfs = "/nonexistent-image"
 	if _, err := e.m.Create(ctx, &PodConfig{Name: "bad", Containers: []ContainerConfig{bad}}); err != nil {
 		t.Fatal(err)
 	}
-	err := e.m.Start(ctx, "bad")
-	if err == nil || !strings.Contains(err.Error(), "/nonexistent-image") {
+	err := e.m.Start(ctx, "bad", fastRestarts)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent-image") || !strings.Contains(err.Error(), `container "c" failed to start`) {
 		t.Fatalf("start with a missing image: %v", err)
 	}
 	// A missing command fails in libcontainer, after the overlay is mounted.
@@ -372,15 +342,16 @@ func TestCreateRefusals(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.Start(ctx, "nocmd"); err == nil || !strings.Contains(err.Error(), `"broken"`) {
+	if err := e.m.Start(ctx, "nocmd", fastRestarts); err == nil || !strings.Contains(err.Error(), `"broken"`) || !strings.Contains(err.Error(), "/no/such/command") {
 		t.Fatalf("start with a missing command: %v", err)
 	}
 	st, _ := e.m.Status(ctx, "nocmd")
-	if st.Phase != PhaseCreated || st.Containers[0].State != StateWaiting {
-		t.Fatalf("after a failed start: %+v", st)
+	broken := st.Containers[1]
+	if broken.Reason != ReasonStartError && (broken.LastTermination == nil || broken.LastTermination.Reason != ReasonStartError) {
+		t.Errorf("broken: reason %q, last %+v; want StartError", broken.Reason, broken.LastTermination)
 	}
-	if mps, _ := os.ReadDir(filepath.Join(e.m.podDir("nocmd"), "containers")); len(mps) != 0 {
-		t.Errorf("overlays left after a failed start: %v", mps)
+	if st.Phase != PhaseStopped || st.Containers[0].State != StateTerminated {
+		t.Fatalf("after a failed start: %+v", st)
 	}
 	// A pause that cannot start: nothing is left.
 	m2, _ := New(Options{Root: e.opts.Root, CgroupParent: e.opts.CgroupParent, PauseBinary: "/nonexistent/pause"})
@@ -413,7 +384,7 @@ func TestManyCyclesLeaveNothing(t *testing.T) {
 		if _, err := e.m.Create(ctx, &PodConfig{Name: name, Containers: []ContainerConfig{e.container("c", "sleep", "3600")}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.m.Start(ctx, name); err != nil {
+		if err := e.m.Start(ctx, name, fastRestarts); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.m.Remove(ctx, name, true); err != nil {
@@ -451,7 +422,7 @@ func crashHelper() {
 			}})
 	}
 	if err == nil {
-		err = m.Start(context.Background(), "crash")
+		err = m.Start(context.Background(), "crash", RunOptions{})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -21,65 +21,142 @@ const (
 	StateTerminated ContainerState = "terminated"
 )
 
-// Termination reasons, as Kubernetes reports them.
+// Reasons, as Kubernetes reports them.
 const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
 	// ReasonUnknown: the process ended while nobody that could collect its
-	// exit status was watching (its parent was another process that exited).
-	ReasonUnknown = "Unknown"
+	// exit status was watching (its monitor was gone).
+	ReasonUnknown          = "Unknown"
+	ReasonCreating         = "ContainerCreating"
+	ReasonPodInitializing  = "PodInitializing"
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	ReasonStartError       = "StartError"
 )
 
-// PodPhase is the pod's state as a whole.
+// ContainerKind tells init containers, native sidecars and app containers
+// apart.
+type ContainerKind string
+
+const (
+	KindInit    ContainerKind = "init"
+	KindSidecar ContainerKind = "sidecar"
+	KindApp     ContainerKind = "app"
+)
+
+// PodPhase is the pod's state as a whole: Kubernetes' phases, plus Stopped
+// for a pod stopped on request (its sandbox is kept until removal).
 type PodPhase string
 
 const (
-	PhaseCreated PodPhase = "Created" // sandbox ready, containers not started
-	PhaseRunning PodPhase = "Running" // containers started
-	PhaseStopped PodPhase = "Stopped" // stopped by request; sandbox released
-	// PhaseUnknown: the pod's state says running but its pause process is
-	// gone, or creation was interrupted.
+	PhasePending   PodPhase = "Pending"   // sandbox ready; init containers running or none started yet
+	PhaseRunning   PodPhase = "Running"   // every app container has started
+	PhaseSucceeded PodPhase = "Succeeded" // every app container ended with 0 and none restarts
+	PhaseFailed    PodPhase = "Failed"    // an init container failed under Never, or an app container ended non-zero and none restarts
+	PhaseStopped   PodPhase = "Stopped"   // stopped by request
+	// PhaseUnknown: the pod's monitor or pause is gone, or its creation was
+	// interrupted; it can still be removed.
 	PhaseUnknown PodPhase = "Unknown"
 )
 
-// ContainerStatus is one container's recorded state.
+// Termination is how a container instance ended.
+type Termination struct {
+	ExitCode   int       `json:"exitCode"`
+	Reason     string    `json:"reason"`
+	Message    string    `json:"message,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// ContainerStatus is one container's recorded state: its current instance
+// and how the previous one ended.
 type ContainerStatus struct {
-	Name       string         `json:"name"`
-	State      ContainerState `json:"state"`
-	PID        int            `json:"pid,omitempty"`
-	StartedAt  time.Time      `json:"startedAt,omitzero"`
-	FinishedAt time.Time      `json:"finishedAt,omitzero"`
-	ExitCode   int            `json:"exitCode,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
+	Name  string         `json:"name"`
+	Kind  ContainerKind  `json:"kind"`
+	State ContainerState `json:"state"`
+	// Reason says why a container waits (ContainerCreating,
+	// PodInitializing, CrashLoopBackOff) or how it terminated.
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	PID        int       `json:"pid,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	ExitCode   int       `json:"exitCode,omitempty"`
+	// RestartCount counts restarts, as Kubernetes does.
+	RestartCount int `json:"restartCount"`
+	// LastTermination is how the previous instance ended.
+	LastTermination *Termination `json:"lastTermination,omitempty"`
+	// Started is true once the container has run (Kubernetes' started).
+	Started bool `json:"started,omitempty"`
 	// CgroupPath is the container's absolute cgroup path.
 	CgroupPath string `json:"cgroupPath"`
-	// oomBase is the cgroup's OOM kill count when the process started.
+	// LogPath is the current instance's log file (CRI format).
+	LogPath string `json:"logPath,omitempty"`
+	// OOMBase is the cgroup's OOM kill count when the instance started.
 	OOMBase uint64 `json:"oomBase,omitempty"`
 }
+
+// termination is how the current instance ended.
+func (c *ContainerStatus) termination() *Termination {
+	return &Termination{ExitCode: c.ExitCode, Reason: c.Reason, Message: c.Message, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
+}
+
+// Ready reports Kubernetes' ready: running (podbox has no readiness
+// probes).
+func (c *ContainerStatus) Ready() bool { return c.State == StateRunning }
 
 // PodStatus is what the state root knows about a pod, checked against the
 // live processes when read.
 type PodStatus struct {
-	Name       string    `json:"name"`
-	Phase      PodPhase  `json:"phase"`
-	Created    time.Time `json:"created"`
+	Name    string    `json:"name"`
+	Phase   PodPhase  `json:"phase"`
+	Message string    `json:"message,omitempty"`
+	Created time.Time `json:"created"`
+	// StartTime is when the pod's containers began to start.
+	StartTime  time.Time `json:"startTime,omitzero"`
 	PausePID   int       `json:"pausePid,omitempty"`
-	CgroupPath string    `json:"cgroupPath"`
+	PauseStart uint64    `json:"pauseStart,omitempty"`
+	// MonitorPID is the process that runs the pod's lifecycle (podbox's
+	// monitor, or an embedder); MonitorStart tells it from a reused PID.
+	MonitorPID   int    `json:"monitorPid,omitempty"`
+	MonitorStart uint64 `json:"monitorStart,omitempty"`
+	CgroupPath   string `json:"cgroupPath"`
+	// PodIP is the pod's address; empty with hostNetwork.
+	PodIP string `json:"podIP,omitempty"`
 	// Namespaces maps "net", "ipc", "uts" (and "pid" when shared) to the
 	// pinned namespace files.
-	Namespaces map[string]string `json:"namespaces,omitempty"`
-	Containers []ContainerStatus `json:"containers"`
-	Config     PodConfig         `json:"config"`
-	// pauseStart is the pause's start time in clock ticks (/proc/PID/stat),
-	// so that a reused PID is never mistaken for it.
-	PauseStart uint64 `json:"pauseStart,omitempty"`
+	Namespaces     map[string]string `json:"namespaces,omitempty"`
+	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
+	Containers     []ContainerStatus `json:"containers"`
+	Config         PodConfig         `json:"config"`
 }
 
+// container finds a container's status, init or app, by name.
 func (s *PodStatus) container(name string) *ContainerStatus {
+	for i := range s.InitContainers {
+		if s.InitContainers[i].Name == name {
+			return &s.InitContainers[i]
+		}
+	}
 	for i := range s.Containers {
 		if s.Containers[i].Name == name {
 			return &s.Containers[i]
+		}
+	}
+	return nil
+}
+
+// containerConfig finds a container's configuration, init or app, by name.
+func (s *PodStatus) containerConfig(name string) *ContainerConfig {
+	for i := range s.Config.InitContainers {
+		if s.Config.InitContainers[i].Name == name {
+			return &s.Config.InitContainers[i]
+		}
+	}
+	for i := range s.Config.Containers {
+		if s.Config.Containers[i].Name == name {
+			return &s.Config.Containers[i]
 		}
 	}
 	return nil
@@ -121,16 +198,24 @@ func readState(dir string) (*PodStatus, error) {
 	return &s, nil
 }
 
-// writeState replaces dir/state.json atomically (temp file, fsync, rename):
-// a reader sees the old state or the new one, never a torn one.
+// writeState replaces dir/state.json atomically.
 func writeState(dir string, s *PodStatus) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".state-*")
-	if err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, stateFile), b); err != nil {
 		return fmt.Errorf("write pod state %q: %w", dir, err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with b (temp file, fsync, rename): a reader
+// sees the old content or the new, never a torn one.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
@@ -141,13 +226,12 @@ func writeState(dir string, s *PodStatus) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, stateFile))
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write pod state %q: %w", dir, err)
 	}
-	return nil
+	return err
 }
 
 // updateState applies fn to the pod's state under the pod lock.

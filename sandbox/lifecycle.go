@@ -1,0 +1,736 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/cgroups"
+)
+
+// RunOptions tune a pod's lifecycle. Zero values mean Kubernetes' numbers.
+type RunOptions struct {
+	// BackoffBase is the delay before the second restart of a crashing
+	// container, doubling each time up to BackoffMax; default 10 s and
+	// 300 s. (The first restart is immediate, as the kubelet's.)
+	BackoffBase, BackoffMax time.Duration
+	// BackoffReset: a container that ran this long starts its backoff
+	// again; default 10 min.
+	BackoffReset time.Duration
+}
+
+func (o *RunOptions) defaults() {
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 10 * time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 300 * time.Second
+	}
+	if o.BackoffReset <= 0 {
+		o.BackoffReset = 10 * time.Minute
+	}
+}
+
+// stopRequestFile holds the grace period of a requested stop, read by the
+// pod's lifecycle when its context ends.
+const stopRequestFile = "stop-request"
+
+type stopRequest struct {
+	GraceSeconds int64 `json:"graceSeconds"`
+}
+
+// runner runs one pod's lifecycle. Only its goroutine changes the pod's
+// container states; the exit watchers talk to it through exits.
+type runner struct {
+	m     *Manager
+	dir   string
+	name  string
+	opts  RunOptions
+	st    *PodStatus // the runner's copy, written through save
+	exits chan exitEvent
+	// running instances, by container name, and the sidecars' start order.
+	running  map[string]*instance
+	sidecars []string
+	// restartDue receives a container's name when its backoff has passed.
+	restartDue chan string
+	timers     map[string]*time.Timer
+	backoff    map[string]time.Duration
+	stopping   bool
+}
+
+// Run runs the pod's lifecycle in this process until the pod completes or
+// ctx ends: init containers in order (each to exit 0 before the next;
+// native sidecars start in order and keep running), then the app
+// containers; containers restart per the restart policy with Kubernetes'
+// backoff; the pause is restarted into the pinned namespaces if it dies;
+// and when ctx ends the pod is stopped: SIGTERM, the grace period
+// (RequestStop's, else the pod's), SIGKILL, sidecars last in reverse start
+// order. This process becomes the containers' parent (a child subreaper);
+// it is what `podbox run` leaves behind as the pod's monitor.
+func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
+	opts.defaults()
+	dir := m.podDir(name)
+	me, err := processStart(os.Getpid())
+	if err != nil {
+		return err
+	}
+	var st *PodStatus
+	err = m.withLock(name, func() error {
+		s, err := readState(dir)
+		if err != nil {
+			return err
+		}
+		if s.Phase != PhasePending || s.MonitorPID != 0 {
+			return fmt.Errorf("pod is %s and was started before: %w", s.Phase, ErrRunning)
+		}
+		if !alive(s.PausePID, s.PauseStart) {
+			return fmt.Errorf("pause process %d is gone", s.PausePID)
+		}
+		s.MonitorPID, s.MonitorStart = os.Getpid(), me
+		s.StartTime = time.Now().UTC()
+		st = s
+		return writeState(dir, s)
+	})
+	if err != nil {
+		return fmt.Errorf("run pod %q: %w", name, err)
+	}
+	m.becomeSubreaper()
+	r := &runner{
+		m: m, dir: dir, name: name, opts: opts, st: st,
+		exits:      make(chan exitEvent, 16),
+		running:    map[string]*instance{},
+		restartDue: make(chan string, 16),
+		timers:     map[string]*time.Timer{},
+		backoff:    map[string]time.Duration{},
+	}
+	return r.run(ctx)
+}
+
+func (m *Manager) withLock(name string, fn func() error) error {
+	l, err := m.lockPod(name)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	return fn()
+}
+
+// save writes the runner's state, keeping what others may have changed
+// (nothing today but the file itself).
+func (r *runner) save() {
+	if err := r.m.withLock(r.name, func() error { return writeState(r.dir, r.st) }); err != nil && !errors.Is(err, ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "podbox: save state of pod %q: %v\n", r.name, err)
+	}
+}
+
+func (r *runner) run(ctx context.Context) error {
+	pauseCheck := time.NewTicker(500 * time.Millisecond)
+	defer pauseCheck.Stop()
+	// loop handles events until done() holds; false when the pod must stop
+	// (ctx ended, or it failed).
+	loop := func(done func() bool) bool {
+		for !done() {
+			select {
+			case ev := <-r.exits:
+				r.onExit(ev)
+			case name := <-r.restartDue:
+				r.restart(name)
+			case <-pauseCheck.C:
+				if !r.checkPause() {
+					return false
+				}
+			case <-ctx.Done():
+				return false
+			}
+			if r.st.Phase == PhaseFailed {
+				return false
+			}
+		}
+		return true
+	}
+
+	// Init containers, in order.
+	for i := range r.st.Config.InitContainers {
+		cfg := &r.st.Config.InitContainers[i]
+		cs := &r.st.InitContainers[i]
+		if cs.Kind == KindSidecar {
+			if !r.start(cfg, cs) {
+				// A sidecar that can not start is retried with backoff;
+				// the next init container waits for it to run.
+				r.scheduleRestart(cs)
+			}
+			r.sidecars = append(r.sidecars, cfg.Name)
+			if !loop(func() bool { return cs.State == StateRunning }) {
+				return r.finish(ctx)
+			}
+			continue
+		}
+		for {
+			ok := r.start(cfg, cs)
+			if ok && !loop(func() bool { return cs.State == StateTerminated }) {
+				return r.finish(ctx)
+			}
+			if cs.State == StateTerminated && cs.ExitCode == 0 {
+				break
+			}
+			if r.st.Config.RestartPolicy == RestartNever {
+				r.st.Phase = PhaseFailed
+				r.st.Message = fmt.Sprintf("init container %q failed: exit code %d (%s)", cfg.Name, cs.ExitCode, cs.Reason)
+				r.save()
+				return r.finish(ctx)
+			}
+			r.scheduleRestart(cs)
+			if !loop(func() bool { _, due := r.timers[cfg.Name]; return !due }) {
+				return r.finish(ctx)
+			}
+		}
+	}
+	// App containers, in order.
+	for i := range r.st.Config.Containers {
+		if !r.start(&r.st.Config.Containers[i], &r.st.Containers[i]) {
+			r.afterExit(&r.st.Containers[i])
+		}
+	}
+	r.updatePhase()
+	r.save()
+	loop(func() bool { return r.completed() })
+	return r.finish(ctx)
+}
+
+// start starts an instance of a container and records it; false when it
+// could not start (recorded as terminated with reason StartError).
+func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
+	if !cs.StartedAt.IsZero() { // an instance ran before: this is a restart
+		if cs.State == StateTerminated {
+			cs.LastTermination = cs.termination()
+		}
+		cs.RestartCount++
+	}
+	logPath := LogPath(r.dir, cfg.Name, cs.RestartCount)
+	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, r.exits)
+	if err != nil {
+		now := time.Now().UTC()
+		*cs = ContainerStatus{
+			Name: cs.Name, Kind: cs.Kind, State: StateTerminated, Reason: ReasonStartError,
+			Message: err.Error(), ExitCode: 128, StartedAt: now, FinishedAt: now,
+			RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: cs.Started,
+			CgroupPath: cs.CgroupPath, LogPath: logPath,
+		}
+		os.MkdirAll(filepath.Dir(logPath), 0o700)
+		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
+			now.Format(time.RFC3339Nano), cfg.Name, err)), 0o600)
+		r.save()
+		return false
+	}
+	r.running[cfg.Name] = in
+	*cs = ContainerStatus{
+		Name: cs.Name, Kind: cs.Kind, State: StateRunning, PID: in.pid, StartedAt: in.started,
+		RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: true,
+		CgroupPath: cs.CgroupPath, LogPath: logPath,
+	}
+	r.save()
+	crashPoint("container-started")
+	return true
+}
+
+func (r *runner) onExit(ev exitEvent) {
+	in, ok := r.running[ev.name]
+	if !ok || in.pid != ev.pid {
+		return
+	}
+	delete(r.running, ev.name)
+	cs := r.st.container(ev.name)
+	cs.State, cs.PID = StateTerminated, 0
+	cs.ExitCode, cs.Reason = ev.term.ExitCode, ev.term.Reason
+	cs.StartedAt, cs.FinishedAt = ev.term.StartedAt, ev.term.FinishedAt
+	// A container that ran long enough starts its backoff again.
+	if ev.term.FinishedAt.Sub(ev.term.StartedAt) >= r.opts.BackoffReset {
+		delete(r.backoff, ev.name)
+	}
+	r.afterExit(cs)
+	r.save()
+}
+
+// afterExit decides whether a terminated container restarts.
+func (r *runner) afterExit(cs *ContainerStatus) {
+	if r.stopping {
+		return
+	}
+	switch cs.Kind {
+	case KindSidecar:
+		r.scheduleRestart(cs) // whatever the pod's policy
+	case KindApp:
+		switch r.st.Config.RestartPolicy {
+		case RestartNever:
+		case RestartOnFailure:
+			if cs.ExitCode != 0 {
+				r.scheduleRestart(cs)
+			}
+		default:
+			r.scheduleRestart(cs)
+		}
+	}
+	r.updatePhase()
+}
+
+// scheduleRestart restarts cs after its backoff: none the first time, then
+// BackoffBase doubling up to BackoffMax. While it waits it is reported
+// waiting with reason CrashLoopBackOff.
+func (r *runner) scheduleRestart(cs *ContainerStatus) {
+	d, seen := r.backoff[cs.Name]
+	switch {
+	case !seen:
+		r.backoff[cs.Name] = r.opts.BackoffBase
+	default:
+		r.backoff[cs.Name] = min(2*d, r.opts.BackoffMax)
+	}
+	name := cs.Name
+	if !seen {
+		r.timers[name] = time.AfterFunc(0, func() { r.restartDue <- name })
+		return
+	}
+	cs.LastTermination = cs.termination()
+	cs.State, cs.Reason, cs.Message = StateWaiting, ReasonCrashLoopBackOff,
+		fmt.Sprintf("back-off %s restarting failed container %s", d, name)
+	r.timers[name] = time.AfterFunc(d, func() { r.restartDue <- name })
+}
+
+func (r *runner) restart(name string) {
+	delete(r.timers, name)
+	if r.stopping {
+		return
+	}
+	cs := r.st.container(name)
+	if cs.Kind == KindInit {
+		return // the init sequence starts it again itself
+	}
+	if !r.start(r.st.containerConfig(name), cs) {
+		r.afterExit(cs)
+		r.save()
+	}
+}
+
+// completed: every app container has terminated and none will restart.
+func (r *runner) completed() bool {
+	for _, cs := range r.st.Containers {
+		if cs.State != StateTerminated {
+			return false
+		}
+		if _, due := r.timers[cs.Name]; due {
+			return false
+		}
+	}
+	return true
+}
+
+// updatePhase sets Running once every app container has started.
+func (r *runner) updatePhase() {
+	if r.st.Phase != PhasePending {
+		return
+	}
+	for _, cs := range r.st.Containers {
+		if !cs.Started {
+			return
+		}
+	}
+	r.st.Phase = PhaseRunning
+}
+
+// checkPause restarts the pause into the pod's pinned namespaces if it died;
+// the containers keep running and the pod keeps its IP. A pod that shares
+// one PID namespace can not heal: its namespace died with its PID 1.
+func (r *runner) checkPause() bool {
+	if alive(r.st.PausePID, r.st.PauseStart) {
+		return true
+	}
+	if r.st.Config.ShareProcessNamespace {
+		r.st.Phase = PhaseFailed
+		r.st.Message = "the pause process (PID 1 of the pod's shared PID namespace) died"
+		r.save()
+		return false
+	}
+	pid, start, err := r.m.restartPause(r.dir, r.st)
+	if err != nil {
+		r.st.Phase = PhaseFailed
+		r.st.Message = fmt.Sprintf("restart the pause process: %v", err)
+		r.save()
+		return false
+	}
+	r.st.PausePID, r.st.PauseStart = pid, start
+	r.save()
+	return true
+}
+
+// finish stops what still runs and records the pod's end. After a stop
+// request (ctx ended) the phase is Stopped; otherwise Succeeded when every
+// app container ended with 0, else Failed. The pause is ended too; the
+// sandbox (namespaces, cgroup, files) stays until Remove.
+func (r *runner) finish(ctx context.Context) error {
+	r.stopping = true
+	for name, t := range r.timers {
+		t.Stop()
+		delete(r.timers, name)
+	}
+	grace := r.st.Config.gracePeriod()
+	if ctx.Err() != nil {
+		if b, err := os.ReadFile(filepath.Join(r.dir, stopRequestFile)); err == nil {
+			var req stopRequest
+			if json.Unmarshal(b, &req) == nil {
+				grace = time.Duration(req.GraceSeconds) * time.Second
+			}
+		}
+	}
+	deadline := time.Now().Add(grace)
+	// App containers (and a running init container) first, all at once;
+	// then the sidecars, last started first.
+	var first []string
+	for name := range r.running {
+		if r.st.container(name).Kind != KindSidecar {
+			first = append(first, name)
+		}
+	}
+	r.terminate(first, deadline)
+	for i := len(r.sidecars) - 1; i >= 0; i-- {
+		if _, ok := r.running[r.sidecars[i]]; ok {
+			r.terminate([]string{r.sidecars[i]}, deadline)
+		}
+	}
+	r.m.killPause(r.dir, r.st)
+	for i := range r.st.Containers {
+		if cs := &r.st.Containers[i]; cs.State == StateWaiting {
+			cs.State, cs.Reason = StateTerminated, ReasonUnknown
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		r.st.Phase = PhaseStopped
+	case r.st.Phase == PhaseFailed:
+	default:
+		r.st.Phase = PhaseSucceeded
+		for _, cs := range r.st.Containers {
+			if cs.ExitCode != 0 {
+				r.st.Phase = PhaseFailed
+			}
+		}
+	}
+	r.st.MonitorPID, r.st.MonitorStart = 0, 0
+	r.save()
+	return nil
+}
+
+// terminate sends SIGTERM to the named running containers and waits for
+// them until deadline, then SIGKILLs what is left and waits for it.
+func (r *runner) terminate(names []string, deadline time.Time) {
+	left := map[string]bool{}
+	for _, n := range names {
+		if in, ok := r.running[n]; ok {
+			in.c.Signal(unix.SIGTERM)
+			left[n] = true
+		}
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	killed := false
+	for len(left) > 0 {
+		select {
+		case ev := <-r.exits:
+			r.onExit(ev)
+			delete(left, ev.name)
+		case <-timer.C:
+			if killed {
+				return // a process that survives SIGKILL for 10 s: give up on it
+			}
+			for n := range left {
+				r.running[n].c.Signal(unix.SIGKILL)
+			}
+			killed = true
+			timer.Reset(10 * time.Second)
+		}
+	}
+}
+
+// restartPause starts a new pause in the pod's pinned namespaces and
+// cgroup. The fork happens on a thread that joined those namespaces, so the
+// child is born in them.
+func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
+	type result struct {
+		pid   int
+		start uint64
+		err   error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		// CLONE_FS is shared by Go's threads; unshare it so setns can work.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			resc <- result{err: err}
+			return
+		}
+		for _, kind := range []string{"net", "ipc", "uts"} {
+			f, err := os.Open(st.Namespaces[kind])
+			if err != nil {
+				resc <- result{err: err}
+				return
+			}
+			err = unix.Setns(int(f.Fd()), 0)
+			f.Close()
+			if err != nil {
+				resc <- result{err: fmt.Errorf("join pod %s namespace: %w", kind, err)}
+				return
+			}
+		}
+		cmd := &exec.Cmd{
+			Path:        m.opts.PauseBinary,
+			Args:        []string{pauseArgv0(dir)},
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		}
+		if err := cmd.Start(); err != nil {
+			resc <- result{err: err}
+			return
+		}
+		go cmd.Wait()
+		start, err := processStart(cmd.Process.Pid)
+		resc <- result{cmd.Process.Pid, start, err}
+	}()
+	res := <-resc
+	if res.err != nil {
+		return 0, 0, res.err
+	}
+	if err := cgroups.LoadPod(st.CgroupPath).Join(pauseCgroup, res.pid); err != nil {
+		unix.Kill(res.pid, unix.SIGKILL)
+		return 0, 0, err
+	}
+	return res.pid, res.start, nil
+}
+
+// Start runs the pod's lifecycle (Run) in this process, in the background,
+// and returns once every app container has started, or with the reason the
+// pod failed before that. Stop or Remove end it.
+func (m *Manager) Start(ctx context.Context, name string, opts RunOptions) error {
+	rctx, cancel := context.WithCancel(context.Background())
+	h := &runHandle{cancel: cancel, done: make(chan struct{})}
+	m.mu.Lock()
+	if _, ok := m.runners[name]; ok {
+		m.mu.Unlock()
+		cancel()
+		return fmt.Errorf("start pod %q: %w", name, ErrRunning)
+	}
+	m.runners[name] = h
+	m.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() {
+		defer close(h.done)
+		defer func() {
+			m.mu.Lock()
+			delete(m.runners, name)
+			m.mu.Unlock()
+		}()
+		errc <- m.Run(rctx, name, opts)
+	}()
+	err := m.WaitStarted(ctx, name, errc)
+	if err != nil {
+		m.stopRunner(name, 0)
+	}
+	return err
+}
+
+// requestStop records the grace period for the pod's lifecycle to use when
+// it stops.
+func (m *Manager) requestStop(name string, grace time.Duration) error {
+	b, _ := json.Marshal(stopRequest{GraceSeconds: int64((grace + time.Second - 1) / time.Second)})
+	return writeFileAtomic(filepath.Join(m.podDir(name), stopRequestFile), b)
+}
+
+// stopRunner stops the pod's lifecycle run by this process, if any, with
+// the grace period given, and waits for it; false when there is none.
+func (m *Manager) stopRunner(name string, grace time.Duration) bool {
+	m.mu.Lock()
+	h := m.runners[name]
+	m.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	m.requestStop(name, grace)
+	h.cancel()
+	<-h.done
+	return true
+}
+
+// WaitStarted waits until every app container of the pod has started, or
+// the pod has ended or failed; it returns the reason of a failure, with the
+// last lines of the failed container's log. runErr, when not nil, reports
+// the lifecycle's end.
+func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan error) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := m.Status(ctx, name)
+		if err != nil {
+			return err
+		}
+		switch st.Phase {
+		case PhaseRunning, PhaseSucceeded:
+			return nil
+		case PhaseFailed, PhaseStopped, PhaseUnknown:
+			return fmt.Errorf("pod %q is %s: %s", name, st.Phase, failureReason(st))
+		}
+		// A container that can not even start (no such command, a bad
+		// mount) would only loop: say so now.
+		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+			for _, cs := range list {
+				t := cs.termination()
+				if cs.State != StateTerminated && cs.LastTermination != nil {
+					t = cs.LastTermination
+				}
+				if t.Reason == ReasonStartError {
+					return fmt.Errorf("pod %q: container %q failed to start: %s", name, cs.Name, t.Message)
+				}
+			}
+		}
+		select {
+		case err := <-runErr:
+			if err != nil {
+				return err
+			}
+			runErr = nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// failureReason explains a failed pod: its message, or the first container
+// that failed, with its log's last lines.
+func failureReason(st *PodStatus) string {
+	msg := st.Message
+	for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+		for _, cs := range list {
+			if cs.State == StateTerminated && cs.ExitCode != 0 {
+				if msg == "" {
+					msg = fmt.Sprintf("container %q: exit code %d (%s)", cs.Name, cs.ExitCode, cs.Reason)
+				}
+				if tail := logTail(cs.LogPath, 5); tail != "" {
+					msg += "\nlast lines of its log:\n" + tail
+				}
+				return msg
+			}
+		}
+	}
+	if msg == "" {
+		msg = "no container failed"
+	}
+	return msg
+}
+
+// Stop stops the pod: every container gets SIGTERM, up to grace (the
+// pod's terminationGracePeriodSeconds when grace < 0) to exit, then
+// SIGKILL; sidecars last; then the pause. The pod's lifecycle does it when
+// one runs (in this process or a monitor); otherwise Stop does it itself.
+// The sandbox (namespaces, cgroup, files) stays until Remove.
+func (m *Manager) Stop(ctx context.Context, name string, grace time.Duration) error {
+	st, err := m.readPod(name)
+	if err != nil {
+		return fmt.Errorf("stop pod %q: %w", name, err)
+	}
+	if grace < 0 {
+		grace = st.Config.gracePeriod()
+	}
+	if m.stopRunner(name, grace) {
+		return nil
+	}
+	if err := m.requestStop(name, grace); err != nil {
+		return fmt.Errorf("stop pod %q: %w", name, err)
+	}
+	if st.MonitorPID != 0 && alive(st.MonitorPID, st.MonitorStart) {
+		unix.Kill(st.MonitorPID, unix.SIGTERM)
+		deadline := time.Now().Add(grace + 15*time.Second)
+		for alive(st.MonitorPID, st.MonitorStart) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !alive(st.MonitorPID, st.MonitorStart) {
+			return nil
+		}
+	}
+	// Nobody runs the pod's lifecycle: stop what is left directly.
+	return m.stopOrphaned(ctx, name, grace)
+}
+
+// stopOrphaned stops a pod whose monitor is gone: SIGTERM to every process
+// in the pod's containers, the grace period, then SIGKILL (through the pod
+// cgroup), and records the pod Stopped. Exit codes are lost with the
+// monitor.
+func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Duration) error {
+	dir := m.podDir(name)
+	return m.withLock(name, func() error {
+		st, err := readState(dir)
+		if err != nil {
+			return err
+		}
+		var pids []int
+		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+			for _, cs := range list {
+				if cs.State == StateRunning && alive(cs.PID, 0) {
+					unix.Kill(cs.PID, unix.SIGTERM)
+					pids = append(pids, cs.PID)
+				}
+			}
+		}
+		deadline := time.Now().Add(grace)
+		for anyAlive(pids) && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		m.killPause(dir, st)
+		// Whatever is left in the pod's cgroups, containers included.
+		if err := cgroups.LoadPod(st.CgroupPath).Destroy(); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+			for i := range list {
+				if cs := &list[i]; cs.State != StateTerminated {
+					cs.State, cs.Reason, cs.ExitCode, cs.FinishedAt, cs.PID = StateTerminated, ReasonUnknown, -1, now, 0
+				}
+			}
+		}
+		st.Phase, st.MonitorPID, st.MonitorStart = PhaseStopped, 0, 0
+		return writeState(dir, st)
+	})
+}
+
+func anyAlive(pids []int) bool {
+	for _, p := range pids {
+		if alive(p, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) becomeSubreaper() {
+	m.subreaper.Do(func() {
+		// Containers' processes are our grandchildren (libcontainer's
+		// nsexec forks twice): only a subreaper can wait for them.
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	})
+}
+
+func (m *Manager) lockPod(name string) (*podLock, error) {
+	if err := ValidateName("pod name", name); err != nil {
+		return nil, err
+	}
+	l, err := lockDir(m.podDir(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	return l, err
+}
