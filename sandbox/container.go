@@ -84,8 +84,14 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 			podNS[ns.typ] = p
 		}
 	}
+	files := map[string]string{}
+	for _, target := range podFiles {
+		if _, err := os.Stat(podFile(dir, target)); err == nil {
+			files[target] = podFile(dir, target)
+		}
+	}
 	lcfg := libcontainerConfig(containerSpec{
-		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"),
+		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
 	})
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)
 	if err != nil {

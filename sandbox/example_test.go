@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/netns"
 	"github.com/podbox/podbox/sandbox"
 )
 
@@ -30,12 +31,15 @@ func Example() {
 		Root:         root,
 		CgroupParent: "/podbox-example",
 		PauseBinary:  os.Getenv("PODBOX_EXAMPLE_PAUSE"), // the built pause program
+		// A network of its own, so that the example leaves the host's alone.
+		Network: netns.Config{Bridge: "pbexample", VethPrefix: "pvexample", Subnet: "10.89.254.0/24", Table: "podbox-example"},
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer cgroups.LoadPod("/podbox-example").Destroy()
+	defer m.RemoveNetwork()
 
 	pod := &sandbox.PodConfig{
 		Name: "hello",

@@ -12,8 +12,8 @@ import (
 // ExecProcess is a process to run inside a running container.
 type ExecProcess struct {
 	Args []string
-	// Env is added to PATH's default; the container's own env is not
-	// inherited (as with runc exec).
+	// Env is added to the container's own variables (as kubectl exec and
+	// crictl exec do), overriding those of the same name.
 	Env    []string
 	Cwd    string
 	Stdin  io.Reader
@@ -43,10 +43,16 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	if s, err := c.Status(); err != nil || s != libcontainer.Running {
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotRunning)
 	}
+	env := p.Env
+	if st, err := m.readPod(pod); err == nil {
+		if cfg := st.containerConfig(ctr); cfg != nil {
+			env = append(envList(cfg.Env, st), p.Env...)
+		}
+	}
 	m.becomeSubreaper()
 	proc := &libcontainer.Process{
 		Args:   p.Args,
-		Env:    withDefaultPath(p.Env),
+		Env:    withDefaultPath(env),
 		Cwd:    p.Cwd,
 		Stdin:  p.Stdin,
 		Stdout: p.Stdout,

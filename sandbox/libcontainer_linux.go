@@ -47,6 +47,9 @@ type containerSpec struct {
 	cgroupPath string                           // absolute, under the pod cgroup
 	podNS      map[configs.NamespaceType]string // pinned namespaces to join
 	shm        string                           // the pod's /dev/shm on the host
+	// files are the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf on
+	// the host, by their path in the container.
+	files map[string]string
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
@@ -97,6 +100,14 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
 			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
 		},
+	}
+	for _, target := range podFiles {
+		if src, ok := s.files[target]; ok {
+			c.Mounts = append(c.Mounts, &configs.Mount{
+				Source: src, Destination: target, Device: "bind",
+				Flags: unix.MS_BIND, PropagationFlags: []int{unix.MS_PRIVATE},
+			})
+		}
 	}
 	for _, m := range s.ctr.Mounts {
 		flags := unix.MS_BIND | unix.MS_REC

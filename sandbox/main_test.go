@@ -2,15 +2,18 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/internal/testutil"
+	"github.com/podbox/podbox/netns"
 )
 
 func TestMain(m *testing.M) {
@@ -44,11 +47,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	testutil.RequiresRoot(t)
 	prefix := testutil.Prefix(t)
-	opts := Options{
-		Root:         filepath.Join(os.TempDir(), prefix),
-		CgroupParent: "/" + prefix,
-		PauseBinary:  testutil.Binary(t, "pause"),
-	}
+	opts := testOptions(prefix)
+	opts.PauseBinary = testutil.Binary(t, "pause")
 	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +65,32 @@ func newTestEnv(t *testing.T) *testEnv {
 		if err := cgroups.LoadPod(opts.CgroupParent).Destroy(); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+		if err := m.net.Remove(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
 		os.RemoveAll(opts.Root)
 		e.assertNoLeaks()
 	})
 	return e
+}
+
+// testOptions names everything host-visible after prefix ("podbox-t3fa9c1"):
+// the state root, the cgroup parent, and the network, whose interface names
+// must fit 15 bytes and so carry the prefix's hex part ("pb3fa9c1" for the
+// bridge, "pv3fa9c1..." for veths), as does the subnet 10.89.<byte>.0/24.
+func testOptions(prefix string) Options {
+	hex := strings.TrimPrefix(prefix, "podbox-t")
+	b, _ := strconv.ParseUint(hex[:2], 16, 8)
+	return Options{
+		Root:         filepath.Join(os.TempDir(), prefix),
+		CgroupParent: "/" + prefix,
+		Network: netns.Config{
+			Bridge:     "pb" + hex,
+			VethPrefix: "pv" + hex,
+			Subnet:     fmt.Sprintf("10.89.%d.0/24", b),
+			Table:      prefix,
+		},
+	}
 }
 
 // assertNoLeaks fails the test when any host resource named after its prefix
@@ -85,8 +107,10 @@ func (e *testEnv) assertNoLeaks() {
 		}
 	}
 	gate := filepath.Join(testutil.ModuleRoot(e.t), "hack", "leakcheck-gate")
-	if out, err := exec.Command(gate, e.prefix).CombinedOutput(); err != nil {
-		e.t.Errorf("leaks:\n%s", out)
+	for _, pat := range []string{e.prefix, e.opts.Network.VethPrefix} {
+		if out, err := exec.Command(gate, pat).CombinedOutput(); err != nil {
+			e.t.Errorf("leaks:\n%s", out)
+		}
 	}
 }
 

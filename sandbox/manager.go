@@ -32,6 +32,12 @@ type Options struct {
 	// PauseBinary is the path of the pause program; default "pause" beside
 	// the running executable, else "podbox-pause" or "pause" on PATH.
 	PauseBinary string
+	// Network is the pod network: bridge, subnet, veth prefix, nftables
+	// table; its StateDir defaults to Root/net.
+	Network netns.Config
+	// AllocatableMemory is the memory pods may be admitted against; 0
+	// means MemTotal minus a reserve (cgroups.DefaultAllocatable).
+	AllocatableMemory int64
 }
 
 // Manager creates, starts, stops and removes pods under one state root. A
@@ -39,6 +45,7 @@ type Options struct {
 // the same root at once (each pod's state is guarded by a lock).
 type Manager struct {
 	opts Options
+	net  *netns.Network
 
 	subreaper sync.Once
 	mu        sync.Mutex
@@ -74,7 +81,14 @@ func New(opts Options) (*Manager, error) {
 		}
 		opts.PauseBinary = p
 	}
-	return &Manager{opts: opts, runners: map[string]*runHandle{}}, nil
+	if opts.Network.StateDir == "" {
+		opts.Network.StateDir = filepath.Join(opts.Root, "net")
+	}
+	n, err := netns.New(opts.Network)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{opts: opts, net: n, runners: map[string]*runHandle{}}, nil
 }
 
 func findPause() (string, error) {
@@ -136,10 +150,16 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	// Admission and the pod's directory under one lock, so that pods
+	// created at once are admitted one after the other.
+	quota, err := m.admit(ctx, cfg, func() error {
+		err := os.Mkdir(dir, 0o700)
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, ErrExist)
+			return ErrExist
 		}
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	defer func() {
@@ -157,12 +177,13 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	defer l.unlock()
 
 	st := &PodStatus{
-		Name:       cfg.Name,
-		Phase:      PhaseUnknown,
-		Created:    time.Now().UTC(),
-		CgroupPath: m.cgroupPath(cfg.Name),
-		Config:     *cfg,
-		Namespaces: map[string]string{},
+		Name:        cfg.Name,
+		MemoryQuota: quota,
+		Phase:       PhaseUnknown,
+		Created:     time.Now().UTC(),
+		CgroupPath:  m.cgroupPath(cfg.Name),
+		Config:      *cfg,
+		Namespaces:  map[string]string{},
 	}
 	for _, c := range cfg.InitContainers {
 		kind := KindInit
@@ -191,7 +212,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	pod, err := cgroups.CreatePod(st.CgroupPath, cfg.MemoryLimit)
+	pod, err := cgroups.CreatePod(st.CgroupPath, quota)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -202,7 +223,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: /dev/shm: %w", cfg.Name, err)
 	}
 
-	pid, start, err := m.startPause(dir, cfg.ShareProcessNamespace)
+	pid, start, err := m.startPause(dir, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -212,7 +233,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: move pause into its cgroup: %w", cfg.Name, err)
 	}
 	for _, ns := range namespaceKinds {
-		if ns.kind == "pid" && !cfg.ShareProcessNamespace {
+		if !podHas(cfg, ns.kind) {
 			continue
 		}
 		p := filepath.Join(dir, "ns", ns.kind)
@@ -222,10 +243,12 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		st.Namespaces[ns.kind] = p
 	}
 	crashPoint("namespaces-pinned")
-	if err := netns.LoopbackUp(st.Namespaces["net"]); err != nil {
-		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	if uts, ok := st.Namespaces["uts"]; ok {
+		if err := setHostname(uts, cfg.hostname()); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
 	}
-	if err := setHostname(st.Namespaces["uts"], cfg.hostname()); err != nil {
+	if err := m.setUpNetwork(ctx, dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	st.Phase = PhasePending
@@ -235,12 +258,27 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	return st, nil
 }
 
+// podHas reports whether the pod has a namespace of its own of kind: net
+// unless hostNetwork, pid only when shared.
+func podHas(cfg *PodConfig, kind string) bool {
+	switch kind {
+	case "net":
+		return !cfg.HostNetwork
+	case "pid":
+		return cfg.ShareProcessNamespace
+	case "uts":
+		// A hostNetwork pod has the host's name too (as with containerd).
+		return !cfg.HostNetwork
+	}
+	return true
+}
+
 // startPause starts the pause program in the pod's new namespaces, in a
 // session of its own so that no terminal signal reaches it.
-func (m *Manager) startPause(dir string, sharePID bool) (int, uint64, error) {
+func (m *Manager) startPause(dir string, cfg *PodConfig) (int, uint64, error) {
 	var flags uintptr
 	for _, ns := range namespaceKinds {
-		if ns.kind != "pid" || sharePID {
+		if podHas(cfg, ns.kind) {
 			flags |= ns.flag
 		}
 	}
@@ -327,6 +365,11 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	if err := mounts.UnmountUnder(dir); err != nil {
 		// Never remove files under a live mount.
 		return errors.Join(append(errs, err)...)
+	}
+	// With the namespace unpinned and its processes gone, the kernel
+	// removes the veth; Detach releases the lease and the hostPort rules.
+	if err := m.net.Detach(ctx, name); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)
@@ -421,3 +464,8 @@ func crashPoint(p string) {
 		testHookCrash(p)
 	}
 }
+
+// RemoveNetwork removes the pod network's host objects: the bridge, the
+// nftables table and the leases. For uninstalling podbox and for tests;
+// pods still attached lose their network.
+func (m *Manager) RemoveNetwork() error { return m.net.Remove() }

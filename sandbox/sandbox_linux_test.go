@@ -354,7 +354,9 @@ func TestCreateRefusals(t *testing.T) {
 		t.Fatalf("after a failed start: %+v", st)
 	}
 	// A pause that cannot start: nothing is left.
-	m2, _ := New(Options{Root: e.opts.Root, CgroupParent: e.opts.CgroupParent, PauseBinary: "/nonexistent/pause"})
+	opts := e.opts
+	opts.PauseBinary = "/nonexistent/pause"
+	m2, _ := New(opts)
 	_, err = m2.Create(ctx, &PodConfig{Name: "nopause", Containers: []ContainerConfig{e.container("c", "true")}})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/pause") {
 		t.Fatalf("create with a missing pause: %v", err)
@@ -413,7 +415,9 @@ func crashHelper() {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
-	m, err := New(Options{Root: os.Getenv("PODBOX_TEST_ROOTDIR"), CgroupParent: os.Getenv("PODBOX_TEST_CGROUP"), PauseBinary: os.Getenv("PODBOX_TEST_PAUSE")})
+	opts := testOptions(os.Getenv("PODBOX_TEST_PREFIX"))
+	opts.PauseBinary = os.Getenv("PODBOX_TEST_PAUSE")
+	m, err := New(opts)
 	if err == nil {
 		_, err = m.Create(context.Background(), &PodConfig{Name: "crash", ShareProcessNamespace: os.Getenv("PODBOX_TEST_SHAREPID") == "1",
 			Containers: []ContainerConfig{
@@ -438,7 +442,7 @@ func TestRemoveAfterCreatorKilled(t *testing.T) {
 				e := newTestEnv(t)
 				cmd := exec.Command(os.Args[0])
 				cmd.Env = append(os.Environ(), crashHelperEnv+"="+point,
-					"PODBOX_TEST_ROOTDIR="+e.opts.Root, "PODBOX_TEST_CGROUP="+e.opts.CgroupParent,
+					"PODBOX_TEST_PREFIX="+e.prefix,
 					"PODBOX_TEST_PAUSE="+e.opts.PauseBinary, "PODBOX_TEST_ROOTFS="+e.rootfs, "PODBOX_TEST_SHAREPID="+share)
 				out, err := cmd.CombinedOutput()
 				var ee *exec.ExitError

@@ -122,8 +122,12 @@ type PodStatus struct {
 	MonitorPID   int    `json:"monitorPid,omitempty"`
 	MonitorStart uint64 `json:"monitorStart,omitempty"`
 	CgroupPath   string `json:"cgroupPath"`
-	// PodIP is the pod's address; empty with hostNetwork.
-	PodIP string `json:"podIP,omitempty"`
+	// PodIP is the pod's address; empty with hostNetwork. HostVeth is the
+	// host end of its veth.
+	PodIP    string `json:"podIP,omitempty"`
+	HostVeth string `json:"hostVeth,omitempty"`
+	// MemoryQuota is the pod's memory quota, what admission counted.
+	MemoryQuota int64 `json:"memoryQuota,omitempty"`
 	// Namespaces maps "net", "ipc", "uts" (and "pid" when shared) to the
 	// pinned namespace files.
 	Namespaces     map[string]string `json:"namespaces,omitempty"`
