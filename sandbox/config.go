@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -48,6 +49,9 @@ type PodConfig struct {
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	// Containers start in order.
 	Containers []ContainerConfig `json:"containers"`
+	// Manifest is the Kubernetes manifest (JSON) the config came from, if
+	// any, kept so that the pod can be shown as a v1.Pod.
+	Manifest json.RawMessage `json:"manifest,omitempty"`
 }
 
 // RestartPolicy is Kubernetes' restartPolicy.
@@ -254,8 +258,34 @@ func checkPodFields(c *PodConfig) []error {
 func checkContainers(c *PodConfig) []error {
 	var errs []error
 	seen := map[string]bool{}
-	for i, ctr := range c.Containers {
-		f := fmt.Sprintf("containers[%d]", i)
+	volumes := map[string]bool{}
+	for i, v := range c.Volumes {
+		f := fmt.Sprintf("volumes[%d]", i)
+		if err := ValidateName(f+".name", v.Name); err != nil {
+			errs = append(errs, err)
+		}
+		if (v.HostPath == nil) == (v.EmptyDir == nil) {
+			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath and emptyDir is needed", f))
+		}
+		volumes[v.Name] = true
+	}
+	all := make([]ContainerConfig, 0, len(c.InitContainers)+len(c.Containers))
+	all = append(append(all, c.InitContainers...), c.Containers...)
+	for i, ctr := range all {
+		f := fmt.Sprintf("containers[%d]", i-len(c.InitContainers))
+		if i < len(c.InitContainers) {
+			f = fmt.Sprintf("initContainers[%d]", i)
+		} else if ctr.RestartPolicy != "" {
+			errs = append(errs, fmt.Errorf("%s.restartPolicy: only init containers have one", f))
+		}
+		for j, vm := range ctr.VolumeMounts {
+			if !volumes[vm.Name] {
+				errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].name: volume %q is not defined", f, j, vm.Name))
+			}
+			if !path.IsAbs(vm.Target) {
+				errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].target: %q is not an absolute path", f, j, vm.Target))
+			}
+		}
 		if err := ValidateName(f+".name", ctr.Name); err != nil {
 			errs = append(errs, err)
 		} else if ctr.Name == pauseCgroup {

@@ -90,8 +90,13 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 			files[target] = podFile(dir, target)
 		}
 	}
+	vols, err := volumeMounts(dir, st, cfg)
+	if err != nil {
+		return nil, err
+	}
 	lcfg := libcontainerConfig(containerSpec{
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
+		volumes: vols,
 	})
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)
 	if err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,6 +22,10 @@ type ExecProcess struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// TTY gives the process a terminal: Stdin feeds it and Stdout gets its
+	// output (Stderr is unused). Width and Height are its size.
+	TTY           bool
+	Width, Height uint16
 }
 
 // Exec runs p inside container ctr of pod, in all of its namespaces and its
@@ -62,12 +69,52 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	if proc.Cwd == "" {
 		proc.Cwd = "/"
 	}
+	var parent *os.File
+	if p.TTY {
+		// libcontainer makes the pty inside the container and sends its
+		// master back over this socket.
+		var child *os.File
+		if parent, child, err = utils.NewSockPair("console"); err != nil {
+			return -1, err
+		}
+		defer parent.Close()
+		proc.ConsoleSocket = child
+		proc.ConsoleWidth, proc.ConsoleHeight = p.Width, p.Height
+		proc.Stdin, proc.Stdout, proc.Stderr = nil, nil, nil
+		defer child.Close()
+	}
 	if err := c.Run(proc); err != nil {
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
 	}
 	stop := context.AfterFunc(ctx, func() { proc.Signal(unix.SIGKILL) })
 	defer stop()
+	var output chan struct{}
+	if p.TTY {
+		master, err := utils.RecvFile(parent)
+		if err != nil {
+			proc.Signal(unix.SIGKILL)
+			proc.Wait()
+			return -1, fmt.Errorf("exec in container %q of pod %q: terminal: %w", ctr, pod, err)
+		}
+		defer master.Close()
+		if p.Stdin != nil {
+			go io.Copy(master, p.Stdin)
+		}
+		output = make(chan struct{})
+		go func() {
+			defer close(output)
+			if p.Stdout != nil {
+				io.Copy(p.Stdout, master) // ends with EIO when the last writer closes
+			}
+		}()
+	}
 	ps, _ := proc.Wait()
+	if output != nil {
+		select {
+		case <-output:
+		case <-time.After(time.Second):
+		}
+	}
 	code, _ := exitStatus(ps)
 	return code, nil
 }

@@ -1,6 +1,10 @@
 package sandbox
 
 import (
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -50,6 +54,8 @@ type containerSpec struct {
 	// files are the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf on
 	// the host, by their path in the container.
 	files map[string]string
+	// volumes are the container's volume mounts, ready for libcontainer.
+	volumes []*configs.Mount
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
@@ -70,7 +76,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			ns = append(ns, configs.Namespace{Type: configs.NEWPID})
 		}
 	}
-	caps := append([]string(nil), defaultCapabilities...)
+	caps := capabilities(s.ctr)
 	c := &configs.Config{
 		Rootfs:          s.rootfs,
 		Readonlyfs:      s.ctr.ReadOnlyRootfs,
@@ -101,6 +107,17 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
 		},
 	}
+	if s.ctr.Privileged {
+		// As a privileged Kubernetes container: every capability and
+		// device, nothing masked, /sys and /proc writable.
+		c.MaskPaths, c.ReadonlyPaths = nil, nil
+		c.Cgroups.Resources.Devices = []*devconfig.Rule{{Type: devconfig.WildcardDevice, Major: devconfig.Wildcard, Minor: devconfig.Wildcard, Permissions: "rwm", Allow: true}}
+		for _, m := range c.Mounts {
+			if m.Destination == "/sys" {
+				m.Flags &^= unix.MS_RDONLY
+			}
+		}
+	}
 	for _, target := range podFiles {
 		if src, ok := s.files[target]; ok {
 			c.Mounts = append(c.Mounts, &configs.Mount{
@@ -109,6 +126,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			})
 		}
 	}
+	c.Mounts = append(c.Mounts, s.volumes...)
 	for _, m := range s.ctr.Mounts {
 		flags := unix.MS_BIND | unix.MS_REC
 		if m.ReadOnly {
@@ -123,4 +141,50 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		})
 	}
 	return c
+}
+
+// capabilities is the container's capability set: the default one (or all,
+// privileged) with CapDrop removed and CapAdd added; "ALL" drops or adds
+// every one, and names may omit the CAP_ prefix, as in Kubernetes.
+func capabilities(ctr *ContainerConfig) []string {
+	all := capability.ListKnown()
+	set := map[string]bool{}
+	if ctr.Privileged {
+		for _, c := range all {
+			set["CAP_"+strings.ToUpper(c.String())] = true
+		}
+	} else {
+		for _, c := range defaultCapabilities {
+			set[c] = true
+		}
+	}
+	norm := func(n string) string {
+		n = strings.ToUpper(n)
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		return n
+	}
+	for _, d := range ctr.CapDrop {
+		if norm(d) == "CAP_ALL" {
+			clear(set)
+			continue
+		}
+		delete(set, norm(d))
+	}
+	for _, a := range ctr.CapAdd {
+		if norm(a) == "CAP_ALL" {
+			for _, c := range all {
+				set["CAP_"+strings.ToUpper(c.String())] = true
+			}
+			continue
+		}
+		set[norm(a)] = true
+	}
+	caps := make([]string, 0, len(set))
+	for c := range set {
+		caps = append(caps, c)
+	}
+	sort.Strings(caps)
+	return caps
 }

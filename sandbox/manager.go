@@ -251,6 +251,9 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := m.setUpNetwork(ctx, dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
+	if st.VolumePaths, err = prepareVolumes(dir, cfg); err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	st.Phase = PhasePending
 	if err := writeState(dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
@@ -362,6 +365,9 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	if l != nil {
 		defer l.unlock()
 	}
+	if err := mounts.CleanupVolumes(dir); err != nil {
+		errs = append(errs, err)
+	}
 	if err := mounts.UnmountUnder(dir); err != nil {
 		// Never remove files under a live mount.
 		return errors.Join(append(errs, err)...)
@@ -396,14 +402,20 @@ func (m *Manager) Status(ctx context.Context, name string) (*PodStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod %q: %w", name, err)
 	}
-	monitorGone := st.MonitorPID != 0 && !alive(st.MonitorPID, st.MonitorStart)
-	if (st.Phase == PhaseRunning || st.Phase == PhasePending) && (monitorGone || !alive(st.PausePID, st.PauseStart)) {
+	monitorAlive := st.MonitorPID != 0 && alive(st.MonitorPID, st.MonitorStart)
+	monitorGone := st.MonitorPID != 0 && !monitorAlive
+	// A live monitor looks after its pause itself (and ends it last).
+	pauseGone := !monitorAlive && !alive(st.PausePID, st.PauseStart)
+	if (st.Phase == PhaseRunning || st.Phase == PhasePending) && (monitorGone || pauseGone) {
 		st.Phase = PhaseUnknown
 		if monitorGone {
 			st.Message = fmt.Sprintf("the pod's monitor (pid %d) is gone", st.MonitorPID)
 		} else {
 			st.Message = fmt.Sprintf("the pod's pause (pid %d) is gone", st.PausePID)
 		}
+	}
+	if monitorAlive {
+		return st, nil // it records exits itself, a moment after they happen
 	}
 	for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
 		for i := range list {
@@ -469,3 +481,6 @@ func crashPoint(p string) {
 // nftables table and the leases. For uninstalling podbox and for tests;
 // pods still attached lose their network.
 func (m *Manager) RemoveNetwork() error { return m.net.Remove() }
+
+// PodDir is the pod's directory under the state root.
+func (m *Manager) PodDir(name string) string { return m.podDir(name) }

@@ -126,6 +126,8 @@ type PodStatus struct {
 	// host end of its veth.
 	PodIP    string `json:"podIP,omitempty"`
 	HostVeth string `json:"hostVeth,omitempty"`
+	// VolumePaths are the host paths of the pod's volumes, by name.
+	VolumePaths map[string]string `json:"volumePaths,omitempty"`
 	// MemoryQuota is the pod's memory quota, what admission counted.
 	MemoryQuota int64 `json:"memoryQuota,omitempty"`
 	// Namespaces maps "net", "ipc", "uts" (and "pid" when shared) to the

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"github.com/podbox/podbox/sandbox"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -54,10 +55,13 @@ func FuzzParse(f *testing.F) {
 			// What an image store does before the sandbox sees the config.
 			ready := *c
 			ready.Containers = append(ready.Containers[:0:0], c.Containers...)
-			for i := range ready.Containers {
-				ready.Containers[i].Rootfs = "/images/x"
-				if len(ready.Containers[i].Command) == 0 || ready.Containers[i].Command[0] == "" {
-					ready.Containers[i].Command = []string{"/bin/sh"}
+			ready.InitContainers = append(ready.InitContainers[:0:0], c.InitContainers...)
+			for _, list := range [][]sandbox.ContainerConfig{ready.InitContainers, ready.Containers} {
+				for i := range list {
+					list[i].Rootfs = "/images/x"
+					if len(list[i].Command) == 0 || list[i].Command[0] == "" {
+						list[i].Command = []string{"/bin/sh"}
+					}
 				}
 			}
 			if err := ready.Validate(); err != nil {

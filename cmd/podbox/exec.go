@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/containerd/console"
+	"github.com/urfave/cli/v2"
+
+	"github.com/podbox/podbox/sandbox"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a command inside a container",
+	ArgsUsage: "POD -- CMD [ARG...]",
+	Description: `Runs CMD in all of the container's namespaces and its cgroup, with the
+container's environment, and exits with CMD's exit code. -c may be left out
+when the pod has one container.
+
+Example:
+   podbox exec web -c server -- ip addr
+   podbox exec -it web -c server -- sh`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name"},
+		&cli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the command"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},
+	},
+	Action: func(c *cli.Context) error {
+		if c.NArg() < 2 {
+			return errors.New("exec: want POD -- CMD [ARG...] (see podbox exec --help)")
+		}
+		name, args := c.Args().First(), c.Args().Tail()
+		m, err := manager(c)
+		if err != nil {
+			return err
+		}
+		st, err := m.Status(c.Context, name)
+		if err != nil {
+			return err
+		}
+		cs, err := pickContainer(st, c.String("container"))
+		if err != nil {
+			return err
+		}
+		p := &sandbox.ExecProcess{Args: args, Stdout: os.Stdout, Stderr: os.Stderr, TTY: c.Bool("tty")}
+		if c.Bool("stdin") {
+			p.Stdin = os.Stdin
+		}
+		if p.TTY {
+			if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
+				if ws, err := cur.Size(); err == nil {
+					p.Width, p.Height = ws.Width, ws.Height
+				}
+				if c.Bool("stdin") {
+					if err := cur.SetRaw(); err == nil {
+						defer cur.Reset()
+					}
+				}
+			}
+		}
+		code, err := m.Exec(c.Context, name, cs.Name, p)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return exitError(code)
+		}
+		return nil
+	},
+}

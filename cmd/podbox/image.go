@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/image"
+)
+
+var imageCommand = &cli.Command{
+	Name:  "image",
+	Usage: "manage the local image store",
+	Description: `Images come from files, never from the network: a root filesystem directory, a
+rootfs tarball (optionally gzip), an OCI image layout, or a docker save archive.
+
+Example:
+   podbox image import busybox testdata/images/busybox.tar
+   podbox image ls
+   podbox image rm busybox`,
+	Subcommands: []*cli.Command{
+		{
+			Name:      "import",
+			Usage:     "import an image as NAME[:TAG]",
+			ArgsUsage: "NAME[:TAG] SOURCE",
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 2 {
+					return errors.New("image import: want NAME[:TAG] SOURCE (see podbox image import --help)")
+				}
+				s, err := image.Open(c.String("image-root"))
+				if err != nil {
+					return err
+				}
+				img, err := s.Import(c.Context, c.Args().Get(0), c.Args().Get(1))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "%s %s\n", img.Name, img.ID)
+				return nil
+			},
+		},
+		{
+			Name:  "ls",
+			Usage: "list images",
+			Action: func(c *cli.Context) error {
+				s, err := image.Open(c.String("image-root"))
+				if err != nil {
+					return err
+				}
+				imgs, err := s.List()
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 3, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tID\tSIZE\tCREATED")
+				for _, img := range imgs {
+					id := img.ID
+					if len(id) > 19 {
+						id = id[:19]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\n", img.Name, id, cgroups.FormatBytes(img.Size), age(img.Created))
+				}
+				return tw.Flush()
+			},
+		},
+		{
+			Name:      "rm",
+			Usage:     "remove images",
+			ArgsUsage: "NAME...",
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 {
+					return errors.New("image rm: want one or more image names")
+				}
+				s, err := image.Open(c.String("image-root"))
+				if err != nil {
+					return err
+				}
+				var errs []error
+				for _, name := range c.Args().Slice() {
+					errs = append(errs, s.Remove(name))
+				}
+				return errors.Join(errs...)
+			},
+		},
+	},
+}

@@ -1,0 +1,127 @@
+// Command podbox runs Kubernetes-style pods on one Linux host, from plain
+// v1.Pod manifests, without Kubernetes. It must run as root.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/podbox/podbox/image"
+	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/sandbox"
+)
+
+var version = "dev"
+
+// exitError carries an exit code without a message (exec's, for one).
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func main() {
+	if sandbox.IsInit() {
+		sandbox.Init() // libcontainer's container init; never returns
+	}
+	if err := newApp().Run(os.Args); err != nil {
+		var code exitError
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
+		fmt.Fprintf(os.Stderr, "podbox: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "podbox",
+		Usage:   "run Kubernetes-style pods on one Linux host, without Kubernetes",
+		Version: version,
+		Description: `podbox runs the pod in a plain Kubernetes v1.Pod manifest: its containers share
+one network namespace (localhost and one IP), IPC and hostname, and the pod's
+volumes, under one memory quota; init containers and sidecars run as in
+Kubernetes. It must run as root.
+
+Example:
+   podbox image import busybox busybox.tar
+   podbox run testdata/pods/web.yaml
+   podbox ps
+   podbox logs web -c server
+   podbox rm -f web`,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
+			&cli.StringFlag{Name: "image-root", Value: image.DefaultRoot, EnvVars: []string{"PODBOX_IMAGE_ROOT"}, Usage: "image store"},
+			&cli.StringFlag{Name: "cgroup-parent", Value: "/podbox", EnvVars: []string{"PODBOX_CGROUP_PARENT"}, Usage: "absolute cgroup path under which pod cgroups are made"},
+			&cli.StringFlag{Name: "allocatable-memory", EnvVars: []string{"PODBOX_ALLOCATABLE_MEMORY"}, Usage: "memory pods are admitted against, e.g. 2.5Gi (default: MemTotal minus a reserve)"},
+			&cli.StringFlag{Name: "bridge", Value: netns.DefaultBridge, EnvVars: []string{"PODBOX_BRIDGE"}, Usage: "pod network bridge"},
+			&cli.StringFlag{Name: "subnet", Value: netns.DefaultSubnet, EnvVars: []string{"PODBOX_SUBNET"}, Usage: "pod network subnet"},
+			&cli.StringFlag{Name: "veth-prefix", Value: netns.DefaultVethPrefix, EnvVars: []string{"PODBOX_VETH_PREFIX"}, Usage: "prefix of the pods' host veth names"},
+			&cli.StringFlag{Name: "nft-table", Value: netns.DefaultTable, EnvVars: []string{"PODBOX_NFT_TABLE"}, Usage: "nftables table for masquerade and hostPorts"},
+			&cli.DurationFlag{Name: "backoff-base", Value: 10 * time.Second, EnvVars: []string{"PODBOX_BACKOFF_BASE"}, Usage: "crash-loop backoff base (doubles up to 30x)", Hidden: true},
+		},
+		Commands: []*cli.Command{
+			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand,
+			stopCommand, rmCommand, imageCommand, monitorCommand,
+		},
+	}
+}
+
+// manager opens the sandbox Manager the global flags describe.
+func manager(c *cli.Context) (*sandbox.Manager, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("podbox must run as root (try sudo)")
+	}
+	var alloc int64
+	if s := c.String("allocatable-memory"); s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allocatable-memory %q: %w", s, err)
+		}
+		alloc = q.Value()
+	}
+	return sandbox.New(sandbox.Options{
+		Root:              c.String("root"),
+		CgroupParent:      c.String("cgroup-parent"),
+		AllocatableMemory: alloc,
+		Network: netns.Config{
+			Bridge:     c.String("bridge"),
+			Subnet:     c.String("subnet"),
+			VethPrefix: c.String("veth-prefix"),
+			Table:      c.String("nft-table"),
+		},
+	})
+}
+
+func runOptions(c *cli.Context) sandbox.RunOptions {
+	base := c.Duration("backoff-base")
+	return sandbox.RunOptions{BackoffBase: base, BackoffMax: 30 * base}
+}
+
+// podArg returns the one pod name a verb takes.
+func podArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s: want one pod name (see podbox %s --help)", c.Command.Name, c.Command.Name)
+	}
+	return c.Args().First(), nil
+}
+
+// globalArgs repeats the global flags a child podbox (the monitor) needs.
+func globalArgs(c *cli.Context) []string {
+	var args []string
+	for _, name := range []string{"root", "image-root", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
+		if v := c.String(name); v != "" {
+			args = append(args, "--"+name+"="+v)
+		}
+	}
+	args = append(args, "--backoff-base="+c.Duration("backoff-base").String())
+	return args
+}
+
+func joinNames(names []string) string { return strings.Join(names, ", ") }

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/sandbox"
+)
+
+var psCommand = &cli.Command{
+	Name:  "ps",
+	Usage: "list pods",
+	Description: `Lists the pods: NAME, PHASE, IP, READY (ready/all app containers), RESTARTS, AGE.
+
+Example:
+   podbox ps
+   podbox ps -o json`,
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "table or json"}},
+	Action: func(c *cli.Context) error {
+		m, err := manager(c)
+		if err != nil {
+			return err
+		}
+		pods, err := m.List(c.Context)
+		if err != nil {
+			return err
+		}
+		switch c.String("output") {
+		case "json":
+			rows := []psRow{}
+			for _, p := range pods {
+				rows = append(rows, row(p))
+			}
+			return printJSON(c, rows)
+		case "", "table":
+		default:
+			return fmt.Errorf("ps: -o %q: want table or json", c.String("output"))
+		}
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tPHASE\tIP\tREADY\tRESTARTS\tAGE")
+		for _, p := range pods {
+			r := row(p)
+			ip := r.IP
+			if ip == "" {
+				ip = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%s\n", r.Name, r.Phase, ip, r.Ready, r.Containers, r.Restarts, age(p.Created))
+		}
+		return tw.Flush()
+	},
+}
+
+type psRow struct {
+	Name       string    `json:"name"`
+	Phase      string    `json:"phase"`
+	IP         string    `json:"ip"`
+	Ready      int       `json:"ready"`
+	Containers int       `json:"containers"`
+	Restarts   int       `json:"restarts"`
+	Created    time.Time `json:"created"`
+	Message    string    `json:"message,omitempty"`
+}
+
+func row(p *sandbox.PodStatus) psRow {
+	r := psRow{Name: p.Name, Phase: string(p.Phase), IP: p.PodIP, Containers: len(p.Containers), Created: p.Created, Message: p.Message}
+	for _, cs := range p.Containers {
+		if cs.Ready() {
+			r.Ready++
+		}
+		r.Restarts += cs.RestartCount
+	}
+	for _, cs := range p.InitContainers {
+		r.Restarts += cs.RestartCount
+	}
+	return r
+}
+
+func age(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+var getCommand = &cli.Command{
+	Name:      "get",
+	Usage:     "show a pod as a Kubernetes v1.Pod with its status",
+	ArgsUsage: "pod NAME",
+	Description: `Prints the pod as kubectl get pod -o json|yaml would: the manifest, and a status
+filled the way Kubernetes fills it (phase, podIP, podIPs, hostIP, startTime,
+conditions, initContainerStatuses, containerStatuses).
+
+Example:
+   podbox get pod web -o json | jq -r .status.podIP`,
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "yaml", Usage: "json or yaml"}},
+	Action: func(c *cli.Context) error {
+		if c.NArg() != 2 || (c.Args().Get(0) != "pod" && c.Args().Get(0) != "pods" && c.Args().Get(0) != "po") {
+			return fmt.Errorf("get: want \"pod NAME\" (see podbox get --help)")
+		}
+		m, err := manager(c)
+		if err != nil {
+			return err
+		}
+		st, err := m.Status(c.Context, c.Args().Get(1))
+		if err != nil {
+			return err
+		}
+		pod := kubePod(st)
+		switch c.String("output") {
+		case "json":
+			return printJSON(c, pod)
+		case "yaml":
+			b, err := yaml.Marshal(pod)
+			if err != nil {
+				return err
+			}
+			_, err = c.App.Writer.Write(b)
+			return err
+		}
+		return fmt.Errorf("get: -o %q: want json or yaml", c.String("output"))
+	},
+}
+
+// kubePod renders a pod's state as a v1.Pod.
+func kubePod(st *sandbox.PodStatus) *v1.Pod {
+	pod := &v1.Pod{}
+	if len(st.Config.Manifest) > 0 {
+		json.Unmarshal(st.Config.Manifest, pod)
+	}
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	pod.Name = st.Name
+	if pod.Namespace == "" {
+		pod.Namespace = "default"
+	}
+	pod.CreationTimestamp = metav1.NewTime(st.Created)
+	pod.UID = "" // podbox has no API server
+	s := v1.PodStatus{Phase: kubePhase(st), Message: st.Message, HostIP: hostIP()}
+	if s.HostIP != "" {
+		s.HostIPs = []v1.HostIP{{IP: s.HostIP}}
+	}
+	if pod.Spec.HostNetwork {
+		st.PodIP = s.HostIP
+	}
+	if st.PodIP != "" {
+		s.PodIP = st.PodIP
+		s.PodIPs = []v1.PodIP{{IP: st.PodIP}}
+	}
+	if !st.StartTime.IsZero() {
+		t := metav1.NewTime(st.StartTime)
+		s.StartTime = &t
+	}
+	images := map[string]string{}
+	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers} {
+		for _, c := range list {
+			images[c.Name] = c.Image
+		}
+	}
+	for _, cs := range st.InitContainers {
+		s.InitContainerStatuses = append(s.InitContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
+	}
+	allReady, initialized := true, true
+	for _, cs := range st.Containers {
+		s.ContainerStatuses = append(s.ContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
+		allReady = allReady && cs.Ready()
+	}
+	for _, cs := range st.InitContainers {
+		if cs.Kind == sandbox.KindInit && !(cs.State == sandbox.StateTerminated && cs.ExitCode == 0) {
+			initialized = false
+		}
+	}
+	cond := func(t v1.PodConditionType, ok bool) v1.PodCondition {
+		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse}
+		if ok {
+			c.Status = v1.ConditionTrue
+		}
+		return c
+	}
+	s.Conditions = []v1.PodCondition{
+		cond(v1.PodScheduled, true),
+		cond(v1.PodInitialized, initialized),
+		cond(v1.ContainersReady, allReady),
+		cond(v1.PodReady, allReady),
+	}
+	pod.Status = s
+	return pod
+}
+
+// kubePhase maps podbox's phases onto Kubernetes': a pod stopped on
+// request is Succeeded when every app container ended with 0, else Failed.
+func kubePhase(st *sandbox.PodStatus) v1.PodPhase {
+	if st.Phase != sandbox.PhaseStopped {
+		return v1.PodPhase(st.Phase)
+	}
+	for _, cs := range st.Containers {
+		if cs.ExitCode != 0 {
+			return v1.PodFailed
+		}
+	}
+	return v1.PodSucceeded
+}
+
+func kubeContainer(st *sandbox.PodStatus, cs sandbox.ContainerStatus, img string) v1.ContainerStatus {
+	k := v1.ContainerStatus{
+		Name: cs.Name, Image: img, ImageID: img, RestartCount: int32(cs.RestartCount),
+		Ready: cs.Ready(), ContainerID: "podbox://" + st.Name + "/" + cs.Name,
+	}
+	started := cs.State == sandbox.StateRunning
+	k.Started = &started
+	switch cs.State {
+	case sandbox.StateRunning:
+		k.State.Running = &v1.ContainerStateRunning{StartedAt: metav1.NewTime(cs.StartedAt)}
+	case sandbox.StateWaiting:
+		k.State.Waiting = &v1.ContainerStateWaiting{Reason: cs.Reason, Message: cs.Message}
+	case sandbox.StateTerminated:
+		k.State.Terminated = &v1.ContainerStateTerminated{
+			ExitCode: int32(cs.ExitCode), Reason: cs.Reason, Message: cs.Message,
+			StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
+		}
+	}
+	if t := cs.LastTermination; t != nil {
+		k.LastTerminationState.Terminated = &v1.ContainerStateTerminated{
+			ExitCode: int32(t.ExitCode), Reason: t.Reason, Message: t.Message,
+			StartedAt: metav1.NewTime(t.StartedAt), FinishedAt: metav1.NewTime(t.FinishedAt),
+		}
+	}
+	return k
+}
+
+// hostIP is the host's address on its default route, as a node's InternalIP.
+func hostIP() string {
+	conn, err := net.Dial("udp", "192.0.2.1:9") // no packet is sent: UDP "connect" only picks a route
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+var inspectCommand = &cli.Command{
+	Name:      "inspect",
+	Usage:     "show what only the runtime knows about a pod, as JSON",
+	ArgsUsage: "NAME",
+	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, each
+container's PID, namespace inodes (net, ipc, uts, pid, mnt) and cgroup, the pod
+cgroup with its memory limit and usage, the veth and the log paths.
+
+Example:
+   podbox inspect web | jq .containers[].namespaces.net`,
+	Action: func(c *cli.Context) error {
+		name, err := podArg(c)
+		if err != nil {
+			return err
+		}
+		m, err := manager(c)
+		if err != nil {
+			return err
+		}
+		st, err := m.Status(c.Context, name)
+		if err != nil {
+			return err
+		}
+		return printJSON(c, inspect(st))
+	},
+}
+
+type inspectOut struct {
+	Name       string             `json:"name"`
+	Phase      string             `json:"phase"`
+	PodIP      string             `json:"podIP,omitempty"`
+	Veth       string             `json:"veth,omitempty"`
+	PausePID   int                `json:"pausePid"`
+	MonitorPID int                `json:"monitorPid,omitempty"`
+	Namespaces map[string]nsInfo  `json:"namespaces"`
+	Cgroup     cgroupInfo         `json:"cgroup"`
+	Containers []inspectContainer `json:"containers"`
+}
+
+type nsInfo struct {
+	Path  string `json:"path,omitempty"`
+	Inode uint64 `json:"inode"`
+}
+
+type cgroupInfo struct {
+	Path        string `json:"path"`
+	MemoryLimit int64  `json:"memoryLimit"`
+	MemoryUsage int64  `json:"memoryUsage"`
+}
+
+type inspectContainer struct {
+	Name         string            `json:"name"`
+	Kind         string            `json:"kind"`
+	State        string            `json:"state"`
+	PID          int               `json:"pid,omitempty"`
+	RestartCount int               `json:"restartCount"`
+	Namespaces   map[string]uint64 `json:"namespaces,omitempty"`
+	Cgroup       string            `json:"cgroup"`
+	Log          string            `json:"log,omitempty"`
+}
+
+func inspect(st *sandbox.PodStatus) inspectOut {
+	out := inspectOut{
+		Name: st.Name, Phase: string(st.Phase), PodIP: st.PodIP, Veth: st.HostVeth,
+		PausePID: st.PausePID, MonitorPID: st.MonitorPID, Namespaces: map[string]nsInfo{},
+	}
+	for kind, path := range st.Namespaces {
+		ino, _ := netns.Inode(path)
+		out.Namespaces[kind] = nsInfo{Path: path, Inode: ino}
+	}
+	limit, usage, _ := cgroups.LoadPod(st.CgroupPath).Memory()
+	out.Cgroup = cgroupInfo{Path: st.CgroupPath, MemoryLimit: limit, MemoryUsage: usage}
+	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
+		for _, cs := range list {
+			ic := inspectContainer{Name: cs.Name, Kind: string(cs.Kind), State: string(cs.State), RestartCount: cs.RestartCount, Cgroup: cs.CgroupPath, Log: cs.LogPath}
+			if cs.State == sandbox.StateRunning {
+				ic.PID = cs.PID
+				ic.Namespaces = map[string]uint64{}
+				for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+					if ino, err := netns.Inode("/proc/" + strconv.Itoa(cs.PID) + "/ns/" + kind); err == nil {
+						ic.Namespaces[kind] = ino
+					}
+				}
+			}
+			out.Containers = append(out.Containers, ic)
+		}
+	}
+	return out
+}

@@ -1,0 +1,63 @@
+package sandbox
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+
+	"github.com/podbox/podbox/mounts"
+)
+
+// prepareVolumes checks and makes the pod's volumes before any container
+// starts (hostPath types checked, emptyDirs made) and returns their host
+// paths by volume name.
+func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
+	var vols []mounts.Volume
+	for _, v := range cfg.Volumes {
+		mv := mounts.Volume{Name: v.Name}
+		if v.HostPath != nil {
+			mv.HostPath = &mounts.HostPath{Path: v.HostPath.Path, Type: v.HostPath.Type}
+		}
+		if v.EmptyDir != nil {
+			mv.EmptyDir = &mounts.EmptyDir{Medium: v.EmptyDir.Medium, SizeLimit: v.EmptyDir.SizeLimit}
+		}
+		vols = append(vols, mv)
+	}
+	return mounts.PrepareVolumes(dir, vols)
+}
+
+var rroSupported = sync.OnceValue(mounts.RecursiveReadOnlySupported)
+
+// volumeMounts turns a container's volume mounts into libcontainer bind
+// mounts. A subPath is bound first onto a path of the pod's own, through a
+// handle opened inside the volume, so that a symlink swapped in by a
+// container can not redirect it (the kubelet's volume-subpaths). Read-only
+// mounts are read-only recursively where the kernel can (5.12+).
+func volumeMounts(dir string, st *PodStatus, cfg *ContainerConfig) ([]*configs.Mount, error) {
+	var ms []*configs.Mount
+	for i, vm := range cfg.VolumeMounts {
+		src, ok := st.VolumePaths[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volume mount %q: volume %q is not defined", vm.Target, vm.Name)
+		}
+		if vm.SubPath != "" {
+			target := mounts.SubPathTarget(dir, vm.Name, cfg.Name, i)
+			if err := mounts.BindSubPath(src, vm.SubPath, target); err != nil {
+				return nil, fmt.Errorf("volume %q subPath %q: %w", vm.Name, vm.SubPath, err)
+			}
+			src = target
+		}
+		prop := vm.Propagation
+		recursive := vm.ReadOnly && (prop == "" || prop == "None") && rroSupported()
+		b, err := mounts.VolumeBind(vm.ReadOnly, recursive, prop)
+		if err != nil {
+			return nil, fmt.Errorf("volume mount %q: %w", vm.Target, err)
+		}
+		ms = append(ms, &configs.Mount{
+			Source: src, Destination: vm.Target, Device: "bind",
+			Flags: b.Flags, PropagationFlags: b.PropagationFlags, RecAttr: b.RecAttr,
+		})
+	}
+	return ms, nil
+}

@@ -1,0 +1,73 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVolumes(t *testing.T) {
+	e := newTestEnv(t)
+	host := filepath.Join(e.opts.Root, "hostdir")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "from-host"), []byte("hello\n"), 0o644)
+	// A symlink that tries to lead a subPath out of the volume.
+	os.Symlink("/", filepath.Join(host, "escape"))
+
+	writer := e.container("writer", "sleep", "3600")
+	writer.VolumeMounts = []VolumeMount{{Name: "scratch", Target: "/scratch"}, {Name: "mem", Target: "/mem"}, {Name: "host", Target: "/host"}}
+	reader := e.container("reader", "sleep", "3600")
+	reader.VolumeMounts = []VolumeMount{
+		{Name: "scratch", Target: "/scratch", ReadOnly: true},
+		{Name: "host", Target: "/sub", SubPath: "escape"},
+	}
+	e.run(&PodConfig{Name: "vols", Containers: []ContainerConfig{writer, reader}, Volumes: []Volume{
+		{Name: "scratch", EmptyDir: &EmptyDirVolume{}},
+		{Name: "mem", EmptyDir: &EmptyDirVolume{Medium: "Memory", SizeLimit: 8 << 20}},
+		{Name: "host", HostPath: &HostPathVolume{Path: host, Type: "Directory"}},
+	}})
+	if _, code := e.exec("vols", "writer", "sh", "-c", "echo shared > /scratch/f"); code != 0 {
+		t.Fatal("write to the emptyDir failed")
+	}
+	if out, _ := e.exec("vols", "reader", "cat", "/scratch/f"); out != "shared\n" {
+		t.Errorf("reader sees %q in the emptyDir", out)
+	}
+	if _, code := e.exec("vols", "reader", "sh", "-c", "echo x > /scratch/g"); code == 0 {
+		t.Errorf("a readOnly volume mount is writable")
+	}
+	if out, _ := e.exec("vols", "writer", "cat", "/host/from-host"); out != "hello\n" {
+		t.Errorf("hostPath: %q", out)
+	}
+	if out, _ := e.exec("vols", "writer", "df", "-k", "/mem"); !strings.Contains(out, "tmpfs") || !strings.Contains(out, "8192") {
+		t.Errorf("emptyDir medium Memory is not an 8 MiB tmpfs:\n%s", out)
+	}
+	// The subPath symlink to / resolves inside the volume: the reader sees
+	// the volume's own files, not the host's root.
+	out, _ := e.exec("vols", "reader", "ls", "/sub")
+	if !strings.Contains(out, "from-host") || strings.Contains(out, "proc") {
+		t.Errorf("subPath through a symlink to / escaped the volume: ls /sub = %q", out)
+	}
+	if err := e.m.Remove(context.Background(), "vols", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(host, "from-host")); err != nil {
+		t.Errorf("removing the pod touched its hostPath: %v", err)
+	}
+}
+
+func TestVolumeRefusals(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.container("c", "sleep", "3600")
+	c.VolumeMounts = []VolumeMount{{Name: "data", Target: "/data"}}
+	_, err := e.m.Create(context.Background(), &PodConfig{Name: "missing", Containers: []ContainerConfig{c}, Volumes: []Volume{
+		{Name: "data", HostPath: &HostPathVolume{Path: "/nonexistent/podbox-data", Type: "Directory"}},
+	}})
+	if err == nil || !strings.Contains(err.Error(), `volume "data"`) || !strings.Contains(err.Error(), "/nonexistent/podbox-data") {
+		t.Fatalf("a missing hostPath Directory: %v", err)
+	}
+	if _, err := os.Stat(e.m.podDir("missing")); !os.IsNotExist(err) {
+		t.Errorf("the refused pod left its directory")
+	}
+}
