@@ -31,6 +31,12 @@ Example:
 			return errors.New("exec: want POD -- CMD [ARG...] (see podbox exec --help)")
 		}
 		name, args := c.Args().First(), c.Args().Tail()
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+		if len(args) == 0 {
+			return errors.New("exec: no command after the pod name (see podbox exec --help)")
+		}
 		m, err := manager(c)
 		if err != nil {
 			return err

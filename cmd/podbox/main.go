@@ -28,7 +28,8 @@ func main() {
 	if sandbox.IsInit() {
 		sandbox.Init() // libcontainer's container init; never returns
 	}
-	if err := newApp().Run(os.Args); err != nil {
+	app := newApp()
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		var code exitError
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -54,7 +55,8 @@ Example:
    podbox ps
    podbox logs web -c server
    podbox rm -f web`,
-		EnableBashCompletion: true,
+		EnableBashCompletion:   true,
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
 			&cli.StringFlag{Name: "image-root", Value: image.DefaultRoot, EnvVars: []string{"PODBOX_IMAGE_ROOT"}, Usage: "image store"},
@@ -125,3 +127,99 @@ func globalArgs(c *cli.Context) []string {
 }
 
 func joinNames(names []string) string { return strings.Join(names, ", ") }
+
+// interspersed lets flags follow the arguments, as with kubectl
+// ("podbox get pod web -o json"): urfave/cli stops parsing flags at the
+// first argument, so the command's flags found after it are moved before
+// it. Everything after "--" is left alone.
+func interspersed(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// Skip the global flags to find the command.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		if !strings.Contains(args[i], "=") && takesValue(app.Flags, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	flags := cmd.Flags
+	j := i + 1
+	for len(cmd.Subcommands) > 0 && j < len(args) {
+		sub := cmd.Command(args[j])
+		if sub == nil {
+			break
+		}
+		cmd, flags = sub, sub.Flags
+		j++
+	}
+	var moved, rest []string
+	for k := j; k < len(args); k++ {
+		a := args[k]
+		if a == "--" {
+			rest = append(rest, args[k:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" && isFlag(flags, a) {
+			moved = append(moved, a)
+			if !strings.Contains(a, "=") && takesValue(flags, a) && k+1 < len(args) {
+				moved = append(moved, args[k+1])
+				k++
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	out := append([]string{}, args[:j]...)
+	out = append(out, moved...)
+	return append(out, rest...)
+}
+
+func flagNamed(flags []cli.Flag, arg string) cli.Flag {
+	name := strings.TrimLeft(arg, "-")
+	if k := strings.IndexByte(name, '='); k >= 0 {
+		name = name[:k]
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func isFlag(flags []cli.Flag, arg string) bool {
+	if flagNamed(flags, arg) != nil {
+		return true
+	}
+	// Short boolean flags run together: -it.
+	if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+		for _, r := range arg[1:] {
+			f := flagNamed(flags, "-"+string(r))
+			if _, ok := f.(*cli.BoolFlag); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func takesValue(flags []cli.Flag, arg string) bool {
+	f := flagNamed(flags, arg)
+	if f == nil {
+		return false
+	}
+	_, isBool := f.(*cli.BoolFlag)
+	return !isBool
+}
