@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 # Everything a test run may create is named after this prefix.
 TEST_PREFIX := podbox-t
 
-.PHONY: all build test unit root-test e2e bench lint deps clean clean-test help
+.PHONY: all build image demo test unit root-test e2e bench lint deps clean clean-test help
 
 all: build
 
@@ -35,6 +35,17 @@ $(BIN)/podbox: $(GO_SOURCES)
 		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $@ ./cmd/podbox; \
 	else echo "cmd/podbox: not yet written, skipping"; fi
 
+## image: the reproducible busybox image for tests and the demo (testdata/images/busybox.tar)
+image: testdata/images/busybox.tar
+
+testdata/images/busybox.tar: hack/busybox-image.sh
+	@$(MAKE) -s deps
+	./hack/busybox-image.sh $@
+
+## demo: build podbox, run the two-container web pod, fetch its page, show it, remove it (as root)
+demo: build testdata/images/busybox.tar
+	./hack/demo.sh
+
 ## test: everything the README promises: lint, unit, root integration and end-to-end tests (as root)
 test: deps build vet root-test e2e
 	@echo "make test: all tiers passed"
@@ -50,10 +61,10 @@ root-test: deps $(BIN)/pause
 	@./hack/leakcheck-gate $(TEST_PREFIX)
 
 ## e2e: end-to-end tests that drive the built binaries as a user would
-e2e: deps build
+e2e: deps build testdata/images/busybox.tar
 	@if [ -d e2e ]; then \
-		PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m ./e2e/...; \
-		./hack/leakcheck-gate $(TEST_PREFIX); \
+		PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) PODBOX_BUSYBOX_TAR=$(CURDIR)/testdata/images/busybox.tar \
+			$(GO) test -count=1 -timeout 30m ./e2e/... && ./hack/leakcheck-gate $(TEST_PREFIX); \
 	else echo "e2e: no end-to-end tests yet"; fi
 
 ## bench: figures under bench/ (never pass/fail); see docs/benchmarks.md
@@ -83,7 +94,7 @@ deps:
 
 ## clean: remove build outputs
 clean:
-	rm -rf $(BIN) bench/out
+	rm -rf $(BIN) bench/out testdata/images/busybox.tar
 
 ## clean-test: remove debris of a crashed test run (cgroups, mounts, links, processes named $(TEST_PREFIX)*)
 clean-test:
