@@ -268,7 +268,9 @@ container's PID, namespace inodes (net, ipc, uts, pid, mnt) and cgroup, the pod
 cgroup with its memory limit and usage, the veth and the log paths.
 
 Example:
-   podbox inspect web | jq .containers[].namespaces.net`,
+   podbox inspect web | jq .containers[].namespaces.net
+   podbox inspect -o namespaces web`,
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or namespaces (a table of namespace inodes)"}},
 	Action: func(c *cli.Context) error {
 		name, err := podArg(c)
 		if err != nil {
@@ -282,8 +284,38 @@ Example:
 		if err != nil {
 			return err
 		}
-		return printJSON(c, inspect(st))
+		out := inspect(st)
+		switch c.String("output") {
+		case "", "json":
+			return printJSON(c, out)
+		case "namespaces":
+			return printNamespaces(c, out)
+		}
+		return fmt.Errorf("inspect: -o %q: want json or namespaces", c.String("output"))
 	},
+}
+
+// printNamespaces shows which namespaces the pause and each container are
+// in, by inode, and the pause's namespaces as the pod's.
+func printNamespaces(c *cli.Context, out inspectOut) error {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROCESS\tPID\tNET\tIPC\tUTS\tPID NS\tMNT")
+	pause := map[string]string{}
+	for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+		if ino, err := netns.Inode("/proc/" + strconv.Itoa(out.PausePID) + "/ns/" + kind); err == nil {
+			pause[kind] = strconv.FormatUint(ino, 10)
+		}
+	}
+	fmt.Fprintf(tw, "pause\t%d\t%s\t%s\t%s\t%s\t%s\n", out.PausePID, pause["net"], pause["ipc"], pause["uts"], pause["pid"], pause["mnt"])
+	for _, ct := range out.Containers {
+		if ct.PID == 0 {
+			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t(%s)\n", ct.Name, ct.State)
+			continue
+		}
+		n := ct.Namespaces
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ct.Name, ct.PID, n["net"], n["ipc"], n["uts"], n["pid"], n["mnt"])
+	}
+	return tw.Flush()
 }
 
 type inspectOut struct {
