@@ -70,3 +70,31 @@ Example:
 		return errors.Join(errs...)
 	},
 }
+
+var networkCommand = &cli.Command{
+	Name:  "network",
+	Usage: "manage the pod network",
+	Subcommands: []*cli.Command{{
+		Name:  "rm",
+		Usage: "remove the pod network: bridge, nftables table and leases (no pod may be left)",
+		Description: `The bridge and the nftables table are made on first use and kept; this
+removes them, for uninstalling podbox or changing --subnet.
+
+Example:
+   podbox rm -f $(podbox ps -o json | jq -r '.[].name'); podbox network rm`,
+		Action: func(c *cli.Context) error {
+			m, err := manager(c)
+			if err != nil {
+				return err
+			}
+			pods, err := m.List(c.Context)
+			if err != nil {
+				return err
+			}
+			if len(pods) > 0 {
+				return fmt.Errorf("network rm: %d pods are left: remove them first (podbox rm -f)", len(pods))
+			}
+			return m.RemoveNetwork()
+		},
+	}},
+}

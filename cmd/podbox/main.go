@@ -70,7 +70,7 @@ Example:
 		},
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand,
-			stopCommand, rmCommand, imageCommand, monitorCommand,
+			stopCommand, rmCommand, imageCommand, networkCommand, monitorCommand,
 		},
 	}
 }
