@@ -90,7 +90,7 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	defer stop()
 	var output chan struct{}
 	if p.TTY {
-		master, err := utils.RecvFile(parent)
+		master, err := recvFile(parent)
 		if err != nil {
 			proc.Signal(unix.SIGKILL)
 			proc.Wait()
@@ -117,4 +117,33 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	}
 	code, _ := exitStatus(ps)
 	return code, nil
+}
+
+// recvFile receives one file descriptor sent over a unix socket (SCM_RIGHTS),
+// as libcontainer sends a container's pty master.
+func recvFile(socket *os.File) (*os.File, error) {
+	name := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(socket.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("recv fd: %d control messages", len(msgs))
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("recv fd: %d descriptors", len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
 }

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -238,24 +237,4 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 	}
 	return err
-}
-
-// updateState applies fn to the pod's state under the pod lock.
-func updateState(dir string, fn func(*PodStatus) error) error {
-	l, err := lockDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return ErrNotExist
-		}
-		return err
-	}
-	defer l.unlock()
-	s, err := readState(dir)
-	if err != nil {
-		return err
-	}
-	if err := fn(s); err != nil {
-		return err
-	}
-	return writeState(dir, s)
 }
