@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/utils"
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
@@ -110,38 +112,28 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		logf.Close()
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		logf.Close()
-		outR.Close()
-		outW.Close()
-		return nil, err
-	}
 	p := &libcontainer.Process{
-		Args:   cfg.argv(),
-		Env:    withDefaultPath(envList(cfg.Env, st)),
-		Cwd:    cfg.WorkingDir,
-		UID:    cfg.UID,
-		GID:    cfg.GID,
-		Stdout: outW,
-		Stderr: errW,
-		Init:   true,
+		Args: cfg.argv(),
+		Env:  withDefaultPath(envList(cfg.Env, st)),
+		Cwd:  cfg.WorkingDir,
+		UID:  cfg.UID,
+		GID:  cfg.GID,
+		Init: true,
 	}
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
-	err = c.Run(p)
-	// The container holds its own copies of the write ends.
-	outW.Close()
-	errW.Close()
+	streams, err := containerStdio(p, cfg)
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		logf.Close()
+		return nil, err
+	}
+	err = c.Run(p)
+	if err == nil {
+		err = streams.started()
+	}
+	if err != nil {
+		streams.close()
 		logf.Close()
 		return nil, err
 	}
@@ -149,9 +141,10 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	in.pid, _ = p.Pid()
 	oomBase, _ := cgroups.OOMKillCount(cgroupPath)
 	lw := &criWriter{f: logf}
-	in.logs.Add(2)
-	go func() { defer in.logs.Done(); lw.copyLines("stdout", outR) }()
-	go func() { defer in.logs.Done(); lw.copyLines("stderr", errR) }()
+	for stream, r := range streams.out {
+		in.logs.Add(1)
+		go func() { defer in.logs.Done(); lw.copyLines(stream, r) }()
+	}
 	go func() {
 		ps, _ := p.Wait()
 		finished := time.Now().UTC()
@@ -163,6 +156,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		// not: end them too, so that the log pipes close.
 		c.Signal(unix.SIGKILL)
 		in.logs.Wait()
+		streams.close()
 		logf.Close()
 		exits <- exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
 			ExitCode: code, Reason: reason, StartedAt: in.started, FinishedAt: finished,
@@ -201,6 +195,8 @@ func (w *criWriter) copyLines(stream string, r io.ReadCloser) {
 	br := bufio.NewReaderSize(r, maxLogLine)
 	for {
 		line, isPrefix, err := br.ReadLine()
+		// A terminal ends its lines with \r\n.
+		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) > 0 || (err == nil && !isPrefix) {
 			tag := "F"
 			if isPrefix {
@@ -243,4 +239,92 @@ func withDefaultPath(env []string) []string {
 		}
 	}
 	return append([]string{defaultPath}, env...)
+}
+
+// stdio is a container's standard streams on our side: what it writes, by
+// stream name, and what keeps its stdin open.
+type stdio struct {
+	out     map[string]io.ReadCloser
+	keep    []io.Closer // our ends the container must not see closed
+	child   []io.Closer // its ends, closed here once it runs
+	console *os.File    // where libcontainer sends a TTY's master
+}
+
+// containerStdio gives the container its streams: pipes for stdout and
+// stderr into the log; with Stdin, a pipe held open (nothing is attached:
+// the process waits for input instead of reading end-of-file); with TTY, a
+// terminal whose output goes to the log as stdout.
+func containerStdio(p *libcontainer.Process, cfg *ContainerConfig) (_ *stdio, retErr error) {
+	s := &stdio{out: map[string]io.ReadCloser{}}
+	defer func() {
+		if retErr != nil {
+			s.close()
+		}
+	}()
+	if cfg.TTY {
+		parent, child, err := utils.NewSockPair("console")
+		if err != nil {
+			return nil, err
+		}
+		s.console = parent
+		s.child = append(s.child, child)
+		p.ConsoleSocket = child
+		return s, nil
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		s.out[stream] = r
+		s.child = append(s.child, w)
+		if stream == "stdout" {
+			p.Stdout = w
+		} else {
+			p.Stderr = w
+		}
+	}
+	if cfg.Stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		p.Stdin = r
+		s.child = append(s.child, r)
+		s.keep = append(s.keep, w)
+	}
+	return s, nil
+}
+
+// started closes the container's ends of the streams (it holds its own
+// copies) and, for a TTY, receives the terminal's master.
+func (s *stdio) started() error {
+	for _, c := range s.child {
+		c.Close()
+	}
+	s.child = nil
+	if s.console != nil {
+		master, err := recvFile(s.console)
+		s.console.Close()
+		s.console = nil
+		if err != nil {
+			return fmt.Errorf("container terminal: %w", err)
+		}
+		s.out["stdout"] = master
+	}
+	return nil
+}
+
+func (s *stdio) close() {
+	for _, list := range [][]io.Closer{s.child, s.keep} {
+		for _, c := range list {
+			c.Close()
+		}
+	}
+	for _, r := range s.out {
+		r.Close()
+	}
+	if s.console != nil {
+		s.console.Close()
+	}
 }

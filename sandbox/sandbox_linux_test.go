@@ -461,3 +461,25 @@ func TestRemoveAfterCreatorKilled(t *testing.T) {
 		}
 	}
 }
+
+func TestContainerStdinAndTTY(t *testing.T) {
+	e := newTestEnv(t)
+	waiter := e.container("waiter", "sh", "-c", "echo waiting; read line; echo got $line")
+	waiter.Stdin = true
+	term := e.container("term", "sh", "-c", "tty; sleep 3600")
+	term.TTY = true
+	st := e.run(&PodConfig{Name: "stdio", RestartPolicy: RestartNever, Containers: []ContainerConfig{waiter, term}})
+	time.Sleep(300 * time.Millisecond)
+	s, _ := e.m.Status(context.Background(), "stdio")
+	if s.Containers[0].State != StateRunning {
+		t.Errorf("a container with stdin open read end-of-file and ended: %+v", s.Containers[0])
+	}
+	waitFor(t, 3*time.Second, "the terminal's output in the log", func() bool {
+		b, _ := os.ReadFile(st.Containers[1].LogPath)
+		return strings.Contains(string(b), "stdout F /dev/")
+	})
+	b, _ := os.ReadFile(st.Containers[1].LogPath)
+	if strings.Contains(string(b), "not a tty") || strings.Contains(string(b), "\r") {
+		t.Errorf("tty log: %q", b)
+	}
+}
