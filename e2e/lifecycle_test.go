@@ -1,0 +1,276 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/podbox/podbox/netns"
+)
+
+// TestInitContainersInOrder: init1, then init2 (which needs init1's
+// marker), then the app (which needs both).
+func TestInitContainersInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	if out := mustPodbox(t, e, "run", localManifest(t, "init-order.yaml")); out != "init-order\n" {
+		t.Errorf("run printed %q", out)
+	}
+	pod := e.getPod(t, "init-order")
+	if pod.Status.Phase != v1.PodRunning {
+		t.Errorf("phase %q, want Running (message %q)", pod.Status.Phase, pod.Status.Message)
+	}
+	if n := len(pod.Status.InitContainerStatuses); n != 2 {
+		t.Fatalf("%d initContainerStatuses, want 2", n)
+	}
+	var prevEnd time.Time
+	for i, cs := range pod.Status.InitContainerStatuses {
+		want := fmt.Sprintf("init%d", i+1)
+		tr := cs.State.Terminated
+		if cs.Name != want || tr == nil || tr.Reason != "Completed" || tr.ExitCode != 0 || cs.RestartCount != 0 {
+			b, _ := json.Marshal(cs)
+			t.Errorf("initContainerStatuses[%d] = %s, want %s terminated, Completed, exit 0, no restart", i, b, want)
+			continue
+		}
+		if tr.StartedAt.Time.Before(prevEnd) {
+			t.Errorf("%s started at %s, before the previous init container ended (%s)", cs.Name, tr.StartedAt, prevEnd)
+		}
+		prevEnd = tr.FinishedAt.Time
+	}
+	app := containerStatus(t, pod, "app")
+	if app.State.Running == nil || app.RestartCount != 0 || !app.Ready {
+		t.Errorf("app: %+v, want running, ready, never restarted", app)
+	} else if app.State.Running.StartedAt.Time.Before(prevEnd) {
+		t.Errorf("app started at %s, before init2 ended (%s)", app.State.Running.StartedAt, prevEnd)
+	}
+	// The markers are there, in order, for the app to see.
+	if out := mustPodbox(t, e, "exec", "init-order", "-c", "app", "--", "cat", "/w/a", "/w/b"); out != "one\ntwo\n" {
+		t.Errorf("markers: %q", out)
+	}
+	for _, c := range []string{"init1", "init2"} {
+		if out, errOut, code := podbox(t, e, "logs", "init-order", "-c", c); code != 0 || out != "" {
+			t.Errorf("logs -c %s: exit %d stdout %q stderr %q", c, code, out, errOut)
+		}
+	}
+}
+
+// TestFailingInitContainerFailsPod: under restartPolicy Never a failing init
+// container fails the pod, and run says which and why.
+func TestFailingInitContainerFailsPod(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	out, errOut, code := podbox(t, e, "run", localManifest(t, "init-fail.yaml"))
+	if code == 0 {
+		t.Fatalf("run of a pod whose init container fails: exit 0, stdout %q", out)
+	}
+	for _, want := range []string{"podbox: ", `"setup-fails"`, "exit code 3", "fatal: init-marker-7f3a missing", "podbox rm -f init-fail"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("run: stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	pod := e.getPod(t, "init-fail")
+	if pod.Status.Phase != v1.PodFailed {
+		t.Errorf("phase %q, want Failed", pod.Status.Phase)
+	}
+	if !strings.Contains(pod.Status.Message, "setup-fails") {
+		t.Errorf("status.message %q does not name the init container", pod.Status.Message)
+	}
+	ics := containerStatus(t, pod, "setup-fails")
+	if tr := ics.State.Terminated; tr == nil || tr.ExitCode != 3 || tr.Reason != "Error" || ics.RestartCount != 0 {
+		t.Errorf("setup-fails: %+v, restartCount %d; want terminated, exit 3, Error, no restart", ics.State, ics.RestartCount)
+	}
+	app := containerStatus(t, pod, "app")
+	if app.State.Running != nil || app.RestartCount != 0 || (app.Started != nil && *app.Started) {
+		t.Errorf("app: %+v, want never started", app)
+	}
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Failed" {
+		t.Errorf("ps: %+v, want init-fail Failed", rows)
+	}
+	if out := mustPodbox(t, e, "logs", "init-fail", "-c", "setup-fails"); out != "preparing\nfatal: init-marker-7f3a missing\n" {
+		t.Errorf("logs -c setup-fails: %q", out)
+	}
+	// A failed pod holds no process: rm needs no -f.
+	mustPodbox(t, e, "rm", "init-fail")
+	e.assertNothingLeft(t)
+}
+
+// TestRestartCounting: a crashing app is restarted with the (short, test)
+// backoff; its counts, last state and previous log are reported.
+func TestRestartCounting(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	mustPodbox(t, e, "run", localManifest(t, "crashloop.yaml"))
+	var pod *v1.Pod
+	eventually(t, 10*time.Second, "crasher restarted twice", func() (bool, string) {
+		pod = e.getPod(t, "crashloop")
+		cs := containerStatus(t, pod, "crasher")
+		return cs.RestartCount >= 2, fmt.Sprintf("restartCount %d", cs.RestartCount)
+	})
+	cs := containerStatus(t, pod, "crasher")
+	if lt := cs.LastTerminationState.Terminated; lt == nil || lt.ExitCode != 1 || lt.Reason != "Error" {
+		t.Errorf("lastState: %+v, want terminated, exit 1, Error", cs.LastTerminationState)
+	}
+	if pod.Status.Phase != v1.PodRunning {
+		t.Errorf("phase %q, want Running (restartPolicy Always)", pod.Status.Phase)
+	}
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Restarts < 2 {
+		t.Errorf("ps: %+v, want RESTARTS >= 2", rows)
+	}
+
+	// --previous shows the instance before the current one; the current
+	// one (running, waiting or just terminated) is number restartCount+1.
+	before := int(containerStatus(t, e.getPod(t, "crashloop"), "crasher").RestartCount)
+	prev := mustPodbox(t, e, "logs", "--previous", "crashloop", "-c", "crasher")
+	cur := mustPodbox(t, e, "logs", "crashloop", "-c", "crasher")
+	after := int(containerStatus(t, e.getPod(t, "crashloop"), "crasher").RestartCount)
+	re := regexp.MustCompile(`^instance (\d+)\n$`)
+	m := re.FindStringSubmatch(prev)
+	if m == nil {
+		t.Fatalf("logs --previous: %q, want one \"instance N\" line", prev)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < before || n > after {
+		t.Errorf("logs --previous shows instance %d; restartCount was %d then %d, so want the instance in [%d, %d]", n, before, after, before, after)
+	}
+	if cur == prev || (cur != "" && !re.MatchString(cur)) {
+		t.Errorf("logs: %q (previous %q), want the current instance's line", cur, prev)
+	}
+}
+
+// logTimes parses `logs --timestamps` output: the time of each line's text.
+func logTimes(t *testing.T, out string) map[string]time.Time {
+	t.Helper()
+	times := map[string]time.Time{}
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		ts, text, _ := strings.Cut(l, " ")
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			t.Fatalf("logs --timestamps: line %q: %v", l, err)
+		}
+		times[text] = tm
+	}
+	return times
+}
+
+// TestSidecarStartStopOrder: the native sidecar runs before the app starts,
+// and is stopped only after the app has exited.
+func TestSidecarStartStopOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	mustPodbox(t, e, "run", localManifest(t, "sidecar-order.yaml"))
+	pod := e.getPod(t, "sidecar-order")
+	if sc := containerStatus(t, pod, "sidecar"); sc.State.Running == nil {
+		t.Errorf("sidecar: %+v, want running", sc.State)
+	}
+	eventually(t, 5*time.Second, "both started", func() (bool, string) {
+		a := mustPodbox(t, e, "logs", "sidecar-order", "-c", "app")
+		s := mustPodbox(t, e, "logs", "sidecar-order", "-c", "sidecar")
+		return strings.Contains(a, "app started") && strings.Contains(s, "sidecar started"), a + s
+	})
+	mustPodbox(t, e, "stop", "--time", "10", "sidecar-order")
+
+	app := logTimes(t, mustPodbox(t, e, "logs", "--timestamps", "sidecar-order", "-c", "app"))
+	side := logTimes(t, mustPodbox(t, e, "logs", "--timestamps", "sidecar-order", "-c", "sidecar"))
+	for _, need := range []struct {
+		m    map[string]time.Time
+		line string
+	}{{app, "app started"}, {app, "app stopping"}, {app, "app stopped"}, {side, "sidecar started"}, {side, "sidecar stopping"}} {
+		if _, ok := need.m[need.line]; !ok {
+			t.Fatalf("no %q in the logs: app %v, sidecar %v", need.line, app, side)
+		}
+	}
+	if !app["app started"].After(side["sidecar started"]) {
+		t.Errorf("app started at %s, not after the sidecar (%s)", app["app started"], side["sidecar started"])
+	}
+	// The app takes 0.5 s to exit after SIGTERM; the sidecar must get its
+	// SIGTERM only then.
+	if !side["sidecar stopping"].After(app["app stopped"]) {
+		t.Errorf("sidecar stopping at %s, before the app had stopped (stopping %s, stopped %s)",
+			side["sidecar stopping"], app["app stopping"], app["app stopped"])
+	}
+	pod = e.getPod(t, "sidecar-order")
+	for _, c := range []string{"app", "sidecar"} {
+		if tr := containerStatus(t, pod, c).State.Terminated; tr == nil || tr.ExitCode != 0 {
+			t.Errorf("%s after stop: %+v, want terminated with 0", c, containerStatus(t, pod, c).State)
+		}
+	}
+	if pod.Status.Phase != v1.PodSucceeded {
+		t.Errorf("phase after stop %q, want Succeeded (every container exited 0)", pod.Status.Phase)
+	}
+}
+
+// TestPauseKilledHeals: the monitor restarts a killed pause into the pinned
+// namespaces; the app keeps running, unrestarted, at the same IP.
+func TestPauseKilledHeals(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	mustPodbox(t, e, "run", localManifest(t, "httpd.yaml"))
+	before := e.inspect(t, "httpd")
+	url := "http://" + before.PodIP + ":80/"
+	fetchEventually(t, 5*time.Second, url, "served by")
+
+	if err := syscall.Kill(before.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 pause %d: %v", before.PausePID, err)
+	}
+	var after *inspectOut
+	eventually(t, 3*time.Second, "a new pause", func() (bool, string) {
+		after = e.inspect(t, "httpd")
+		return after.PausePID > 0 && after.PausePID != before.PausePID && syscall.Kill(after.PausePID, 0) == nil,
+			fmt.Sprintf("pausePid %d (was %d)", after.PausePID, before.PausePID)
+	})
+	if after.PodIP != before.PodIP || after.Phase != "Running" {
+		t.Errorf("after healing: podIP %q phase %q; before: %q", after.PodIP, after.Phase, before.PodIP)
+	}
+	// The new pause is in the pod's pinned namespaces.
+	for _, kind := range []string{"net", "ipc", "uts"} {
+		ino, err := netns.Inode(fmt.Sprintf("/proc/%d/ns/%s", after.PausePID, kind))
+		if err != nil || ino != after.Namespaces[kind].Inode {
+			t.Errorf("new pause's %s namespace %d (%v), the pod's is %d", kind, ino, err, after.Namespaces[kind].Inode)
+		}
+	}
+	pod := e.getPod(t, "httpd")
+	if pod.Status.PodIP != before.PodIP || pod.Status.Phase != v1.PodRunning {
+		t.Errorf("get pod: podIP %q phase %q", pod.Status.PodIP, pod.Status.Phase)
+	}
+	if cs := containerStatus(t, pod, "server"); cs.RestartCount != 0 || cs.State.Running == nil {
+		t.Errorf("server: restartCount %d, state %+v; want 0, running", cs.RestartCount, cs.State)
+	}
+	fetchEventually(t, 2*time.Second, url, "served by")
+}
+
+// TestMonitorKilled: a pod whose monitor died is Unknown, and rm -f still
+// removes all of it.
+func TestMonitorKilled(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	mustPodbox(t, e, "run", localManifest(t, "httpd.yaml"))
+	in := e.inspect(t, "httpd")
+	if in.MonitorPID <= 0 {
+		t.Fatalf("inspect: monitorPid %d", in.MonitorPID)
+	}
+	if err := syscall.Kill(in.MonitorPID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 monitor %d: %v", in.MonitorPID, err)
+	}
+	eventually(t, 3*time.Second, "ps: httpd Unknown", func() (bool, string) {
+		rows := e.ps(t)
+		return len(rows) == 1 && rows[0].Phase == "Unknown", fmt.Sprintf("%+v", rows)
+	})
+	out := mustPodbox(t, e, "ps")
+	if !regexp.MustCompile(`(?m)^httpd\s+Unknown\s`).MatchString(out) {
+		t.Errorf("ps table:\n%s", out)
+	}
+	if pod := e.getPod(t, "httpd"); pod.Status.Phase != v1.PodUnknown || !strings.Contains(pod.Status.Message, "monitor") {
+		t.Errorf("get pod: phase %q message %q; want Unknown, about the monitor", pod.Status.Phase, pod.Status.Message)
+	}
+	mustPodbox(t, e, "rm", "-f", "httpd")
+	if rows := e.ps(t); len(rows) != 0 {
+		t.Errorf("ps after rm -f: %+v", rows)
+	}
+	e.assertNothingLeft(t)
+}
