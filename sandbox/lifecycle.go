@@ -498,6 +498,7 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			return
 		}
 		go cmd.Wait()
+		protectFromOOM(cmd.Process.Pid)
 		start, err := processStart(cmd.Process.Pid)
 		resc <- result{cmd.Process.Pid, start, err}
 	}()

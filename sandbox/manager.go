@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -295,6 +296,7 @@ func (m *Manager) startPause(dir string, cfg *PodConfig) (int, uint64, error) {
 	}
 	// This process is the pause's parent for as long as it lives: reap it.
 	go cmd.Wait()
+	protectFromOOM(cmd.Process.Pid)
 	start, err := processStart(cmd.Process.Pid)
 	if err != nil {
 		return 0, 0, fmt.Errorf("start pause: %w", err)
@@ -484,3 +486,9 @@ func (m *Manager) RemoveNetwork() error { return m.net.Remove() }
 
 // PodDir is the pod's directory under the state root.
 func (m *Manager) PodDir(name string) string { return m.podDir(name) }
+
+// protectFromOOM gives the pause the kubelet's oom_score_adj, -998, so that
+// the OOM killer picks a container over it when the pod's quota is hit.
+func protectFromOOM(pid int) {
+	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-998"), 0o644)
+}

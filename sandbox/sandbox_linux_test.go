@@ -241,6 +241,9 @@ func TestPodQuotaOOMKillsOneContainer(t *testing.T) {
 	if !alive(s.PausePID, s.PauseStart) {
 		t.Errorf("the pause died with the OOM kill")
 	}
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", s.PausePID)); strings.TrimSpace(string(b)) != "-998" {
+		t.Errorf("pause oom_score_adj = %q, want -998", b)
+	}
 	if limit, _, _ := pod.Memory(); limit != 48*mi {
 		t.Errorf("pod quota = %d", limit)
 	}
