@@ -26,6 +26,13 @@ Example:
 			Name:      "import",
 			Usage:     "import an image as NAME[:TAG]",
 			ArgsUsage: "NAME[:TAG] SOURCE",
+			Description: `SOURCE is a root filesystem directory, a rootfs tarball (optionally gzip), an
+OCI image layout (directory or tar), or a docker save archive. Importing a name
+again replaces it.
+
+Example:
+   podbox image import busybox testdata/images/busybox.tar
+   podbox image import app:v1 app-oci-layout/`,
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 2 {
 					return errors.New("image import: want NAME[:TAG] SOURCE (see podbox image import --help)")
@@ -45,6 +52,8 @@ Example:
 		{
 			Name:  "ls",
 			Usage: "list images",
+			Description: `Example:
+   podbox image ls`,
 			Action: func(c *cli.Context) error {
 				s, err := image.Open(c.String("image-root"))
 				if err != nil {
@@ -70,6 +79,8 @@ Example:
 			Name:      "rm",
 			Usage:     "remove images",
 			ArgsUsage: "NAME...",
+			Description: `Example:
+   podbox image rm busybox app:v1`,
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
 					return errors.New("image rm: want one or more image names")
