@@ -93,7 +93,9 @@ func TestFailingInitContainerFailsPod(t *testing.T) {
 	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Failed" {
 		t.Errorf("ps: %+v, want init-fail Failed", rows)
 	}
-	if out := mustPodbox(t, e, "logs", "init-fail", "-c", "setup-fails"); out != "preparing\nfatal: init-marker-7f3a missing\n" {
+	// Both lines, in either order: stdout and stderr are separate pipes.
+	if out := mustPodbox(t, e, "logs", "init-fail", "-c", "setup-fails"); len(out) != len("preparing\nfatal: init-marker-7f3a missing\n") ||
+		!strings.Contains(out, "preparing\n") || !strings.Contains(out, "fatal: init-marker-7f3a missing\n") {
 		t.Errorf("logs -c setup-fails: %q", out)
 	}
 	// A failed pod holds no process: rm needs no -f.
@@ -273,4 +275,43 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("ps after rm -f: %+v", rows)
 	}
 	e.assertNothingLeft(t)
+}
+
+// TestSidecarTerminatedWhenPodCompletes: a pod whose app containers have
+// all ended is complete; its sidecars are stopped then, and none is left
+// reported as waiting to restart.
+func TestSidecarTerminatedWhenPodCompletes(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	// The sidecar crashes at once, so it spends nearly all its time waiting
+	// out its backoff; the app ends with 0 after a second and a half.
+	m := manifest(t, "complete.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: complete}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: side
+    image: busybox
+    restartPolicy: Always
+    command: ["sh", "-c", "echo side; exit 1"]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "sleep 1.5"]
+`)
+	mustPodbox(t, e, "run", m)
+	eventually(t, 10*time.Second, "the pod Succeeded", func() (bool, string) {
+		rows := e.ps(t)
+		return len(rows) == 1 && rows[0].Phase == "Succeeded", fmt.Sprintf("%+v", rows)
+	})
+	time.Sleep(time.Second) // no restart may happen after completion
+	pod := e.getPod(t, "complete")
+	side := containerStatus(t, pod, "side")
+	if side.State.Terminated == nil {
+		t.Errorf("sidecar of a completed pod: state %+v, want terminated (nothing will restart it)", side.State)
+	}
+	if app := containerStatus(t, pod, "app"); app.State.Terminated == nil || app.State.Terminated.Reason != "Completed" {
+		t.Errorf("app: %+v, want terminated, Completed", app.State)
+	}
 }
