@@ -405,9 +405,22 @@ func (r *runner) finish(ctx context.Context) error {
 		}
 	}
 	r.m.killPause(r.dir, r.st)
-	for i := range r.st.Containers {
-		if cs := &r.st.Containers[i]; cs.State == StateWaiting {
-			cs.State, cs.Reason = StateTerminated, ReasonUnknown
+	// Nothing restarts any more: a container that waited to (re)start has
+	// ended as it was.
+	for _, list := range [][]ContainerStatus{r.st.InitContainers, r.st.Containers} {
+		for i := range list {
+			cs := &list[i]
+			if cs.State != StateWaiting {
+				continue
+			}
+			if t := cs.LastTermination; t != nil && cs.Reason == ReasonCrashLoopBackOff {
+				// Back to how the last instance ended.
+				cs.ExitCode, cs.Reason, cs.Message, cs.StartedAt, cs.FinishedAt = t.ExitCode, t.Reason, t.Message, t.StartedAt, t.FinishedAt
+				cs.LastTermination = nil
+			} else {
+				cs.Reason = ReasonUnknown
+			}
+			cs.State = StateTerminated
 		}
 	}
 	switch {
