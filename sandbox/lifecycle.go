@@ -26,6 +26,11 @@ type RunOptions struct {
 	// BackoffReset: a container that ran this long starts its backoff
 	// again; default 10 min.
 	BackoffReset time.Duration
+	// Started, when set, is called once, as soon as what WaitStarted waits
+	// for may have happened: every app container started, the pod ended,
+	// or a container failed to start. A caller in another process (podbox
+	// run) is told at once instead of polling.
+	Started func()
 }
 
 func (o *RunOptions) defaults() {
@@ -126,7 +131,18 @@ func (m *Manager) withLock(name string, fn func() error) error {
 
 // save writes the runner's state, keeping what others may have changed
 // (nothing today but the file itself).
+// notifyStarted calls RunOptions.Started once.
+func (r *runner) notifyStarted() {
+	if r.opts.Started != nil {
+		r.opts.Started()
+		r.opts.Started = nil
+	}
+}
+
 func (r *runner) save() {
+	if r.st.Phase != PhasePending {
+		defer r.notifyStarted()
+	}
 	if err := r.m.withLock(r.name, func() error { return writeState(r.dir, r.st) }); err != nil && !errors.Is(err, ErrNotExist) {
 		fmt.Fprintf(os.Stderr, "podbox: save state of pod %q: %v\n", r.name, err)
 	}
@@ -229,6 +245,7 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
 			now.Format(time.RFC3339Nano), cfg.Name, err)), 0o600)
 		r.save()
+		r.notifyStarted()
 		return false
 	}
 	r.running[cfg.Name] = in
@@ -437,6 +454,7 @@ func (r *runner) finish(ctx context.Context) error {
 	}
 	r.st.MonitorPID, r.st.MonitorStart = 0, 0
 	r.save()
+	r.notifyStarted()
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podbox/podbox/image"
@@ -55,18 +56,30 @@ Example:
 			return err
 		}
 		ctx := c.Context
-		if _, err := m.Create(ctx, cfg); err != nil {
+		// The monitor starts first and waits for the pod: its start-up
+		// overlaps the sandbox's creation.
+		mon, err := startMonitor(c, cfg.Name)
+		if err != nil {
 			return err
 		}
-		if err := startMonitor(c, cfg.Name); err != nil {
+		if _, err := m.Create(ctx, cfg); err != nil {
+			mon.abort()
+			return err
+		}
+		if err := mon.proceed(); err != nil {
 			m.Remove(context.Background(), cfg.Name, true)
 			return err
 		}
 		if !c.Bool("no-wait") {
-			if err := m.WaitStarted(ctx, cfg.Name, nil); err != nil {
+			err := mon.waitStarted()
+			if err == nil {
+				err = m.WaitStarted(ctx, cfg.Name, nil)
+			}
+			if err != nil {
 				return fmt.Errorf("%w\n(the pod is kept: see podbox logs %s, remove it with podbox rm -f %s)", err, cfg.Name, cfg.Name)
 			}
 		}
+		mon.release()
 		fmt.Fprintln(c.App.Writer, cfg.Name)
 		return nil
 	},
@@ -150,27 +163,81 @@ func cutEnv(kv string) (string, string, bool) {
 	return kv, "", false
 }
 
-// startMonitor leaves the pod's monitor behind: this binary, hidden verb
-// __monitor, in a session of its own, its output in the pod's directory.
-func startMonitor(c *cli.Context, name string) error {
+// monitorHandle is the monitor just started by podbox run, with the two
+// pipes between them: "go" (the pod is created: run it) and "started"
+// (what WaitStarted waits for may have happened).
+type monitorHandle struct {
+	cmd      *exec.Cmd
+	goW      *os.File
+	startedR *os.File
+	logPath  string
+}
+
+// startMonitor starts the pod's monitor: this binary, hidden verb
+// __monitor, in a session of its own. It waits for go_ before it runs the
+// pod.
+func startMonitor(c *cli.Context, name string) (*monitorHandle, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	logPath := filepath.Join(c.String("root"), "pods", name, "monitor.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	goR, goW, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("start monitor of pod %q: %w", name, err)
+		return nil, err
 	}
-	defer logf.Close()
+	startedR, startedW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		goW.Close()
+		return nil, err
+	}
 	args := append(globalArgs(c), "__monitor", name)
 	cmd := exec.Command(exe, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{goR, startedW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start monitor of pod %q: %w", name, err)
+	err = cmd.Start()
+	goR.Close()
+	startedW.Close()
+	if err != nil {
+		goW.Close()
+		startedR.Close()
+		return nil, fmt.Errorf("start monitor of pod %q: %w", name, err)
 	}
-	return cmd.Process.Release()
+	return &monitorHandle{cmd: cmd, goW: goW, startedR: startedR,
+		logPath: filepath.Join(c.String("root"), "pods", name, "monitor.log")}, nil
+}
+
+// abort tells the monitor that the pod was not created: it exits.
+func (h *monitorHandle) abort() {
+	h.goW.Close()
+	h.startedR.Close()
+	h.cmd.Wait()
+}
+
+func (h *monitorHandle) proceed() error {
+	_, err := h.goW.Write([]byte{1})
+	h.goW.Close()
+	if err != nil {
+		h.abort()
+		return fmt.Errorf("start monitor: %w", err)
+	}
+	return nil
+}
+
+// waitStarted waits for the monitor's word; the pipe closing without it
+// means the monitor ended first.
+func (h *monitorHandle) waitStarted() error {
+	var b [1]byte
+	if n, _ := h.startedR.Read(b[:]); n == 1 {
+		return nil
+	}
+	return fmt.Errorf("the pod's monitor exited before the pod started: see %s", h.logPath)
+}
+
+// release lets the monitor live on without us.
+func (h *monitorHandle) release() {
+	h.startedR.Close()
+	h.cmd.Process.Release()
 }
 
 var monitorCommand = &cli.Command{
@@ -192,6 +259,23 @@ var monitorCommand = &cli.Command{
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-		return m.Run(ctx, name, runOptions(c))
+		opts := runOptions(c)
+		// Started by podbox run: fd 3 says go (or closes: the pod was not
+		// created), fd 4 is where to say the pod started.
+		goR, startedW := os.NewFile(3, "go"), os.NewFile(4, "started")
+		var b [1]byte
+		if n, _ := goR.Read(b[:]); n != 1 {
+			return nil
+		}
+		goR.Close()
+		defer startedW.Close()
+		opts.Started = func() { startedW.Write([]byte{1}); startedW.Close() }
+		// From here on the monitor's output goes to the pod's directory.
+		if f, err := os.OpenFile(filepath.Join(m.PodDir(name), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			unix.Dup2(int(f.Fd()), 1)
+			unix.Dup2(int(f.Fd()), 2)
+			f.Close()
+		}
+		return m.Run(ctx, name, opts)
 	},
 }
