@@ -37,11 +37,7 @@ Example:
 		if len(args) == 0 {
 			return errors.New("exec: no command after the pod name (see podbox exec --help)")
 		}
-		m, err := manager(c)
-		if err != nil {
-			return err
-		}
-		st, err := m.Status(c.Context, name)
+		m, st, err := podStatus(c, name)
 		if err != nil {
 			return err
 		}

@@ -22,11 +22,7 @@ Example:
    podbox stop --time 5 web`,
 	Flags: []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: -1, Usage: "grace period in seconds"}},
 	Action: func(c *cli.Context) error {
-		name, err := podArg(c)
-		if err != nil {
-			return err
-		}
-		m, err := manager(c)
+		name, m, err := podManager(c)
 		if err != nil {
 			return err
 		}

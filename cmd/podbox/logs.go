@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,15 +32,11 @@ Example:
 		&cli.BoolFlag{Name: "timestamps", Usage: "prefix each line with its RFC 3339 time"},
 	},
 	Action: func(c *cli.Context) error {
-		name, err := podArg(c)
-		if err != nil {
-			return err
+		if c.NArg() != 1 {
+			return errors.New("logs: want one pod name (see podbox logs --help)")
 		}
-		m, err := manager(c)
-		if err != nil {
-			return err
-		}
-		st, err := m.Status(c.Context, name)
+		name := c.Args().First()
+		m, st, err := podStatus(c, name)
 		if err != nil {
 			return err
 		}

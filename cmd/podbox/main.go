@@ -106,12 +106,23 @@ func runOptions(c *cli.Context) sandbox.RunOptions {
 	return sandbox.RunOptions{BackoffBase: base, BackoffMax: 30 * base}
 }
 
-// podArg returns the one pod name a verb takes.
-func podArg(c *cli.Context) (string, error) {
+// podManager returns the one pod name a verb takes, and the Manager.
+func podManager(c *cli.Context) (string, *sandbox.Manager, error) {
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s: want one pod name (see podbox %s --help)", c.Command.Name, c.Command.Name)
+		return "", nil, fmt.Errorf("%s: want one pod name (see podbox %s --help)", c.Command.Name, c.Command.Name)
 	}
-	return c.Args().First(), nil
+	m, err := manager(c)
+	return c.Args().First(), m, err
+}
+
+// podStatus returns the Manager and the status of the pod called name.
+func podStatus(c *cli.Context, name string) (*sandbox.Manager, *sandbox.PodStatus, error) {
+	m, err := manager(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := m.Status(c.Context, name)
+	return m, st, err
 }
 
 // globalArgs repeats the global flags a child podbox (the monitor) needs.

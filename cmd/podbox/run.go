@@ -246,11 +246,7 @@ var monitorCommand = &cli.Command{
 	Usage:     "run a pod's lifecycle (started by podbox run)",
 	ArgsUsage: "POD",
 	Action: func(c *cli.Context) error {
-		name, err := podArg(c)
-		if err != nil {
-			return err
-		}
-		m, err := manager(c)
+		name, m, err := podManager(c)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -120,11 +121,7 @@ Example:
 		if c.NArg() != 2 || (c.Args().Get(0) != "pod" && c.Args().Get(0) != "pods" && c.Args().Get(0) != "po") {
 			return fmt.Errorf("get: want \"pod NAME\" (see podbox get --help)")
 		}
-		m, err := manager(c)
-		if err != nil {
-			return err
-		}
-		st, err := m.Status(c.Context, c.Args().Get(1))
+		_, st, err := podStatus(c, c.Args().Get(1))
 		if err != nil {
 			return err
 		}
@@ -272,15 +269,10 @@ Example:
    podbox inspect -o namespaces web`,
 	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or namespaces (a table of namespace inodes)"}},
 	Action: func(c *cli.Context) error {
-		name, err := podArg(c)
-		if err != nil {
-			return err
+		if c.NArg() != 1 {
+			return errors.New("inspect: want one pod name (see podbox inspect --help)")
 		}
-		m, err := manager(c)
-		if err != nil {
-			return err
-		}
-		st, err := m.Status(c.Context, name)
+		_, st, err := podStatus(c, c.Args().First())
 		if err != nil {
 			return err
 		}
