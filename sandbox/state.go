@@ -215,8 +215,11 @@ func writeState(dir string, s *PodStatus) error {
 	return nil
 }
 
-// writeFileAtomic replaces path with b (temp file, fsync, rename): a reader
-// sees the old content or the new, never a torn one.
+// writeFileAtomic replaces path with b (temp file, rename): a reader sees
+// the old content or the new, never a torn one. There is no fsync: the state
+// describes processes, which do not outlive a reboot either (the default
+// root, /run/podbox, is a tmpfs on most hosts), and a pod's state is
+// written several times as it starts.
 func writeFileAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -224,9 +227,6 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
