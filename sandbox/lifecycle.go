@@ -680,6 +680,11 @@ func (m *Manager) Stop(ctx context.Context, name string, grace time.Duration) er
 	if m.stopRunner(name, grace) {
 		return nil
 	}
+	switch st.Phase {
+	case PhaseSucceeded, PhaseFailed, PhaseStopped:
+		// Ended already, pause included: keep how it ended.
+		return nil
+	}
 	if err := m.requestStop(name, grace); err != nil {
 		return fmt.Errorf("stop pod %q: %w", name, err)
 	}
