@@ -35,3 +35,6 @@ echo "(same NET, IPC and UTS inodes as the pause; a MNT of its own each; separat
 say "6. Remove the pod: processes, namespaces, mounts, cgroups, veth and IP lease go with it"
 run $podbox rm -f web
 run $podbox ps
+
+say "7. The bridge and the nftables table are kept for the next pod (and the empty /podbox cgroup parent); network rm removes them"
+run $podbox network rm
