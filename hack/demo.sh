@@ -36,5 +36,5 @@ say "6. Remove the pod: processes, namespaces, mounts, cgroups, veth and IP leas
 run $podbox rm -f web
 run $podbox ps
 
-say "7. The bridge and the nftables table are kept for the next pod (and the empty /podbox cgroup parent); network rm removes them"
+say "7. The bridge and the nftables table are kept for the next pod; network rm removes them"
 run $podbox network rm
