@@ -36,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/podbox/podbox/bench/internal/stats"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -91,7 +92,7 @@ type bench struct {
 	devNull *os.File
 }
 
-type samples []time.Duration
+type samples = stats.Samples
 
 func main() {
 	if sandbox.IsInit() {
@@ -235,8 +236,8 @@ func (b *bench) timed(n, warmup int) error {
 	fmt.Printf("\n== start and remove: %d runs of each case (after %d warm-up runs), interleaved; times in ms\n", n, warmup)
 	fmt.Printf("%-62s %8s %8s %10s %10s\n", "case", "median", "p90", "/runc -d", "/3x runc")
 	row := func(name string, s samples) {
-		fmt.Printf("%-62s %8s %8s %9.2fx %9.2fx\n", name, ms(median(s)), ms(quantile(s, 0.9)),
-			ratio(median(s), median(rc1)), ratio(median(s), median(rc3)))
+		fmt.Printf("%-62s %8s %8s %9.2fx %9.2fx\n", name, stats.Ms(s.Median()), stats.Ms(s.Quantile(0.9)),
+			ratio(s.Median(), rc1.Median()), ratio(s.Median(), rc3.Median()))
 	}
 	row("podbox run: one-container pod (sleep), until exec'd", one)
 	row("runc run --detach: one container (sleep), until exec'd", rc1)
@@ -244,10 +245,10 @@ func (b *bench) timed(n, warmup int) error {
 	row("3x runc run --detach, sequential, joining net/ipc/uts", rc3)
 	row("podbox rm -f: running one-container pod", rm)
 	fmt.Printf("one-container pod / runc run -d: median %.2fx, p90 %.2fx (target <= 1.0)\n",
-		ratio(median(one), median(rc1)), ratio(quantile(one, 0.9), quantile(rc1, 0.9)))
+		ratio(one.Median(), rc1.Median()), ratio(one.Quantile(0.9), rc1.Quantile(0.9)))
 	fmt.Printf("3-container pod / one runc run -d: median %.2fx, p90 %.2fx (target <= 1.5); / 3x runc run -d: median %.2fx, p90 %.2fx\n",
-		ratio(median(three), median(rc1)), ratio(quantile(three, 0.9), quantile(rc1, 0.9)),
-		ratio(median(three), median(rc3)), ratio(quantile(three, 0.9), quantile(rc3, 0.9)))
+		ratio(three.Median(), rc1.Median()), ratio(three.Quantile(0.9), rc1.Quantile(0.9)),
+		ratio(three.Median(), rc3.Median()), ratio(three.Quantile(0.9), rc3.Quantile(0.9)))
 	return nil
 }
 
@@ -553,7 +554,7 @@ func (b *bench) density(n int, pause string) error {
 	mb := func(kb int64) string { return fmt.Sprintf("%.2f MB", float64(kb)/k/1024) }
 	fmt.Printf("\n== density: %d idle one-container pods (sleep 3600), started one after another\n", n)
 	fmt.Printf("start all: %.2f s total, %.1f ms per pod (podbox run median %s ms, p90 %s ms, first %s ms, last %s ms)\n",
-		total.Seconds(), float64(total.Milliseconds())/k, ms(median(each)), ms(quantile(each, 0.9)), ms(each[0]), ms(each[n-1]))
+		total.Seconds(), float64(total.Milliseconds())/k, stats.Ms(each.Median()), stats.Ms(each.Quantile(0.9)), stats.Ms(each[0]), stats.Ms(each[n-1]))
 	fmt.Printf("%-34s %12s %12s %12s %12s %8s\n", "per pod (average of all pods)", "VmRSS", "Pss", "RssAnon", "RssFile", "threads")
 	prow := func(name string, m procMem) {
 		fmt.Printf("%-34s %12s %12s %12s %12s %8.1f\n", name, mb(m.vmRSS), mb(m.pss), mb(m.rssAnon), mb(m.rssFile), float64(m.threads)/k)
@@ -566,7 +567,7 @@ func (b *bench) density(n int, pause string) error {
 	fmt.Printf("resident overhead per pod (target <= 4 MB): VmRSS %s, Pss %s\n", mb(both.vmRSS), mb(both.pss))
 	fmt.Printf("host MemAvailable: %d MB before, %d MB after: %.2f MB per pod (everything: processes incl. sleep, kernel objects, page cache)\n",
 		before/1024, after/1024, float64(before-after)/k/1024)
-	fmt.Printf("remove all: %.2f s total (podbox rm -f median %s ms, p90 %s ms)\n", rmTotal.Seconds(), ms(median(rm)), ms(quantile(rm, 0.9)))
+	fmt.Printf("remove all: %.2f s total (podbox rm -f median %s ms, p90 %s ms)\n", rmTotal.Seconds(), stats.Ms(rm.Median()), stats.Ms(rm.Quantile(0.9)))
 	lines := strings.Split(strings.TrimSpace(string(ps)), "\n")
 	if len(lines) != 1 {
 		return fmt.Errorf("podbox ps after removing every pod:\n%s", ps)
@@ -909,19 +910,4 @@ func runMonitor(name, pause string, freeAfter time.Duration) error {
 
 // ---------------------------------------------------------------- figures
 
-func median(s samples) time.Duration { return quantile(s, 0.5) }
-
-// quantile is the nearest-rank quantile q of s.
-func quantile(s samples, q float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(s)
-	slices.Sort(sorted)
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }

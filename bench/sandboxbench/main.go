@@ -21,10 +21,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/podbox/podbox/bench/internal/stats"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +72,7 @@ type bench struct {
 }
 
 // samples are one case's durations, in run order.
-type samples []time.Duration
+type samples = stats.Samples
 
 func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr error) {
 	if os.Geteuid() != 0 {
@@ -141,15 +141,15 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 		}
 	}
 
-	base := median(runcRun)
+	base := runcRun.Median()
 	fmt.Printf("%d runs of each case (after %d warm-up runs), interleaved; times in ms\n", n, warmup)
 	fmt.Printf("%-52s %8s %8s %14s\n", "case", "median", "p90", "/ runc run")
 	row := func(name string, s samples, ratio bool) {
 		r := ""
 		if ratio {
-			r = fmt.Sprintf("%.2fx", float64(median(s))/float64(base))
+			r = fmt.Sprintf("%.2fx", float64(s.Median())/float64(base))
 		}
-		fmt.Printf("%-52s %8s %8s %14s\n", name, ms(median(s)), ms(quantile(s, 0.9)), r)
+		fmt.Printf("%-52s %8s %8s %14s\n", name, stats.Ms(s.Median()), stats.Ms(s.Quantile(0.9)), r)
 	}
 	row("podbox: sandbox ready (Create)", ready, true)
 	row("podbox: container started (Start)", started, true)
@@ -157,7 +157,7 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 	row("podbox: /bin/true pod end to end", podboxE2E, true)
 	row("runc run /bin/true (create, start, wait, delete)", runcRun, true)
 	fmt.Printf("apples to apples, podbox /bin/true pod end to end / runc run: median %.2fx, p90 %.2fx\n",
-		float64(median(podboxE2E))/float64(base), float64(quantile(podboxE2E, 0.9))/float64(quantile(runcRun, 0.9)))
+		float64(podboxE2E.Median())/float64(base), float64(podboxE2E.Quantile(0.9))/float64(runcRun.Quantile(0.9)))
 	return nil
 }
 
@@ -302,18 +302,3 @@ func (b *bench) cleanup(work string) error {
 	errs = append(errs, os.RemoveAll(work))
 	return errors.Join(errs...)
 }
-
-func median(s samples) time.Duration { return quantile(s, 0.5) }
-
-// quantile is the nearest-rank quantile q of s.
-func quantile(s samples, q float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(s)
-	slices.Sort(sorted)
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
