@@ -130,8 +130,11 @@ type ContainerConfig struct {
 	Env []EnvVar `json:"env,omitempty"`
 	// WorkingDir is the absolute working directory; default "/".
 	WorkingDir string `json:"workingDir,omitempty"`
-	UID        int    `json:"uid,omitempty"`
-	GID        int    `json:"gid,omitempty"`
+	// UID and GID run the process; nil means root (whoever resolves Image
+	// fills them from the image's USER when the manifest leaves them unset,
+	// as Kubernetes does).
+	UID *int64 `json:"uid,omitempty"`
+	GID *int64 `json:"gid,omitempty"`
 	// MemoryLimit is the container's own limit in bytes; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 	// ReadOnlyRootfs mounts the container's root read-only.
@@ -311,7 +314,7 @@ func checkContainers(c *PodConfig) []error {
 		if ctr.MemoryLimit < 0 {
 			errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))
 		}
-		if ctr.UID < 0 || ctr.GID < 0 {
+		if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
 			errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
 		}
 		for j, m := range ctr.Mounts {
@@ -344,4 +347,15 @@ func (c *PodConfig) gracePeriod() time.Duration {
 // argv is the process a container runs: Command followed by Args.
 func (c *ContainerConfig) argv() []string {
 	return append(append([]string(nil), c.Command...), c.Args...)
+}
+
+// ids returns the container's uid and gid, root when unset.
+func (c *ContainerConfig) ids() (uid, gid int) {
+	if c.UID != nil {
+		uid = int(*c.UID)
+	}
+	if c.GID != nil {
+		gid = int(*c.GID)
+	}
+	return uid, gid
 }

@@ -112,12 +112,13 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	if err != nil {
 		return nil, err
 	}
+	uid, gid := cfg.ids()
 	p := &libcontainer.Process{
 		Args: cfg.argv(),
 		Env:  withDefaultPath(envList(cfg.Env, st)),
 		Cwd:  cfg.WorkingDir,
-		UID:  cfg.UID,
-		GID:  cfg.GID,
+		UID:  uid,
+		GID:  gid,
 		Init: true,
 	}
 	if p.Cwd == "" {

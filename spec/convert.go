@@ -155,10 +155,12 @@ func convertContainer(k *v1.Container, podUID, podGID *int64) sandbox.ContainerC
 		}
 	}
 	if uid != nil {
-		c.UID = int(*uid)
+		u := *uid
+		c.UID = &u
 	}
 	if gid != nil {
-		c.GID = int(*gid)
+		g := *gid
+		c.GID = &g
 	}
 	return c
 }

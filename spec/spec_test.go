@@ -326,8 +326,8 @@ func TestFullMapping(t *testing.T) {
 			{Name: "scratch", EmptyDir: &sandbox.EmptyDirVolume{}},
 		},
 		InitContainers: []sandbox.ContainerConfig{
-			{Name: "setup", Image: "busybox:1.36", Command: []string{"sh", "-c", "echo ok"}, UID: 1000, GID: 1000},
-			{Name: "proxy", Image: "busybox", Args: []string{"sleep", "3600"}, RestartPolicy: sandbox.RestartAlways, UID: 1000, GID: 1000},
+			{Name: "setup", Image: "busybox:1.36", Command: []string{"sh", "-c", "echo ok"}, UID: ptr(int64(1000)), GID: ptr(int64(1000))},
+			{Name: "proxy", Image: "busybox", Args: []string{"sleep", "3600"}, RestartPolicy: sandbox.RestartAlways, UID: ptr(int64(1000)), GID: ptr(int64(1000))},
 		},
 		Containers: []sandbox.ContainerConfig{
 			{
@@ -342,11 +342,11 @@ func TestFullMapping(t *testing.T) {
 					{Name: "data", Target: "/data", ReadOnly: true, SubPath: "app", Propagation: "HostToContainer"},
 					{Name: "cache", Target: "/cache"},
 				},
-				MemoryLimit: 128 * mi, UID: 0, GID: 1000, ReadOnlyRootfs: true,
+				MemoryLimit: 128 * mi, UID: ptr(int64(0)), GID: ptr(int64(1000)), ReadOnlyRootfs: true,
 				CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"},
 			},
 			{
-				Name: "privileged", Image: "busybox", Privileged: true, UID: 1000, GID: 7,
+				Name: "privileged", Image: "busybox", Privileged: true, UID: ptr(int64(1000)), GID: ptr(int64(7)),
 				VolumeMounts: []sandbox.VolumeMount{{Name: "scratch", Target: "/scratch", Propagation: "Bidirectional"}},
 			},
 		},

@@ -129,6 +129,10 @@ func resolveImages(store *image.Store, cfg *sandbox.PodConfig) error {
 			return
 		}
 		c.Rootfs = img.Rootfs
+		if err := resolveUser(img.Rootfs, img.Config.User, c); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
+			return
+		}
 		if len(c.Command) == 0 {
 			c.Command = img.Config.Entrypoint
 			if len(c.Args) == 0 {
