@@ -141,6 +141,13 @@ type ContainerConfig struct {
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
 	// Privileged gives every capability and device, and no masked paths.
 	Privileged bool `json:"privileged,omitempty"`
+	// AllowPrivilegeEscalation true clears no_new_privs (set by default,
+	// and unless Privileged).
+	AllowPrivilegeEscalation *bool `json:"allowPrivilegeEscalation,omitempty"`
+	// RunAsNonRoot refuses to run the container as uid 0.
+	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+	// SupplementalGroups are extra groups of the process.
+	SupplementalGroups []int64 `json:"supplementalGroups,omitempty"`
 	// CapAdd and CapDrop change the default capability set ("NET_ADMIN",
 	// "ALL"; with or without the CAP_ prefix).
 	CapAdd  []string `json:"capAdd,omitempty"`
@@ -313,6 +320,12 @@ func checkContainers(c *PodConfig) []error {
 		}
 		if ctr.MemoryLimit < 0 {
 			errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))
+		}
+		if ctr.RunAsNonRoot && (ctr.UID == nil || *ctr.UID == 0) {
+			errs = append(errs, fmt.Errorf("%s.runAsNonRoot: the container would run as root: set runAsUser, or use an image whose USER is not root", f))
+		}
+		if ctr.AllowPrivilegeEscalation != nil && !*ctr.AllowPrivilegeEscalation && ctr.Privileged {
+			errs = append(errs, fmt.Errorf("%s.allowPrivilegeEscalation: false contradicts privileged", f))
 		}
 		if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
 			errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))

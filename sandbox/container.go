@@ -121,6 +121,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		GID:  gid,
 		Init: true,
 	}
+	for _, g := range cfg.SupplementalGroups {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}

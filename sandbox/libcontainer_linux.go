@@ -80,7 +80,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 	c := &configs.Config{
 		Rootfs:          s.rootfs,
 		Readonlyfs:      s.ctr.ReadOnlyRootfs,
-		NoNewPrivileges: true,
+		NoNewPrivileges: !s.ctr.Privileged && (s.ctr.AllowPrivilegeEscalation == nil || !*s.ctr.AllowPrivilegeEscalation),
 		Capabilities: &configs.Capabilities{
 			Bounding:  caps,
 			Effective: caps,

@@ -46,6 +46,7 @@ func TestContainersShareThePodNamespaces(t *testing.T) {
 	web.Mounts = []BindMount{{Source: shared, Target: "/www"}}
 	client := e.container("client", "sleep", "3600")
 	client.Mounts = []BindMount{{Source: shared, Target: "/data"}}
+	client.SupplementalGroups = []int64{4242}
 	st := e.run(&PodConfig{Name: "web", Hostname: "webhost", Containers: []ContainerConfig{web, client}})
 
 	if st.Phase != PhaseRunning {
@@ -123,6 +124,11 @@ func TestContainersShareThePodNamespaces(t *testing.T) {
 	}
 	if _, code := e.exec("web", "client", "sh", "-c", "echo 1 > /proc/sys/kernel/domainname"); code == 0 {
 		t.Errorf("/proc/sys is writable")
+	}
+	// Supplemental groups reach the container's process.
+	cstatus, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Containers[1].PID))
+	if groups := field(string(cstatus), "Groups:"); !strings.Contains(groups, "4242") {
+		t.Errorf("client's groups = %q, want 4242 among them", groups)
 	}
 	// The exit code of exec is the command's.
 	if _, code := e.exec("web", "client", "sh", "-c", "exit 7"); code != 7 {

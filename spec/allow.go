@@ -62,7 +62,8 @@ var container = obj(with(leaves(
 	}))),
 	"resources":    resources,
 	"volumeMounts": list(obj(leaves("name", "mountPath", "readOnly", "subPath", "mountPropagation"))),
-	"securityContext": obj(with(leaves("runAsUser", "runAsGroup", "readOnlyRootFilesystem", "privileged"), fields{
+	"securityContext": obj(with(leaves("runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
+		"privileged", "allowPrivilegeEscalation"), fields{
 		"capabilities": obj(leaves("add", "drop")),
 	})),
 }))
@@ -88,9 +89,11 @@ var allowed = obj(fields{
 		"initContainers": list(container),
 		"containers":     list(container),
 		"securityContext": obj(fields{
-			"runAsUser":  leaf,
-			"runAsGroup": leaf,
-			"sysctls":    list(obj(leaves("name", "value"))),
+			"runAsUser":          leaf,
+			"runAsGroup":         leaf,
+			"runAsNonRoot":       leaf,
+			"supplementalGroups": leaf,
+			"sysctls":            list(obj(leaves("name", "value"))),
 		}),
 		"hostAliases": list(obj(leaves("ip", "hostnames"))),
 		"dnsConfig": obj(fields{

@@ -57,9 +57,11 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 	for _, a := range p.Spec.HostAliases {
 		c.HostAliases = append(c.HostAliases, sandbox.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
 	}
-	var podUID, podGID *int64
+	podSC := p.Spec.SecurityContext
+	if podSC == nil {
+		podSC = &v1.PodSecurityContext{}
+	}
 	if sc := p.Spec.SecurityContext; sc != nil {
-		podUID, podGID = sc.RunAsUser, sc.RunAsGroup
 		for _, s := range sc.Sysctls {
 			c.Sysctls = append(c.Sysctls, sandbox.Sysctl{Name: s.Name, Value: s.Value})
 		}
@@ -81,18 +83,20 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 		c.Volumes = append(c.Volumes, vol)
 	}
 	for i := range p.Spec.InitContainers {
-		c.InitContainers = append(c.InitContainers, convertContainer(&p.Spec.InitContainers[i], podUID, podGID))
+		c.InitContainers = append(c.InitContainers, convertContainer(&p.Spec.InitContainers[i], podSC))
 	}
 	c.Containers = []sandbox.ContainerConfig{}
 	for i := range p.Spec.Containers {
-		c.Containers = append(c.Containers, convertContainer(&p.Spec.Containers[i], podUID, podGID))
+		c.Containers = append(c.Containers, convertContainer(&p.Spec.Containers[i], podSC))
 	}
 	return c
 }
 
 // convertContainer maps one container; the pod's runAsUser and runAsGroup
 // apply where the container sets none.
-func convertContainer(k *v1.Container, podUID, podGID *int64) sandbox.ContainerConfig {
+// convertContainer maps one container; the pod's securityContext gives the
+// defaults its own overrides (runAsUser, runAsGroup, runAsNonRoot).
+func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.ContainerConfig {
 	c := sandbox.ContainerConfig{
 		Name:       k.Name,
 		Image:      k.Image,
@@ -135,8 +139,17 @@ func convertContainer(k *v1.Container, podUID, podGID *int64) sandbox.ContainerC
 	if q, ok := k.Resources.Limits[v1.ResourceMemory]; ok {
 		c.MemoryLimit = q.Value()
 	}
-	uid, gid := podUID, podGID
+	uid, gid := podSC.RunAsUser, podSC.RunAsGroup
+	nonRoot := podSC.RunAsNonRoot
+	c.SupplementalGroups = append([]int64(nil), podSC.SupplementalGroups...)
 	if sc := k.SecurityContext; sc != nil {
+		if sc.RunAsNonRoot != nil {
+			nonRoot = sc.RunAsNonRoot
+		}
+		if sc.AllowPrivilegeEscalation != nil {
+			v := *sc.AllowPrivilegeEscalation
+			c.AllowPrivilegeEscalation = &v
+		}
 		if sc.RunAsUser != nil {
 			uid = sc.RunAsUser
 		}
@@ -154,6 +167,7 @@ func convertContainer(k *v1.Container, podUID, podGID *int64) sandbox.ContainerC
 			}
 		}
 	}
+	c.RunAsNonRoot = nonRoot != nil && *nonRoot
 	if uid != nil {
 		u := *uid
 		c.UID = &u

@@ -424,9 +424,9 @@ func TestRefusals(t *testing.T) {
 				p.Spec.Containers[1].SecurityContext = &v1.SecurityContext{AllowPrivilegeEscalation: ptr(false),
 					SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeRuntimeDefault}}
 			},
+			// runAsNonRoot and allowPrivilegeEscalation are honoured: only
+			// the others are refused.
 			want: []string{"spec.securityContext.fsGroup: not supported by podbox",
-				"spec.securityContext.runAsNonRoot: not supported by podbox",
-				"spec.containers[1].securityContext.allowPrivilegeEscalation: not supported by podbox",
 				"spec.containers[1].securityContext.seccompProfile: not supported by podbox"}},
 		{name: "env from secret", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
@@ -846,5 +846,31 @@ func TestLoad(t *testing.T) {
 	c, err = Read(strings.NewReader(kubectlRun))
 	if err != nil || c.Name != "nginx" {
 		t.Errorf("Read = %+v, %v", c, err)
+	}
+}
+
+func TestSecurityContextDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, supplementalGroups: [5, 6]}
+  containers:
+  - name: a
+    image: busybox
+    securityContext: {allowPrivilegeEscalation: true}
+  - name: b
+    image: busybox
+    securityContext: {runAsNonRoot: false, runAsUser: 0, allowPrivilegeEscalation: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Containers[0], cfg.Containers[1]
+	if !a.RunAsNonRoot || *a.UID != 1000 || a.AllowPrivilegeEscalation == nil || !*a.AllowPrivilegeEscalation || len(a.SupplementalGroups) != 2 {
+		t.Errorf("a: %+v", a)
+	}
+	if b.RunAsNonRoot || *b.UID != 0 || *b.AllowPrivilegeEscalation || len(b.SupplementalGroups) != 2 {
+		t.Errorf("b: %+v", b)
 	}
 }

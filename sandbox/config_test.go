@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+)
+
+func validPod() *PodConfig {
+	return &PodConfig{Name: "web", Containers: []ContainerConfig{{Name: "c", Rootfs: "/img", Command: []string{"sh"}}}}
+}
+
+func TestValidateNamesEveryProblem(t *testing.T) {
+	root := int64(0)
+	p := validPod()
+	p.Name = "Web_1"
+	p.Volumes = []Volume{{Name: "v"}}
+	p.InitContainers = []ContainerConfig{{Name: "c", Rootfs: "img", Command: []string{"true"}}}
+	p.Containers = append(p.Containers, ContainerConfig{
+		Name: "pause", Rootfs: "/img", Command: []string{"sh"}, RunAsNonRoot: true, UID: &root,
+		VolumeMounts: []VolumeMount{{Name: "logs", Target: "/logs"}},
+	})
+	err := p.Validate()
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{
+		`name: "Web_1" is not a DNS-1123 label`,
+		`volumes[0]: exactly one of hostPath and emptyDir is needed`,
+		`initContainers[0].rootfs: "img" is not an absolute path`,
+		`containers[0].name: "c" is used twice`,
+		`containers[1].name: "pause" is reserved for the pause process`,
+		`containers[1].volumeMounts[0].name: volume "logs" is not defined`,
+		`containers[1].runAsNonRoot: the container would run as root`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if err := validPod().Validate(); err != nil {
+		t.Errorf("a valid pod: %v", err)
+	}
+}
+
+func TestHardeningDefaults(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name    string
+		ctr     ContainerConfig
+		wantNNP bool
+		wantCap string // present
+		noCap   string // absent
+	}{
+		{name: "default", ctr: ContainerConfig{}, wantNNP: true, wantCap: "CAP_NET_BIND_SERVICE", noCap: "CAP_SYS_ADMIN"},
+		{name: "escalation allowed", ctr: ContainerConfig{AllowPrivilegeEscalation: &yes}, wantNNP: false, noCap: "CAP_SYS_ADMIN"},
+		{name: "escalation refused", ctr: ContainerConfig{AllowPrivilegeEscalation: &no}, wantNNP: true},
+		{name: "privileged", ctr: ContainerConfig{Privileged: true}, wantNNP: false, wantCap: "CAP_SYS_ADMIN"},
+		{name: "add and drop", ctr: ContainerConfig{CapAdd: []string{"net_admin"}, CapDrop: []string{"CAP_CHOWN"}}, wantNNP: true, wantCap: "CAP_NET_ADMIN", noCap: "CAP_CHOWN"},
+		{name: "drop all", ctr: ContainerConfig{CapDrop: []string{"ALL"}, CapAdd: []string{"KILL"}}, wantNNP: true, wantCap: "CAP_KILL", noCap: "CAP_CHOWN"},
+	} {
+		c := libcontainerConfig(containerSpec{ctr: &tc.ctr, podNS: map[configs.NamespaceType]string{configs.NEWNET: "/ns/net"}})
+		if c.NoNewPrivileges != tc.wantNNP {
+			t.Errorf("%s: no_new_privs = %v", tc.name, c.NoNewPrivileges)
+		}
+		caps := c.Capabilities.Bounding
+		if tc.wantCap != "" && !slices.Contains(caps, tc.wantCap) {
+			t.Errorf("%s: %s missing from %v", tc.name, tc.wantCap, caps)
+		}
+		if tc.noCap != "" && slices.Contains(caps, tc.noCap) {
+			t.Errorf("%s: %s in %v", tc.name, tc.noCap, caps)
+		}
+		if tc.ctr.Privileged != (len(c.MaskPaths) == 0) {
+			t.Errorf("%s: masked paths %v", tc.name, c.MaskPaths)
+		}
+		// The pod's net namespace is joined by path; the mount and PID
+		// namespaces are the container's own.
+		if p := c.Namespaces.PathOf(configs.NEWNET); p != "/ns/net" {
+			t.Errorf("%s: net namespace %q", tc.name, p)
+		}
+		if !c.Namespaces.Contains(configs.NEWNS) || c.Namespaces.PathOf(configs.NEWNS) != "" {
+			t.Errorf("%s: no private mount namespace", tc.name)
+		}
+	}
+}
