@@ -137,6 +137,12 @@ type ContainerConfig struct {
 	GID *int64 `json:"gid,omitempty"`
 	// MemoryLimit is the container's own limit in bytes; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
+	// CPULimitMillis caps the container's CPU time (1000 = one CPU) by a
+	// CFS quota over a 100 ms period; CPURequestMillis weighs it against
+	// other containers (cpu.shares / cpu.weight), as the kubelet does. 0
+	// means none.
+	CPULimitMillis   int64 `json:"cpuLimitMillis,omitempty"`
+	CPURequestMillis int64 `json:"cpuRequestMillis,omitempty"`
 	// ReadOnlyRootfs mounts the container's root read-only.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
 	// Privileged gives every capability and device, and no masked paths.
@@ -317,6 +323,9 @@ func checkContainers(c *PodConfig) []error {
 			if e.Name == "" || strings.Contains(e.Name, "=") {
 				errs = append(errs, fmt.Errorf("%s.env[%d].name: %q is not a variable name", f, j, e.Name))
 			}
+		}
+		if ctr.CPULimitMillis < 0 || ctr.CPURequestMillis < 0 {
+			errs = append(errs, fmt.Errorf("%s: cpu limit and request must not be negative", f))
 		}
 		if ctr.MemoryLimit < 0 {
 			errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))

@@ -85,3 +85,15 @@ func TestHardeningDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUResources(t *testing.T) {
+	c := libcontainerConfig(containerSpec{ctr: &ContainerConfig{CPULimitMillis: 500, CPURequestMillis: 250}})
+	r := c.Cgroups.Resources
+	if r.CpuQuota != 50000 || r.CpuPeriod != 100000 || r.CpuShares != 256 {
+		t.Errorf("500m limit, 250m request: quota %d period %d shares %d", r.CpuQuota, r.CpuPeriod, r.CpuShares)
+	}
+	c = libcontainerConfig(containerSpec{ctr: &ContainerConfig{CPURequestMillis: 1}})
+	if r := c.Cgroups.Resources; r.CpuQuota != 0 || r.CpuShares != 2 {
+		t.Errorf("1m request: quota %d shares %d", r.CpuQuota, r.CpuShares)
+	}
+}

@@ -93,8 +93,9 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		Cgroups: &cgroups.Cgroup{
 			Path: s.cgroupPath,
 			Resources: &cgroups.Resources{
-				Memory:  s.ctr.MemoryLimit,
-				Devices: rules,
+				Memory:    s.ctr.MemoryLimit,
+				CpuShares: cpuShares(s.ctr.CPURequestMillis),
+				Devices:   rules,
 			},
 		},
 		Mounts: []*configs.Mount{
@@ -106,6 +107,10 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
 			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
 		},
+	}
+	if s.ctr.CPULimitMillis > 0 {
+		c.Cgroups.Resources.CpuPeriod = cpuPeriod
+		c.Cgroups.Resources.CpuQuota = max(s.ctr.CPULimitMillis*cpuPeriod/1000, 1000)
 	}
 	if s.ctr.Privileged {
 		// As a privileged Kubernetes container: every capability and
@@ -187,4 +192,18 @@ func capabilities(ctr *ContainerConfig) []string {
 	}
 	sort.Strings(caps)
 	return caps
+}
+
+// cpuPeriod is the CFS period for CPU limits, in microseconds (the
+// kubelet's default, 100 ms).
+const cpuPeriod = 100000
+
+// cpuShares is the kubelet's MilliCPUToShares: 1024 shares a CPU, at least
+// 2; 0 (no request) leaves the default. libcontainer turns shares into
+// cpu.weight on cgroup v2.
+func cpuShares(millis int64) uint64 {
+	if millis <= 0 {
+		return 0
+	}
+	return uint64(max(millis*1024/1000, 2))
 }

@@ -105,7 +105,17 @@ func TestPodNetwork(t *testing.T) {
 
 func TestHostNetwork(t *testing.T) {
 	e := newTestEnv(t)
-	st := e.run(&PodConfig{Name: "hostnet", HostNetwork: true, Containers: []ContainerConfig{e.container("c", "sleep", "3600")}})
+	c := e.container("c", "sleep", "3600")
+	c.CPULimitMillis = 500
+	st := e.run(&PodConfig{Name: "hostnet", HostNetwork: true, Containers: []ContainerConfig{c}})
+	// The CPU limit is a CFS quota on the container's cgroup (v1 or v2).
+	quota, err := os.ReadFile("/sys/fs/cgroup/cpu" + st.Containers[0].CgroupPath + "/cpu.cfs_quota_us")
+	if err != nil {
+		quota, err = os.ReadFile("/sys/fs/cgroup" + st.Containers[0].CgroupPath + "/cpu.max")
+	}
+	if q := strings.Fields(string(quota)); err != nil || len(q) == 0 || q[0] != "50000" {
+		t.Errorf("cpu quota of a 500m limit = %q (%v), want 50000 per 100000", quota, err)
+	}
 	if st.PodIP != "" || st.Namespaces["net"] != "" {
 		t.Fatalf("a hostNetwork pod got a network: %+v", st)
 	}

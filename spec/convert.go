@@ -139,6 +139,14 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	if q, ok := k.Resources.Limits[v1.ResourceMemory]; ok {
 		c.MemoryLimit = q.Value()
 	}
+	if q, ok := k.Resources.Limits[v1.ResourceCPU]; ok {
+		c.CPULimitMillis = q.MilliValue()
+	}
+	if q, ok := k.Resources.Requests[v1.ResourceCPU]; ok {
+		c.CPURequestMillis = q.MilliValue()
+	} else if c.CPULimitMillis > 0 {
+		c.CPURequestMillis = c.CPULimitMillis // Kubernetes defaults the request to the limit
+	}
 	uid, gid := podSC.RunAsUser, podSC.RunAsGroup
 	nonRoot := podSC.RunAsNonRoot
 	c.SupplementalGroups = append([]int64(nil), podSC.SupplementalGroups...)

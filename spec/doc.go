@@ -22,16 +22,18 @@
 //   - containers and initContainers: image, command, args, env (value, or
 //     valueFrom.fieldRef of metadata.name, metadata.namespace or
 //     status.podIP), workingDir, ports, volumeMounts, resources,
-//     securityContext (runAsUser, runAsGroup, readOnlyRootFilesystem,
-//     privileged, capabilities), stdin, tty, and restartPolicy Always on an
+//     securityContext (runAsUser, runAsGroup, runAsNonRoot,
+//     readOnlyRootFilesystem, privileged, allowPrivilegeEscalation,
+//     capabilities), stdin, tty, and restartPolicy Always on an
 //     init container (a native sidecar).
 //   - imagePullPolicy is accepted and checked, and changes nothing: podbox
 //     only has a local image store, so every policy means "use the local
 //     image", and an image that is not there fails the pod's start.
 //   - resources: limits.memory is the container's memory limit (bytes,
-//     rounded up). requests.memory and cpu requests and limits are accepted
-//     and checked (not negative, request not above limit) but not used:
-//     podbox does no scheduling, and cpu limits are not enforced yet.
+//     rounded up); limits.cpu is a CFS quota and requests.cpu (defaulting to
+//     the limit) the container's cpu weight, as the kubelet sets them.
+//     requests.memory is accepted and checked (not negative, not above the
+//     limit) but not used: podbox does no scheduling.
 //     spec.resources (pod-level resources) limits.memory is the pod's memory
 //     quota; without it the sandbox derives the quota from the containers'
 //     limits the way the kubelet does.

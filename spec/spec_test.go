@@ -342,7 +342,7 @@ func TestFullMapping(t *testing.T) {
 					{Name: "data", Target: "/data", ReadOnly: true, SubPath: "app", Propagation: "HostToContainer"},
 					{Name: "cache", Target: "/cache"},
 				},
-				MemoryLimit: 128 * mi, UID: ptr(int64(0)), GID: ptr(int64(1000)), ReadOnlyRootfs: true,
+				MemoryLimit: 128 * mi, CPULimitMillis: 250, CPURequestMillis: 100, UID: ptr(int64(0)), GID: ptr(int64(1000)), ReadOnlyRootfs: true,
 				CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"},
 			},
 			{
