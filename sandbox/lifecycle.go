@@ -26,6 +26,10 @@ type RunOptions struct {
 	// BackoffReset: a container that ran this long starts its backoff
 	// again; default 10 min.
 	BackoffReset time.Duration
+	// Logf, when set, is told what the lifecycle could not do but went on
+	// without (the library prints nothing itself); podbox's monitor writes
+	// it to the pod's monitor.log.
+	Logf func(format string, args ...any)
 	// Started, when set, is called once, as soon as what WaitStarted waits
 	// for may have happened: every app container started, the pod ended,
 	// or a container failed to start. A caller in another process (podbox
@@ -131,6 +135,12 @@ func (m *Manager) withLock(name string, fn func() error) error {
 
 // save writes the runner's state, keeping what others may have changed
 // (nothing today but the file itself).
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Logf != nil {
+		r.opts.Logf(format, args...)
+	}
+}
+
 // notifyStarted calls RunOptions.Started once.
 func (r *runner) notifyStarted() {
 	if r.opts.Started != nil {
@@ -144,7 +154,7 @@ func (r *runner) save() {
 		defer r.notifyStarted()
 	}
 	if err := r.m.withLock(r.name, func() error { return writeState(r.dir, r.st) }); err != nil && !errors.Is(err, ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "podbox: save state of pod %q: %v\n", r.name, err)
+		r.logf("save state of pod %q: %v", r.name, err)
 	}
 }
 

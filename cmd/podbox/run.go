@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -270,6 +271,9 @@ var monitorCommand = &cli.Command{
 		goR.Close()
 		defer startedW.Close()
 		opts.Started = func() { startedW.Write([]byte{1}); startedW.Close() }
+		opts.Logf = func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "%s podbox monitor: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+		}
 		// From here on the monitor's output goes to the pod's directory.
 		if f, err := os.OpenFile(filepath.Join(m.PodDir(name), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 			unix.Dup2(int(f.Fd()), 1)
