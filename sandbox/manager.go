@@ -186,6 +186,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		Config:      *cfg,
 		Namespaces:  map[string]string{},
 	}
+	podCgroup := cgroups.LoadPod(st.CgroupPath)
 	for _, c := range cfg.InitContainers {
 		kind := KindInit
 		if c.RestartPolicy == RestartAlways {
@@ -193,7 +194,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		}
 		st.InitContainers = append(st.InitContainers, ContainerStatus{
 			Name: c.Name, Kind: kind, State: StateWaiting, Reason: ReasonCreating,
-			CgroupPath: st.CgroupPath + "/" + c.Name,
+			CgroupPath: podCgroup.Child(c.Name),
 		})
 	}
 	appReason := ReasonCreating
@@ -203,7 +204,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	for _, c := range cfg.Containers {
 		st.Containers = append(st.Containers, ContainerStatus{
 			Name: c.Name, Kind: KindApp, State: StateWaiting, Reason: appReason,
-			CgroupPath: st.CgroupPath + "/" + c.Name,
+			CgroupPath: podCgroup.Child(c.Name),
 		})
 	}
 	if err := writeState(dir, st); err != nil {
