@@ -31,7 +31,8 @@ type Options struct {
 	// made; default /podbox.
 	CgroupParent string
 	// PauseBinary is the path of the pause program; default "pause" beside
-	// the running executable, else "podbox-pause" or "pause" on PATH.
+	// the running executable, else <exe dir>/../libexec/podbox/pause (where
+	// make install puts it), else "podbox-pause" or "pause" on PATH.
 	PauseBinary string
 	// Network is the pod network: bridge, subnet, veth prefix, nftables
 	// table; its StateDir defaults to Root/net.
@@ -92,10 +93,11 @@ func New(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, net: n, runners: map[string]*runHandle{}}, nil
 }
 
+// findPause looks for the pause program near the running executable (see
+// pauseNear), then on PATH.
 func findPause() (string, error) {
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "pause")
-		if _, err := os.Stat(p); err == nil {
+		if p := pauseNear(filepath.Dir(exe)); p != "" {
 			return p, nil
 		}
 	}
@@ -104,7 +106,22 @@ func findPause() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("pause binary not found beside the executable nor on PATH: set Options.PauseBinary")
+	return "", errors.New("pause binary not found beside the executable, in ../libexec/podbox nor on PATH: set Options.PauseBinary")
+}
+
+// pauseNear returns the pause program in dir, the executable's directory,
+// else in the libexec directory of the prefix dir is the bin of
+// ($PREFIX/bin/podbox finds $PREFIX/libexec/podbox/pause); "" if neither.
+func pauseNear(dir string) string {
+	for _, p := range []string{
+		filepath.Join(dir, "pause"),
+		filepath.Join(dir, "..", "libexec", "podbox", "pause"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 func (m *Manager) podDir(name string) string { return filepath.Join(m.opts.Root, "pods", name) }

@@ -70,7 +70,8 @@ Example:
 		},
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand,
-			stopCommand, rmCommand, imageCommand, networkCommand, monitorCommand,
+			stopCommand, rmCommand, imageCommand, networkCommand, versionCommand,
+			completionCommand, monitorCommand, manCommand,
 		},
 	}
 }
