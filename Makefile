@@ -6,6 +6,7 @@ BIN       := bin
 GOFLAGS   ?= -buildvcs=false
 export GOFLAGS
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # Debian packages the tests need; `make deps` installs the missing ones.
 DEB_PKGS  := busybox-static iproute2
 STATICCHECK_VERSION := v0.8.2
@@ -32,7 +33,7 @@ $(BIN)/pause: $(GO_SOURCES) $(wildcard pause/*.s)
 $(BIN)/podbox: $(GO_SOURCES)
 	@mkdir -p $(BIN)
 	@if [ -d cmd/podbox ]; then \
-		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $@ ./cmd/podbox; \
+		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o $@ ./cmd/podbox; \
 	else echo "cmd/podbox: not yet written, skipping"; fi
 
 ## image: the reproducible busybox image for tests and the demo (testdata/images/busybox.tar)
@@ -94,11 +95,60 @@ deps:
 
 ## clean: remove build outputs
 clean:
-	rm -rf $(BIN) bench/out testdata/images/busybox.tar
+	rm -rf $(BIN) bench/out testdata/images/busybox.tar $(DIST)
 
 ## clean-test: remove debris of a crashed test run (cgroups, mounts, links, processes named $(TEST_PREFIX)*)
 clean-test:
 	./hack/clean-test $(TEST_PREFIX)
+
+# Installing and releasing. podbox finds its pause in ../libexec/podbox from
+# its own directory, so the layout under PREFIX is fixed (hack/install-tree).
+.PHONY: docs install uninstall release release-deps release-check
+PREFIX  ?= /usr/local
+DESTDIR ?=
+DIST    ?= dist
+# Release tarballs; their mtimes are the last commit's time unless set.
+RELEASE_ARCHES    ?= amd64 arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Debian's C cross compilers for the release arches other than the host's.
+CROSS_DEB_amd64 := gcc-x86-64-linux-gnu libc6-dev-amd64-cross
+CROSS_DEB_arm64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+HOST_ARCH := $(shell $(GO) env GOHOSTARCH 2>/dev/null)
+
+## docs: the man page, shell completions and license files make install puts beside the binaries (bin/docs)
+docs: $(BIN)/docs/podbox.8
+
+$(BIN)/docs/podbox.8: $(BIN)/podbox $(BIN)/pause LICENSE NOTICE hack/docs hack/third-party-licenses
+	./hack/docs $(BIN)/docs $(BIN)/podbox $(BIN)/podbox $(BIN)/pause
+
+## install: podbox in $(PREFIX)/bin, pause in $(PREFIX)/libexec/podbox, man page, completions (DESTDIR honoured)
+install: build docs
+	./hack/install-tree "$(DESTDIR)$(PREFIX)" $(BIN)/podbox $(BIN)/pause $(BIN)/docs
+
+## uninstall: remove what make install put under $(DESTDIR)$(PREFIX)
+uninstall:
+	./hack/install-tree --uninstall "$(DESTDIR)$(PREFIX)"
+
+## release: $(DIST)/podbox-<version>-linux-{amd64,arm64}.tar.gz (static binaries) and SHA256SUMS, reproducible
+release: release-deps
+	VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GO=$(GO) \
+		DIST=$(DIST) ARCHES="$(RELEASE_ARCHES)" ./hack/release
+
+## release-deps: install the C cross compilers the release needs, when missing (idempotent)
+release-deps:
+	@$(MAKE) -s deps DEB_PKGS="$(foreach a,$(filter-out $(HOST_ARCH),$(RELEASE_ARCHES)),$(CROSS_DEB_$(a)))"
+
+## release-check: make release twice from HEAD, in two clones, and compare the SHA256SUMS
+release-check: release-deps
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for c in a b; do \
+		git clone -q --shared . "$$tmp/$$c" && $(MAKE) -s -C "$$tmp/$$c" release DIST=dist >/dev/null || exit 1; \
+	done; \
+	if cmp -s "$$tmp/a/dist/SHA256SUMS" "$$tmp/b/dist/SHA256SUMS"; then \
+		echo "release-check: two builds of $$(git rev-parse --short HEAD) are identical:"; cat "$$tmp/a/dist/SHA256SUMS"; \
+	else \
+		echo "release-check: two builds of the same commit differ:"; diff "$$tmp/a/dist/SHA256SUMS" "$$tmp/b/dist/SHA256SUMS"; exit 1; \
+	fi
 
 ## help: list the targets
 help:
