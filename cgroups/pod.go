@@ -31,12 +31,35 @@ type Pod struct {
 // backend is one cgroup layout: v1 (with hybrid) or v2.
 type backend interface {
 	exists(path string) bool
-	create(path string, memLimit int64) error
+	create(path string, memLimit int64, o podOptions) error
 	join(path string, pid int) error
 	destroy(path string) error
 	memory(path string) (limit, usage int64, err error)
 	oomKillCount(path string) (uint64, error)
+	// containerResources adds the node-level container settings this
+	// layout offers to r (see Pod.ContainerResources).
+	containerResources(podPath string, r *occg.Resources, allowSwap bool)
+	// events returns the memory events the layout counts for the cgroup.
+	events(path string) (map[string]uint64, error)
+	// pressure returns the cgroup's PSI files by resource, those the kernel has.
+	pressure(path string) (map[string]*PSIStats, error)
 }
+
+// PSIStats is one resource's pressure stall information: the share of time
+// some (or all) runnable tasks stalled on it over 10, 60 and 300 s, and the
+// total stall time in microseconds.
+type PSIStats = occg.PSIStats
+
+// PodOption changes how CreatePod makes a pod cgroup.
+type PodOption func(*podOptions)
+
+type podOptions struct{ allowSwap bool }
+
+// AllowSwap says whether the pod's processes may use the node's swap. Without
+// it (the kubelet's NoSwap, its default) a pod cgroup gets memory.swap.max 0
+// on cgroup v2, where the kernel accounts swap. cgroup v1 pod cgroups are
+// left as they are, as the kubelet leaves them.
+func AllowSwap(allow bool) PodOption { return func(o *podOptions) { o.allowSwap = allow } }
 
 func hostBackend() backend {
 	if IsV2() {
@@ -55,13 +78,17 @@ func IsV2() bool { return occg.IsCgroup2UnifiedMode() }
 // one that exists is fine: it sets the limit again (0 lifts it). On v2 it also
 // enables the memory, pids and cpu controllers (those available) in the pod
 // cgroup's cgroup.subtree_control, so that container cgroups below it can have
-// their own limits. A cgroup that this call created is removed again when it
-// fails.
-func CreatePod(path string, memLimit int64) (*Pod, error) {
-	return createPod(hostBackend(), path, memLimit)
+// their own limits, and fences swap unless AllowSwap(true) is given. A cgroup
+// that this call created is removed again when it fails.
+func CreatePod(path string, memLimit int64, opts ...PodOption) (*Pod, error) {
+	return createPod(hostBackend(), path, memLimit, opts...)
 }
 
-func createPod(be backend, path string, memLimit int64) (*Pod, error) {
+func createPod(be backend, path string, memLimit int64, opts ...PodOption) (*Pod, error) {
+	var o podOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := checkPath(path); err != nil {
 		return nil, fmt.Errorf("create pod cgroup %q: %w", path, err)
 	}
@@ -69,7 +96,7 @@ func createPod(be backend, path string, memLimit int64) (*Pod, error) {
 		return nil, fmt.Errorf("create pod cgroup %q: negative memory limit %d", path, memLimit)
 	}
 	existed := be.exists(path)
-	if err := be.create(path, memLimit); err != nil {
+	if err := be.create(path, memLimit, o); err != nil {
 		if !existed {
 			_ = be.destroy(path)
 		}
@@ -144,6 +171,57 @@ func (p *Pod) Memory() (limit, usage int64, err error) {
 		return 0, 0, fmt.Errorf("read memory of pod cgroup %q: %w", p.path, err)
 	}
 	return limit, usage, nil
+}
+
+// ContainerResources adds to r, the resources of one of the pod's container
+// cgroups as libcontainer takes them, what the kubelet sets on every container
+// cgroup of a node, where the host's kernel offers it:
+//   - cgroup v2: memory.oom.group 1, so that an OOM kill ends the whole
+//     container rather than one of its processes (the kubelet's default on v2,
+//     singleProcessOOMKill false); and unless allowSwap, memory.swap.max 0
+//     (NoSwap).
+//   - cgroup v1: unless allowSwap, a memory+swap limit equal to the memory
+//     limit where the container has one and the kernel accounts swap
+//     (memory.memsw.limit_in_bytes), which is how the kubelet fences swap on v1.
+//
+// It reads which interface files the pod cgroup has and writes nothing.
+func (p *Pod) ContainerResources(r *occg.Resources, allowSwap bool) {
+	if checkPath(p.path) != nil {
+		return
+	}
+	p.backend().containerResources(p.path, r, allowSwap)
+}
+
+// MemoryEvents returns the memory events the kernel counted for the pod
+// cgroup, by the kernel's own names: on cgroup v2 memory.events (low, high,
+// max, oom, oom_kill, oom_group_kill; hierarchical), on v1 memory.oom_control
+// (oom_kill, under_oom) and memory.failcnt as "failcnt" (how often usage hit
+// the limit).
+func (p *Pod) MemoryEvents() (map[string]uint64, error) {
+	if err := checkPath(p.path); err != nil {
+		return nil, fmt.Errorf("read memory events of pod cgroup %q: %w", p.path, err)
+	}
+	ev, err := p.backend().events(p.path)
+	if err != nil {
+		return nil, fmt.Errorf("read memory events of pod cgroup %q: %w", p.path, err)
+	}
+	return ev, nil
+}
+
+// Pressure returns the pod cgroup's pressure stall information (PSI) by
+// resource ("cpu", "memory", "io"): on cgroup v2 its *.pressure files, in the
+// hybrid layout those of its copy in the v2 hierarchy, which tracks the same
+// processes. Resources the kernel does not report (no CONFIG_PSI, psi=0, pure
+// v1) are absent; the map may be empty.
+func (p *Pod) Pressure() (map[string]*PSIStats, error) {
+	if err := checkPath(p.path); err != nil {
+		return nil, fmt.Errorf("read pressure of pod cgroup %q: %w", p.path, err)
+	}
+	psi, err := p.backend().pressure(p.path)
+	if err != nil {
+		return nil, fmt.Errorf("read pressure of pod cgroup %q: %w", p.path, err)
+	}
+	return psi, nil
 }
 
 // OOMKillCount returns how many processes the kernel's OOM killer killed in the

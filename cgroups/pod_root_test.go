@@ -229,6 +229,26 @@ func TestRootOOMKillByPodLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("oom_kill: app %d, pod %d", n, podKills)
+	// What inspect shows: v2 counts the kill on the pod (memory.events is
+	// hierarchical), v1 counts on the pod how often its limit was hit.
+	ev, err := p.MemoryEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsV2() && ev["oom_kill"] < 1 {
+		t.Errorf("pod memory.events oom_kill = %d, want >= 1: %v", ev["oom_kill"], ev)
+	}
+	if !IsV2() && ev["failcnt"] < 1 {
+		t.Errorf("pod memory.failcnt = %d, want >= 1: %v", ev["failcnt"], ev)
+	}
+	psi, err := p.Pressure()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/proc/pressure/memory"); err == nil && psi["memory"] == nil {
+		t.Errorf("the kernel has PSI, but the pod's memory pressure is missing: %v", psi)
+	}
+	t.Logf("memory events %v, memory pressure %+v", ev, psi["memory"])
 	if err := p.Destroy(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func (l legacy) exists(path string) bool {
 	return occg.PathExists(m.Path("memory"))
 }
 
-func (l legacy) create(path string, memLimit int64) error {
+func (l legacy) create(path string, memLimit int64, _ podOptions) error {
 	cg := podConfig(path, memLimit)
 	m, err := l.manager(cg)
 	if err != nil {
@@ -102,25 +102,17 @@ func thawAll(dir string) {
 }
 
 func (l legacy) memory(path string) (limit, usage int64, err error) {
-	m, err := l.manager(podConfig(path, 0))
+	dir, err := l.memoryDir(path)
 	if err != nil {
 		return 0, 0, err
-	}
-	dir := m.Path("memory")
-	if dir == "" {
-		return 0, 0, fmt.Errorf("no memory controller mounted")
 	}
 	return readMemory(dir, "memory.limit_in_bytes", "memory.usage_in_bytes")
 }
 
 func (l legacy) oomKillCount(path string) (uint64, error) {
-	m, err := l.manager(podConfig(path, 0))
+	dir, err := l.memoryDir(path)
 	if err != nil {
 		return 0, err
-	}
-	dir := m.Path("memory")
-	if dir == "" {
-		return 0, fmt.Errorf("no memory controller mounted")
 	}
 	return fs1.OOMKillCount(dir)
 }
@@ -136,4 +128,58 @@ func readMemory(dir, limitFile, usageFile string) (limit, usage int64, err error
 		return 0, 0, err
 	}
 	return unlimited(l), unlimited(u), nil
+}
+
+func (l legacy) memoryDir(path string) (string, error) {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return "", err
+	}
+	dir := m.Path("memory")
+	if dir == "" {
+		return "", fmt.Errorf("no memory controller mounted")
+	}
+	return dir, nil
+}
+
+func (l legacy) containerResources(podPath string, r *occg.Resources, allowSwap bool) {
+	if allowSwap || r.Memory <= 0 {
+		return
+	}
+	// memory.memsw.* exist only where the kernel accounts swap.
+	if dir, err := l.memoryDir(podPath); err == nil && occg.PathExists(filepath.Join(dir, "memory.memsw.limit_in_bytes")) {
+		r.MemorySwap = r.Memory
+	}
+}
+
+func (l legacy) events(path string) (map[string]uint64, error) {
+	dir, err := l.memoryDir(path)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := readKeyValues(dir, "memory.oom_control")
+	if err != nil {
+		return nil, err
+	}
+	failcnt, err := fscommon.GetCgroupParamUint(dir, "memory.failcnt")
+	if err != nil {
+		return nil, err
+	}
+	ev["failcnt"] = failcnt
+	return ev, nil
+}
+
+// pressure reads PSI from the pod's copy in the hybrid layout's v2 hierarchy
+// (/sys/fs/cgroup/unified), where the kernel tracks the same processes; pure
+// v1 has none.
+func (l legacy) pressure(path string) (map[string]*occg.PSIStats, error) {
+	m, err := l.manager(podConfig(path, 0))
+	if err != nil {
+		return nil, err
+	}
+	dir := m.Path("")
+	if dir == "" || !occg.PathExists(dir) {
+		return map[string]*occg.PSIStats{}, nil
+	}
+	return readPressure(dir)
 }

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	occg "github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
+	"github.com/opencontainers/cgroups/fscommon"
+	"golang.org/x/sys/unix"
 )
 
 // childControllers are the controllers a pod enables for its children, where
@@ -40,11 +43,14 @@ func (u *unified) dir(path string) string { return filepath.Join(u.root, path) }
 
 func (u *unified) exists(path string) bool { return occg.PathExists(u.dir(path)) }
 
-func (u *unified) create(path string, memLimit int64) error {
+func (u *unified) create(path string, memLimit int64, o podOptions) error {
 	dir := u.dir(path)
 	cg := podConfig(path, memLimit)
 	if err := u.mkdir(dir, cg); err != nil {
 		return err
+	}
+	if !o.allowSwap && occg.PathExists(filepath.Join(dir, "memory.swap.max")) {
+		cg.Resources.Unified = map[string]string{"memory.swap.max": "0"}
 	}
 	m, err := fs2.NewManager(cg, dir)
 	if err != nil {
@@ -119,4 +125,104 @@ func (u *unified) memory(path string) (limit, usage int64, err error) {
 
 func (u *unified) oomKillCount(path string) (uint64, error) {
 	return fs2.OOMKillCount(u.dir(path))
+}
+
+func (u *unified) containerResources(podPath string, r *occg.Resources, allowSwap bool) {
+	dir := u.dir(podPath)
+	set := func(file, value string) {
+		// The pod enables memory for its children: a file the pod cgroup
+		// has, its container cgroups have too.
+		if !occg.PathExists(filepath.Join(dir, file)) {
+			return
+		}
+		if r.Unified == nil {
+			r.Unified = map[string]string{}
+		}
+		r.Unified[file] = value
+	}
+	set("memory.oom.group", "1")
+	if !allowSwap {
+		set("memory.swap.max", "0")
+	}
+}
+
+func (u *unified) events(path string) (map[string]uint64, error) {
+	return readKeyValues(u.dir(path), "memory.events")
+}
+
+func (u *unified) pressure(path string) (map[string]*occg.PSIStats, error) {
+	return readPressure(u.dir(path))
+}
+
+// readKeyValues reads a flat keyed file of the cgroup dir ("oom_kill 3").
+func readKeyValues(dir, file string) (map[string]uint64, error) {
+	s, err := occg.ReadFile(dir, file)
+	if err != nil {
+		return nil, err
+	}
+	kv := map[string]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		k, v, err := fscommon.ParseKeyValue(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		kv[k] = v
+	}
+	return kv, nil
+}
+
+// readPressure reads the cpu, memory and io pressure files of the v2 cgroup
+// dir, those that exist: "some avg10=0.00 avg60=0.00 avg300=0.00 total=0".
+func readPressure(dir string) (map[string]*occg.PSIStats, error) {
+	psi := map[string]*occg.PSIStats{}
+	for _, res := range []string{"cpu", "memory", "io"} {
+		s, err := occg.ReadFile(dir, res+".pressure")
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {
+			continue // no CONFIG_PSI, psi=0, or PSI off for this cgroup
+		}
+		if err != nil {
+			return nil, err
+		}
+		st := &occg.PSIStats{}
+		for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				continue
+			}
+			var d *occg.PSIData
+			switch fields[0] {
+			case "some":
+				d = &st.Some
+			case "full":
+				d = &st.Full
+			default:
+				continue
+			}
+			for _, f := range fields[1:] {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok {
+					return nil, fmt.Errorf("%s.pressure: bad field %q", res, f)
+				}
+				var err error
+				switch k {
+				case "avg10":
+					d.Avg10, err = strconv.ParseFloat(v, 64)
+				case "avg60":
+					d.Avg60, err = strconv.ParseFloat(v, 64)
+				case "avg300":
+					d.Avg300, err = strconv.ParseFloat(v, 64)
+				case "total":
+					d.Total, err = strconv.ParseUint(v, 10, 64)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s.pressure: %q: %w", res, f, err)
+				}
+			}
+		}
+		psi[res] = st
+	}
+	return psi, nil
 }

@@ -18,8 +18,9 @@ import (
 type fakeKernel struct {
 	t           *testing.T
 	root        string
-	controllers string // cgroup.controllers of a new cgroup
-	withKill    bool   // whether a new cgroup has cgroup.kill (Linux 5.14+)
+	controllers string   // cgroup.controllers of a new cgroup
+	withKill    bool     // whether a new cgroup has cgroup.kill (Linux 5.14+)
+	lacks       []string // interface files a new cgroup does not have (an older or smaller kernel)
 
 	mkdirs   []*occg.Resources
 	removed  []string          // cgroups removed, relative to root
@@ -69,9 +70,15 @@ func (k *fakeKernel) mkdir(dir string, cg *occg.Cgroup) error {
 			"memory.max":             "max",
 			"memory.current":         "0",
 			"memory.events":          "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+			"memory.swap.max":        "max",
+			"memory.oom.group":       "0",
+			"memory.pressure":        "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
 		}
 		if k.withKill {
 			files["cgroup.kill"] = ""
+		}
+		for _, f := range k.lacks {
+			delete(files, f)
 		}
 		for f, c := range files {
 			k.write(k.rel(d), f, c)
@@ -332,6 +339,104 @@ func TestV2OOMKillCount(t *testing.T) {
 	}
 	if _, err := oomKillCount(u, "/podbox/web/gone"); err == nil || !strings.HasPrefix(err.Error(), `read oom kills of cgroup "/podbox/web/gone": `) {
 		t.Errorf("missing cgroup: err = %v", err)
+	}
+}
+
+func TestV2SwapFenced(t *testing.T) {
+	u, k := newFakeV2(t, allControllers, true)
+	if _, err := createPod(u, "/podbox/fenced", 32*Mi); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.read("/podbox/fenced", "memory.swap.max"); got != "0" {
+		t.Errorf("memory.swap.max = %q by default, want 0 (the kubelet's NoSwap)", got)
+	}
+	if _, err := createPod(u, "/podbox/swapping", 32*Mi, AllowSwap(true)); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.read("/podbox/swapping", "memory.swap.max"); got != "max" {
+		t.Errorf("memory.swap.max = %q with AllowSwap, want it left at max", got)
+	}
+	// A kernel without swap accounting has no memory.swap.max: nothing to
+	// fence, and no error.
+	k.lacks = []string{"memory.swap.max"}
+	if _, err := createPod(u, "/podbox/noswap", 32*Mi); err != nil {
+		t.Fatal(err)
+	}
+	if k.exists("/podbox/noswap/memory.swap.max") {
+		t.Error("memory.swap.max written where the kernel has none")
+	}
+}
+
+func TestV2ContainerResources(t *testing.T) {
+	u, k := newFakeV2(t, allControllers, true)
+	p, err := createPod(u, "/podbox/web", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		allowSwap bool
+		want      map[string]string
+	}{
+		{false, map[string]string{"memory.oom.group": "1", "memory.swap.max": "0"}},
+		{true, map[string]string{"memory.oom.group": "1"}},
+	} {
+		r := &occg.Resources{Unified: map[string]string{"memory.high": "max"}}
+		p.ContainerResources(r, tc.allowSwap)
+		tc.want["memory.high"] = "max" // what was there stays
+		if !reflect.DeepEqual(r.Unified, tc.want) {
+			t.Errorf("allowSwap %v: Unified = %v, want %v", tc.allowSwap, r.Unified, tc.want)
+		}
+	}
+	// An older kernel: no memory.oom.group (before 4.19), no swap accounting.
+	k.lacks = []string{"memory.oom.group", "memory.swap.max"}
+	old, err := createPod(u, "/podbox/old", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The library's own memory.swap.max "max", which the fake keeps as a
+	// new file and a kernel refuses, goes.)
+	os.Remove(filepath.Join(k.root, "podbox", "old", "memory.swap.max"))
+	r := &occg.Resources{}
+	old.ContainerResources(r, false)
+	if r.Unified != nil {
+		t.Errorf("Unified = %v where the kernel has neither file", r.Unified)
+	}
+}
+
+func TestV2MemoryEventsAndPressure(t *testing.T) {
+	u, k := newFakeV2(t, allControllers, true)
+	p, err := createPod(u, "/podbox/web", 32*Mi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.write("/podbox/web", "memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 3\noom_group_kill 1\n")
+	ev, err := p.MemoryEvents()
+	want := map[string]uint64{"low": 0, "high": 0, "max": 7, "oom": 2, "oom_kill": 3, "oom_group_kill": 1}
+	if err != nil || !reflect.DeepEqual(ev, want) {
+		t.Errorf("MemoryEvents() = %v, %v; want %v", ev, err, want)
+	}
+	k.write("/podbox/web", "memory.pressure", "some avg10=1.50 avg60=0.25 avg300=0.00 total=123456\nfull avg10=0.75 avg60=0.00 avg300=0.00 total=42\n")
+	k.write("/podbox/web", "cpu.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=9\n")
+	psi, err := p.Pressure()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(psi) != 2 || psi["io"] != nil {
+		t.Errorf("Pressure() has %v; want cpu and memory (no io.pressure here)", psi)
+	}
+	if m := psi["memory"]; m == nil || m.Some.Avg10 != 1.5 || m.Some.Avg60 != 0.25 || m.Some.Total != 123456 || m.Full.Avg10 != 0.75 || m.Full.Total != 42 {
+		t.Errorf("memory pressure = %+v", m)
+	}
+	if c := psi["cpu"]; c == nil || c.Some.Total != 9 {
+		t.Errorf("cpu pressure = %+v", c)
+	}
+	k.write("/podbox/web", "io.pressure", "some avg10=x\n")
+	if _, err := p.Pressure(); err == nil || !strings.Contains(err.Error(), "io.pressure") {
+		t.Errorf("a malformed io.pressure: err = %v, want one naming the file", err)
+	}
+	k.write("/podbox/web", "memory.events", "oom_kill three\n")
+	if _, err := p.MemoryEvents(); err == nil || !strings.Contains(err.Error(), "memory.events") {
+		t.Errorf("a malformed memory.events: err = %v, want one naming the file", err)
 	}
 }
 

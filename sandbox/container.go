@@ -100,6 +100,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
 		volumes: vols,
 	})
+	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)
 	if err != nil {
 		return nil, err
@@ -132,6 +133,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		logf.Close()
 		return nil, err
 	}
+	// The count before the start: an OOM kill during it is this instance's.
+	// A cgroup that does not exist yet has counted none.
+	oomBase, _ := cgroups.OOMKillCount(cgroupPath)
 	err = c.Run(p)
 	if err == nil {
 		err = streams.started()
@@ -143,7 +147,6 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC()}
 	in.pid, _ = p.Pid()
-	oomBase, _ := cgroups.OOMKillCount(cgroupPath)
 	lw := &criWriter{f: logf}
 	for stream, r := range streams.out {
 		in.logs.Add(1)

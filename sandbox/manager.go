@@ -40,6 +40,10 @@ type Options struct {
 	// AllocatableMemory is the memory pods may be admitted against; 0
 	// means MemTotal minus a reserve (cgroups.DefaultAllocatable).
 	AllocatableMemory int64
+	// AllowSwap lets pods use the node's swap. By default swap is fenced
+	// as the kubelet's NoSwap does (memory.swap.max 0 on the pod and
+	// container cgroups on cgroup v2; see cgroups.Pod.ContainerResources).
+	AllowSwap bool
 }
 
 // Manager creates, starts, stops and removes pods under one state root. A
@@ -197,6 +201,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	st := &PodStatus{
 		Name:        cfg.Name,
 		MemoryQuota: quota,
+		AllowSwap:   m.opts.AllowSwap,
 		Phase:       PhaseUnknown,
 		Created:     time.Now().UTC(),
 		CgroupPath:  m.cgroupPath(cfg.Name),
@@ -231,7 +236,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	pod, err := cgroups.CreatePod(st.CgroupPath, quota)
+	pod, err := cgroups.CreatePod(st.CgroupPath, quota, cgroups.AllowSwap(st.AllowSwap))
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}

@@ -129,6 +129,9 @@ type PodStatus struct {
 	VolumePaths map[string]string `json:"volumePaths,omitempty"`
 	// MemoryQuota is the pod's memory quota, what admission counted.
 	MemoryQuota int64 `json:"memoryQuota,omitempty"`
+	// AllowSwap is Options.AllowSwap when the pod was made: its restarted
+	// containers keep the swap setting it started with.
+	AllowSwap bool `json:"allowSwap,omitempty"`
 	// Namespaces maps "net", "ipc", "uts" (and "pid" when shared) to the
 	// pinned namespace files.
 	Namespaces     map[string]string `json:"namespaces,omitempty"`

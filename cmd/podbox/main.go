@@ -66,6 +66,7 @@ Example:
 			&cli.StringFlag{Name: "subnet", Value: netns.DefaultSubnet, EnvVars: []string{"PODBOX_SUBNET"}, Usage: "pod network subnet"},
 			&cli.StringFlag{Name: "veth-prefix", Value: netns.DefaultVethPrefix, EnvVars: []string{"PODBOX_VETH_PREFIX"}, Usage: "prefix of the pods' host veth names"},
 			&cli.StringFlag{Name: "nft-table", Value: netns.DefaultTable, EnvVars: []string{"PODBOX_NFT_TABLE"}, Usage: "nftables table for masquerade and hostPorts"},
+			&cli.BoolFlag{Name: "allow-swap", EnvVars: []string{"PODBOX_ALLOW_SWAP"}, Usage: "let pods use the node's swap (default: memory.swap.max 0 on cgroup v2, as the kubelet's NoSwap)"},
 			&cli.DurationFlag{Name: "backoff-base", Value: 10 * time.Second, EnvVars: []string{"PODBOX_BACKOFF_BASE"}, Usage: "crash-loop backoff base (doubles up to 30x)", Hidden: true},
 		},
 		Commands: []*cli.Command{
@@ -93,6 +94,7 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 		Root:              c.String("root"),
 		CgroupParent:      c.String("cgroup-parent"),
 		AllocatableMemory: alloc,
+		AllowSwap:         c.Bool("allow-swap"),
 		Network: netns.Config{
 			Bridge:     c.String("bridge"),
 			Subnet:     c.String("subnet"),

@@ -262,7 +262,8 @@ var inspectCommand = &cli.Command{
 	ArgsUsage: "NAME",
 	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, each
 container's PID, namespace inodes (net, ipc, uts, pid, mnt) and cgroup, the pod
-cgroup with its memory limit and usage, the veth and the log paths.
+cgroup with its memory limit and usage, memory events (oom, oom_kill) and
+pressure stall information where the kernel has them, the veth and the log paths.
 
 Example:
    podbox inspect web | jq .containers[].namespaces.net
@@ -328,9 +329,17 @@ type nsInfo struct {
 }
 
 type cgroupInfo struct {
-	Path        string `json:"path"`
+	Path string `json:"path"`
+	// Version is the host's cgroup layout: v2, or v1 (the hybrid layout too).
+	Version     string `json:"version"`
 	MemoryLimit int64  `json:"memoryLimit"`
 	MemoryUsage int64  `json:"memoryUsage"`
+	// MemoryEvents are the kernel's counts by its own names: v2
+	// memory.events (oom, oom_kill, ...), v1 memory.oom_control and failcnt.
+	MemoryEvents map[string]uint64 `json:"memoryEvents,omitempty"`
+	// Pressure is the pod cgroup's PSI (cpu, memory, io) where the kernel
+	// reports it.
+	Pressure map[string]*cgroups.PSIStats `json:"pressure,omitempty"`
 }
 
 type inspectContainer struct {
@@ -353,8 +362,14 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 		ino, _ := netns.Inode(path)
 		out.Namespaces[kind] = nsInfo{Path: path, Inode: ino}
 	}
-	limit, usage, _ := cgroups.LoadPod(st.CgroupPath).Memory()
-	out.Cgroup = cgroupInfo{Path: st.CgroupPath, MemoryLimit: limit, MemoryUsage: usage}
+	pod := cgroups.LoadPod(st.CgroupPath)
+	limit, usage, _ := pod.Memory()
+	out.Cgroup = cgroupInfo{Path: st.CgroupPath, Version: "v1", MemoryLimit: limit, MemoryUsage: usage}
+	if cgroups.IsV2() {
+		out.Cgroup.Version = "v2"
+	}
+	out.Cgroup.MemoryEvents, _ = pod.MemoryEvents()
+	out.Cgroup.Pressure, _ = pod.Pressure()
 	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
 		for _, cs := range list {
 			ic := inspectContainer{Name: cs.Name, Kind: string(cs.Kind), State: string(cs.State), RestartCount: cs.RestartCount, Cgroup: cs.CgroupPath, Log: cs.LogPath}

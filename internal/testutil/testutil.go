@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // RootRequiredEnv, when set to "1", turns a skipped root test into a failed
@@ -36,6 +38,26 @@ func RequiresRoot(t testing.TB) {
 		t.Fatalf("this test needs root and %s=1 demands it: run it as root", RootRequiredEnv)
 	}
 	t.Skip("needs root (set " + RootRequiredEnv + "=1 to make this a failure)")
+}
+
+// Cgroup2RequiredEnv, when set to "1", turns a skipped cgroup v2 test into a
+// failed one. `make test-v2` sets it in its pure cgroup v2 VM, so that the
+// tests written for v2 cannot pass there by skipping.
+const Cgroup2RequiredEnv = "PODBOX_TEST_CGROUP2"
+
+// RequiresCgroup2 skips t unless the host runs the pure cgroup v2 layout; when
+// the run demands v2 (PODBOX_TEST_CGROUP2=1) it fails instead. Call it after
+// RequiresRoot.
+func RequiresCgroup2(t testing.TB) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return
+	}
+	if os.Getenv(Cgroup2RequiredEnv) == "1" {
+		t.Fatalf("this test needs pure cgroup v2 at /sys/fs/cgroup and %s=1 demands it", Cgroup2RequiredEnv)
+	}
+	t.Skip("cgroup v2 only: /sys/fs/cgroup is not cgroup2 here (make test-v2 runs it)")
 }
 
 // Prefix returns a short name prefix unique to this test run, such as
