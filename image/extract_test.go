@@ -78,10 +78,11 @@ func TestTarCannotEscape(t *testing.T) {
 func TestWhiteoutsStayInside(t *testing.T) {
 	out, check := outside(t)
 	root := t.TempDir()
-	x, err := newExtractor(root, true)
+	x, err := newExtractor(root, true, ExtractOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer x.close()
 	for _, l := range [][]entry{
 		{symlink("link", out), symlink("abs", "/"), dir("d/"), file("d/f", "f")},
 		{file("link/.wh.secret", ""), file("link/.wh..wh..opq", ""), file("abs/.wh.d", ""), file(".wh.link", "")},

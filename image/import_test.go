@@ -91,7 +91,11 @@ func TestImportTarballs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
 			src := writeFile(t, filepath.Join(t.TempDir(), tc.name), tc.data)
-			img, err := s.Import(ctx, "example.com/team/app:v1", src)
+			_, err := s.Import(ctx, "example.com/team/app:v1", src)
+			if want := `extract member "dev/null": device node 1:3 refused`; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("import with a device node: %v, want an error with %q", err, want)
+			}
+			img, err := s.ImportWith(ctx, "example.com/team/app:v1", src, ExtractOptions{AllowDevices: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func TestRootOwnershipAndDevices(t *testing.T) {
 		entry{name: "dev/loop9", typ: '4', mode: 0o660, gid: 6, major: 7, minor: 9},
 	)
 	s := newStore(t)
-	img, err := s.Import(ctx, "owned", writeFile(t, filepath.Join(t.TempDir(), "r.tar"), data))
+	img, err := s.ImportWith(ctx, "owned", writeFile(t, filepath.Join(t.TempDir(), "r.tar"), data), ExtractOptions{AllowDevices: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestRootOwnershipAndDevices(t *testing.T) {
 	}
 
 	// A directory import keeps them too.
-	again, err := s.Import(ctx, "copy", r)
+	again, err := s.ImportWith(ctx, "copy", r, ExtractOptions{AllowDevices: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,17 +145,17 @@ type unpacked struct {
 // unpack lays out source (of the given kind) as the root filesystem rootfs,
 // using work for scratch space. ref is the normalized name being imported,
 // which picks the image out of an archive of several.
-func unpack(ctx context.Context, kind sourceKind, source, rootfs, work, ref string) (*unpacked, error) {
+func unpack(ctx context.Context, kind sourceKind, source, rootfs, work, ref string, opts ExtractOptions) (*unpacked, error) {
 	switch kind {
 	case kindRootfsDir:
-		return unpackDir(ctx, source, rootfs)
+		return unpackDir(ctx, source, rootfs, opts)
 	case kindRootfsTar:
 		rc, err := openArchive(source)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		return unpackTar(ctx, rc, rootfs)
+		return unpackTar(ctx, rc, rootfs, opts)
 	case kindOCITar:
 		dir := filepath.Join(work, "oci")
 		if err := os.Mkdir(dir, 0o700); err != nil {
@@ -166,35 +166,33 @@ func unpack(ctx context.Context, kind sourceKind, source, rootfs, work, ref stri
 		if err != nil {
 			return nil, err
 		}
-		_, err = unpackTar(ctx, rc, dir)
+		// The layout's own files: never devices, whatever opts say.
+		layoutOpts := opts
+		layoutOpts.AllowDevices = false
+		_, err = unpackTar(ctx, rc, dir, layoutOpts)
 		rc.Close()
 		if err != nil {
 			return nil, err
 		}
-		return unpackOCI(ctx, dir, rootfs, ref)
+		return unpackOCI(ctx, dir, rootfs, ref, opts)
 	case kindOCIDir:
-		return unpackOCI(ctx, source, rootfs, ref)
+		return unpackOCI(ctx, source, rootfs, ref, opts)
 	case kindDockerTar:
-		return unpackDocker(ctx, source, rootfs, ref)
+		return unpackDocker(ctx, source, rootfs, ref, opts)
 	}
 	return nil, fmt.Errorf("unknown source kind %d", kind)
 }
 
 // unpackTar extracts a root filesystem tar stream; the ID is the digest of
 // the (uncompressed) stream.
-func unpackTar(ctx context.Context, r io.Reader, rootfs string) (*unpacked, error) {
-	x, err := newExtractor(rootfs, false)
+func unpackTar(ctx context.Context, r io.Reader, rootfs string, opts ExtractOptions) (*unpacked, error) {
+	x, err := newExtractor(rootfs, false, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer x.close()
 	h := sha256.New()
-	tee := io.TeeReader(r, h)
-	if err := x.apply(ctx, tee); err != nil {
-		return nil, err
-	}
-	// Read to the end: the digest covers the padding, and gzip checks its
-	// checksum only there.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if err := x.apply(ctx, io.TeeReader(r, h)); err != nil {
 		return nil, err
 	}
 	if err := x.finish(); err != nil {
@@ -205,7 +203,7 @@ func unpackTar(ctx context.Context, r io.Reader, rootfs string) (*unpacked, erro
 
 // unpackDir copies a root filesystem directory by streaming it as a tar
 // through the same extractor; the ID is the digest of that stream.
-func unpackDir(ctx context.Context, src, rootfs string) (*unpacked, error) {
+func unpackDir(ctx context.Context, src, rootfs string, opts ExtractOptions) (*unpacked, error) {
 	src, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return nil, err
@@ -216,7 +214,7 @@ func unpackDir(ctx context.Context, src, rootfs string) (*unpacked, error) {
 		defer close(done)
 		pw.CloseWithError(writeDirTar(ctx, pw, src))
 	}()
-	u, err := unpackTar(ctx, pr, rootfs)
+	u, err := unpackTar(ctx, pr, rootfs, opts)
 	pr.CloseWithError(errors.New("extraction stopped")) // unblocks the writer on failure
 	<-done
 	return u, err
@@ -238,8 +236,10 @@ func imageConfig(img v1.Image) (*unpacked, error) {
 	}}, nil
 }
 
-// applyLayers extracts img's layers in order, honouring whiteouts.
-func applyLayers(ctx context.Context, img v1.Image, rootfs string) (*unpacked, error) {
+// applyLayers extracts img's layers in order, honouring whiteouts. An
+// error names the layer by its DiffID (the digest of the uncompressed tar
+// the extractor read).
+func applyLayers(ctx context.Context, img v1.Image, rootfs string, opts ExtractOptions) (*unpacked, error) {
 	u, err := imageConfig(img)
 	if err != nil {
 		return nil, err
@@ -248,13 +248,23 @@ func applyLayers(ctx context.Context, img v1.Image, rootfs string) (*unpacked, e
 	if err != nil {
 		return nil, fmt.Errorf("image layers: %w", err)
 	}
-	x, err := newExtractor(rootfs, true)
+	x, err := newExtractor(rootfs, true, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer x.close()
 	for i, l := range layers {
 		if err := applyLayer(ctx, x, l); err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
+			name := fmt.Sprintf("#%d", i)
+			if d, derr := l.DiffID(); derr == nil {
+				name = d.String()
+			}
+			var xe *extractError
+			if errors.As(err, &xe) {
+				xe.layer = name
+				return nil, err
+			}
+			return nil, fmt.Errorf("extract layer %q: %w", name, err)
 		}
 	}
 	if err := x.finish(); err != nil {
@@ -269,11 +279,7 @@ func applyLayer(ctx context.Context, x *extractor, l v1.Layer) error {
 		return err
 	}
 	defer rc.Close()
-	if err := x.apply(ctx, rc); err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, rc)
-	return err
+	return x.apply(ctx, rc)
 }
 
 // sameRef reports whether two references name the same repository and tag
@@ -289,7 +295,7 @@ func sameRef(a, b string) bool {
 	return errA == nil && errB == nil && na == nb
 }
 
-func unpackDocker(ctx context.Context, source, rootfs, ref string) (*unpacked, error) {
+func unpackDocker(ctx context.Context, source, rootfs, ref string, opts ExtractOptions) (*unpacked, error) {
 	opener := func() (io.ReadCloser, error) { return openArchive(source) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
@@ -316,7 +322,7 @@ func unpackDocker(ctx context.Context, source, rootfs, ref string) (*unpacked, e
 	if err != nil {
 		return nil, fmt.Errorf("docker archive: %w", err)
 	}
-	return applyLayers(ctx, img, rootfs)
+	return applyLayers(ctx, img, rootfs, opts)
 }
 
 const (
@@ -324,7 +330,7 @@ const (
 	annotationImageName = "io.containerd.image.name"
 )
 
-func unpackOCI(ctx context.Context, dir, rootfs, ref string) (*unpacked, error) {
+func unpackOCI(ctx context.Context, dir, rootfs, ref string, opts ExtractOptions) (*unpacked, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout: %w", err)
@@ -377,7 +383,7 @@ func unpackOCI(ctx context.Context, dir, rootfs, ref string) (*unpacked, error) 
 	if err != nil {
 		return nil, err
 	}
-	return applyLayers(ctx, img, rootfs)
+	return applyLayers(ctx, img, rootfs, opts)
 }
 
 // ociImage resolves a descriptor to an image, descending into an index by

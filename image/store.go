@@ -156,9 +156,19 @@ func (s *Store) List() ([]*Image, error) {
 // images, the one tagged name is taken. A failed import leaves nothing
 // behind.
 //
+// Extraction never writes outside the image's root filesystem and refuses
+// what could (see the package documentation); ImportWith sets its limits
+// and allows device nodes.
+//
 // Equivalent to: `docker load -i SOURCE && docker tag ... NAME` or
 // `docker import SOURCE NAME` for a root filesystem.
-func (s *Store) Import(ctx context.Context, name, source string) (img *Image, retErr error) {
+func (s *Store) Import(ctx context.Context, name, source string) (*Image, error) {
+	return s.ImportWith(ctx, name, source, ExtractOptions{})
+}
+
+// ImportWith is Import with extraction options: limits other than the
+// defaults, device nodes allowed.
+func (s *Store) ImportWith(ctx context.Context, name, source string, opts ExtractOptions) (img *Image, retErr error) {
 	n, err := NormalizeName(name)
 	if err != nil {
 		return nil, err
@@ -199,7 +209,7 @@ func (s *Store) Import(ctx context.Context, name, source string) (img *Image, re
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return nil, err
 	}
-	u, err := unpack(ctx, kind, source, rootfs, work, n)
+	u, err := unpack(ctx, kind, source, rootfs, work, n, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
@@ -370,6 +380,23 @@ func (s *Store) within(dir string) bool {
 	}
 	rel, err := filepath.Rel(d, r)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// removeAll is os.RemoveAll that also gets through directories without
+// write permission (an unprivileged store may hold a 0555 directory). It
+// is for the store's own paths; the extractor removes with removeAt.
+func removeAll(p string) error {
+	err := os.RemoveAll(p)
+	if err == nil || os.Geteuid() == 0 {
+		return err
+	}
+	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(q, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(p)
 }
 
 // syncfs flushes the filesystem that holds p. Equivalent to: `sync -f p`.
