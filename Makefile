@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 # Everything a test run may create is named after this prefix.
 TEST_PREFIX := podbox-t
 
-.PHONY: all build image demo test unit root-test e2e bench lint deps clean clean-test help
+.PHONY: all build image demo test test-v2 unit root-test e2e bench lint deps clean clean-test help
 
 all: build
 
@@ -50,6 +50,11 @@ demo: build testdata/images/busybox.tar
 ## test: everything the README promises: lint, unit, root integration and end-to-end tests (as root)
 test: deps build vet root-test e2e
 	@echo "make test: all tiers passed"
+
+## test-v2: the root and e2e tiers again, in a throwaway VM booted with pure cgroup v2 (as root; CI runs it after test)
+test-v2: deps build testdata/images/busybox.tar
+	@if [ "$$(id -u)" != 0 ]; then echo "test-v2: run as root (sudo make test-v2)"; exit 1; fi
+	TEST_PREFIX=$(TEST_PREFIX) ./hack/test-v2
 
 ## unit: tests that need neither root nor the kernel objects (go test -short)
 unit:
