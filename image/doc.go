@@ -10,12 +10,27 @@
 // there). The result is one flat directory per image, meant as the read-only
 // lower layer of a container's overlay.
 //
-// Extraction never writes outside the image's root filesystem: ".." in a
-// member name is refused, absolute names are taken relative to the root,
-// and every path is resolved inside the root (symlinks included) as
-// github.com/cyphar/filepath-securejoin does. Modes, symlinks, hard links
-// (within the image), FIFOs and mtimes are kept; ownership and device nodes
-// only when the process is root (an unprivileged import owns every file and
+// Extraction never writes outside the image's root filesystem. Every
+// member is created relative to a file descriptor of the root, never
+// through a joined path: its parent directories are looked up one
+// component at a time without letting the kernel follow a symlink (a
+// symlink's text is resolved again inside the root, as openat2(2) with
+// RESOLVE_IN_ROOT would, so an absolute or "../.." target stays inside),
+// and the last component is made with mkdirat, openat(O_EXCL|O_NOFOLLOW),
+// symlinkat, linkat or mknodat. Refused, with an error naming the layer
+// and the member: a member naming the root itself that is not a directory
+// (a directory member "./" only sets the root's mode, owner and mtime),
+// ".." in a name (absolute names are taken relative to the root), a
+// whiteout naming nothing, "." or "..", a hard link to the root or a
+// directory or to a path outside (a hard link to a symlink links the
+// symlink itself), device nodes unless ExtractOptions.AllowDevices (a
+// character device 0:0 is an overlay whiteout: in a layer it deletes the
+// name, in a root filesystem tarball it is kept), and what is over the
+// limits: DefaultMaxBytes (64 GiB of uncompressed tar per import),
+// DefaultMaxEntries (1,048,576 paths) and DefaultMaxNameLen (4096 bytes
+// per name or link target), all settable with ImportWith. Modes, symlinks,
+// hard links, FIFOs and mtimes are kept; ownership and device nodes only
+// when the process is root (an unprivileged import owns every file and
 // goes without device nodes). Extended attributes are not kept.
 //
 // # Layout on disk

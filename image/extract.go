@@ -39,14 +39,17 @@ type ExtractOptions struct {
 	// it a device member is an error. Overlay whiteouts (character device
 	// 0:0) are always accepted.
 	AllowDevices bool
-	// MaxBytes bounds the bytes read from the uncompressed tar streams of
-	// one import, all layers together (so also the bytes written);
-	// 0 means DefaultMaxBytes.
+	// MaxBytes bounds, for one import and all its layers together, both
+	// the bytes read from the uncompressed tar streams and the sizes of
+	// the files written (a sparse member is small in the stream and large
+	// on disk); 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// MaxEntries bounds the paths one import creates or touches, all layers
-	// together: every tar member counts, and so does every parent directory
-	// a member's name creates without a member of its own; 0 means
-	// DefaultMaxEntries.
+	// MaxEntries bounds the paths one import handles, all layers together:
+	// every tar member counts, every parent directory its name implies
+	// that the layer did not name before, and every directory made for it
+	// (a missing parent counts twice, as implied and as made); 0 means
+	// DefaultMaxEntries. It bounds the inodes an import makes and the
+	// memory it holds.
 	MaxEntries int64
 	// MaxNameLen bounds the length in bytes of a member's name and link
 	// target; 0 means DefaultMaxNameLen.
@@ -115,6 +118,7 @@ type extractor struct {
 	opts   ExtractOptions
 
 	read    int64 // bytes read from the tar streams so far
+	content int64 // sizes of the members so far
 	entries int64 // paths created or touched so far
 
 	// Paths the current layer wrote (and their parents): a whiteout only
@@ -163,7 +167,7 @@ func memberPath(name string) (string, error) {
 type errTooBig struct{ limit int64 }
 
 func (e errTooBig) Error() string {
-	return fmt.Sprintf("more than %d bytes of uncompressed tar (the limit of an import)", e.limit)
+	return fmt.Sprintf("more than %d bytes of uncompressed tar or file content (the limit of an import)", e.limit)
 }
 
 // countingReader counts the bytes read into the extractor and fails past
@@ -232,9 +236,10 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if len(hdr.Linkname) > x.opts.MaxNameLen {
 		return fmt.Errorf("link target of %d bytes, over the limit of %d", len(hdr.Linkname), x.opts.MaxNameLen)
 	}
-	if rest := x.opts.MaxBytes - x.read; hdr.Size > rest {
+	if hdr.Size > x.opts.MaxBytes-x.content {
 		return fmt.Errorf("size of %d bytes: %w", hdr.Size, errTooBig{x.opts.MaxBytes})
 	}
+	x.content += hdr.Size
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
@@ -390,7 +395,7 @@ func (x *extractor) create(hdr *tar.Header, rel string, parent *os.File, base st
 		x.dirs = append(x.dirs, dirMeta{rel: rel, mode: mode, uid: hdr.Uid, gid: hdr.Gid, mtime: hdr.ModTime})
 		return nil
 
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse: // the reader expands a sparse file's holes
 		if err := removeAt(pfd, base); err != nil {
 			return err
 		}

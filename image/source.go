@@ -38,8 +38,10 @@ func (k sourceKind) String() string {
 }
 
 // detect tells the kind of source: by its type and, for a file, by its
-// compression magic and the top-level names in the archive.
-func detect(source string) (sourceKind, error) {
+// compression magic and the top-level names in the archive, which it reads
+// within the limits of opts.
+func detect(source string, opts ExtractOptions) (sourceKind, error) {
+	opts = opts.withDefaults()
 	fi, err := os.Stat(source)
 	if err != nil {
 		return 0, err
@@ -59,9 +61,13 @@ func detect(source string) (sourceKind, error) {
 	}
 	defer rc.Close()
 	top := map[string]bool{}
-	tr := tar.NewReader(rc)
+	x := &extractor{opts: opts} // counts the bytes read
+	tr := tar.NewReader(countingReader{rc, x})
 	n := 0
 	for ; ; n++ {
+		if int64(n) >= opts.MaxEntries {
+			return 0, fmt.Errorf("read tar archive: more than %d members (the limit of an import)", opts.MaxEntries)
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break

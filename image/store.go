@@ -178,7 +178,7 @@ func (s *Store) ImportWith(ctx context.Context, name, source string, opts Extrac
 			retErr = fmt.Errorf("import %q from %q: %w", n, source, retErr)
 		}
 	}()
-	kind, err := detect(source)
+	kind, err := detect(source, opts)
 	if err != nil {
 		return nil, err
 	}
