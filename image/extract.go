@@ -324,14 +324,16 @@ func (x *extractor) walk(rel string, create bool) (fd int, err error) {
 		case "", ".":
 			continue
 		case "..":
+			// At the root, ".." stays. Below it, fd is len(at) real
+			// directories down (nothing else writes in an import's
+			// private directory to move them), so its ".." is inside.
 			if len(at) > 0 {
-				at = at[:len(at)-1]
-				next, err := x.walk(strings.Join(at, "/"), false)
+				next, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 				if err != nil {
-					return fd, err
+					return fd, &os.PathError{Op: "openat", Path: strings.Join(at, "/") + "/..", Err: err}
 				}
 				unix.Close(fd)
-				fd = next
+				fd, at = next, at[:len(at)-1]
 			}
 			continue
 		}
