@@ -42,17 +42,17 @@ type ExtractOptions struct {
 	// MaxBytes bounds, for one import and all its layers together, both
 	// the bytes read from the uncompressed tar streams and the sizes of
 	// the files written (a sparse member is small in the stream and large
-	// on disk); 0 means DefaultMaxBytes.
+	// on disk); 0 or less means DefaultMaxBytes.
 	MaxBytes int64
 	// MaxEntries bounds the paths one import handles, all layers together:
 	// every tar member counts, every parent directory its name implies
 	// that the layer did not name before, and every directory made for it
-	// (a missing parent counts twice, as implied and as made); 0 means
-	// DefaultMaxEntries. It bounds the inodes an import makes and the
-	// memory it holds.
+	// (a missing parent counts twice, as implied and as made); 0 or less
+	// means DefaultMaxEntries. It bounds the inodes an import makes and
+	// the memory it holds.
 	MaxEntries int64
 	// MaxNameLen bounds the length in bytes of a member's name and link
-	// target; 0 means DefaultMaxNameLen.
+	// target; 0 or less means DefaultMaxNameLen.
 	MaxNameLen int
 }
 
