@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/netns"
 )
 
@@ -314,4 +320,79 @@ spec:
 	if app := containerStatus(t, pod, "app"); app.State.Terminated == nil || app.State.Terminated.Reason != "Completed" {
 		t.Errorf("app: %+v, want terminated, Completed", app.State)
 	}
+}
+
+// TestMonitorOutlivesCaller: `podbox run` started in a cgroup of its own
+// (as a login session's scope or a systemd unit is), which is then killed
+// whole, as logind or `systemctl stop` kill one: the pod's monitor was moved
+// out of it, so the pod keeps Running and every verb still works.
+func TestMonitorOutlivesCaller(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	// The cgroup2 hierarchy: the only one on v2, the "unified" one in the
+	// hybrid layout, where every process has a cgroup too.
+	root := "/sys/fs/cgroup"
+	if !cgroups.IsV2() {
+		root = "/sys/fs/cgroup/unified"
+	}
+	caller := filepath.Join(root, e.prefix+"-caller")
+	if err := os.Mkdir(caller, 0o755); err != nil {
+		t.Fatalf("make the caller's cgroup: %v", err)
+	}
+	killCaller := func() error {
+		return os.WriteFile(filepath.Join(caller, "cgroup.kill"), []byte("1"), 0)
+	}
+	t.Cleanup(func() {
+		killCaller()
+		for range 100 {
+			if err := os.Remove(caller); err == nil || os.IsNotExist(err) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Errorf("cleanup: cgroup %s is still there", caller)
+	})
+	fd, err := unix.Open(caller, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	inCaller := &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+
+	// A process that stays, as the session's shell would, and podbox run.
+	sleeper := exec.Command("sleep", "600")
+	sleeper.SysProcAttr = inCaller
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go sleeper.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	run := e.command(ctx, "run", localManifest(t, "httpd.yaml"))
+	run.SysProcAttr = inCaller
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("podbox run in the caller's cgroup: %v\n%s", err, out)
+	}
+	monitor := e.inspect(t, "httpd").MonitorPID
+
+	if err := killCaller(); err != nil {
+		t.Fatalf("kill the caller's cgroup: %v", err)
+	}
+	eventually(t, 5*time.Second, "the caller's cgroup to be empty", func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(caller, "cgroup.events"))
+		return strings.Contains(string(b), "populated 0"), string(b)
+	})
+	if err := syscall.Kill(monitor, 0); err != nil {
+		t.Fatalf("the monitor (pid %d) died with its caller's cgroup: %v", monitor, err)
+	}
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Running" {
+		t.Fatalf("ps after the caller's cgroup was killed: %+v", rows)
+	}
+	fetchEventually(t, 5*time.Second, "http://"+e.getPod(t, "httpd").Status.PodIP+"/", "served by")
+	mustPodbox(t, e, "stop", "--time", "1", "httpd")
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Stopped" {
+		t.Errorf("ps after stop: %+v", rows)
+	}
+	mustPodbox(t, e, "rm", "-f", "httpd")
+	e.assertNothingLeft(t)
 }

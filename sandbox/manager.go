@@ -378,9 +378,13 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 		unix.Kill(st.MonitorPID, unix.SIGKILL)
 	}
 	m.killPause(dir, st)
-	// Kills whatever is left in the pod's cgroups and removes them.
+	// Kills whatever is left in the pod's cgroups and removes them, and
+	// the monitor's cgroup (AdoptMonitor).
 	var errs []error
 	if err := cgroups.LoadPod(m.cgroupPath(name)).Destroy(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cgroups.LoadPod(m.cgroupPath(name) + monitorCgroupSuffix).Destroy(); err != nil {
 		errs = append(errs, err)
 	}
 	l, err := lockDir(dir)
@@ -509,6 +513,36 @@ func (m *Manager) RemoveNetwork() error { return m.net.Remove() }
 
 // PodDir is the pod's directory under the state root.
 func (m *Manager) PodDir(name string) string { return m.podDir(name) }
+
+// monitorCgroupSuffix names a pod's monitor cgroup beside the pod's:
+// "<parent>/<pod>.monitor". A pod name is a DNS label, which has no dot, so
+// it never names a pod's cgroup.
+const monitorCgroupSuffix = ".monitor"
+
+// AdoptMonitor moves pid, the process that will run the pod's lifecycle
+// apart from its caller (podbox's detached monitor), into a cgroup of its
+// own, "<cgroup parent>/<pod>.monitor/monitor": outside the cgroup of
+// whoever started it, so that stopping that session or unit does not end
+// the pod's lifecycle, and outside the pod's quota, so that the pod's OOM
+// kills never pick it. It also lowers its oom_score_adj to the kubelet's
+// -999 where the capability allows. Remove takes the cgroup away with the
+// pod.
+func (m *Manager) AdoptMonitor(name string, pid int) error {
+	if err := ValidateName("pod name", name); err != nil {
+		return fmt.Errorf("adopt monitor: %w", err)
+	}
+	cg, err := cgroups.CreatePod(m.cgroupPath(name)+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
+	if err != nil {
+		return fmt.Errorf("adopt monitor of pod %q: %w", name, err)
+	}
+	if err := cg.Join("monitor", pid); err != nil {
+		cg.Destroy()
+		return fmt.Errorf("adopt monitor of pod %q: %w", name, err)
+	}
+	// Best effort, as for the pause: it takes CAP_SYS_RESOURCE.
+	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-999"), 0o644)
+	return nil
+}
 
 // protectFromOOM gives the pause the kubelet's oom_score_adj, -998, so that
 // the OOM killer picks a container over it when the pod's quota is hit.

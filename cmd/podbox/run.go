@@ -67,7 +67,15 @@ Example:
 			mon.abort()
 			return err
 		}
-		if err := mon.proceed(); err != nil {
+		// Out of our cgroup and session before it runs anything: stopping
+		// whatever started podbox run must not end the pod's lifecycle.
+		err = m.AdoptMonitor(cfg.Name, mon.cmd.Process.Pid)
+		if err == nil {
+			err = mon.proceed()
+		} else {
+			mon.abort()
+		}
+		if err != nil {
 			m.Remove(context.Background(), cfg.Name, true)
 			return err
 		}
