@@ -40,40 +40,39 @@ func (c *PodConfig) quota() int64 {
 // admit is node admission, the reason the pod is the unit of scheduling:
 // the allocatable memory minus the quotas of the pods already admitted (and
 // not finished) must cover the new pod's quota, or it is refused whole
-// before anything is made. mk makes the pod's directory while the
-// admission lock is held, so that pods created at once are counted one
-// after the other.
-func (m *Manager) admit(ctx context.Context, cfg *PodConfig, mk func() error) (int64, error) {
-	quota := cfg.quota()
+// before anything is made. mk makes the pod's directory and writes its
+// first state, with its quota, while the admission lock is held, so that
+// pods created at once are counted one after the other.
+func (m *Manager) admit(ctx context.Context, cfg *PodConfig, quota int64, mk func() error) error {
 	if err := os.MkdirAll(m.opts.Root, 0o700); err != nil {
-		return 0, err
+		return err
 	}
 	f, err := os.OpenFile(filepath.Join(m.opts.Root, "admission.lock"), os.O_CREATE|os.O_RDONLY, 0o600)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return 0, err
+		return err
 	}
 	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	if quota > 0 {
 		allocatable := m.opts.AllocatableMemory
 		if allocatable == 0 {
 			if allocatable, err = cgroups.DefaultAllocatable(); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		inUse, err := m.memoryInUse(ctx)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		n := len(cfg.InitContainers) + len(cfg.Containers)
 		if err := (cgroups.Node{Allocatable: allocatable, InUse: inUse}).Admit(quota, n); err != nil {
-			return 0, fmt.Errorf("refused: %w", err)
+			return fmt.Errorf("refused: %w", err)
 		}
 	}
-	return quota, mk()
+	return mk()
 }
 
 // memoryInUse sums the quotas of the pods that hold memory: all but those

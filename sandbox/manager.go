@@ -172,32 +172,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	// Admission and the pod's directory under one lock, so that pods
-	// created at once are admitted one after the other.
-	quota, err := m.admit(ctx, cfg, func() error {
-		err := os.Mkdir(dir, 0o700)
-		if errors.Is(err, os.ErrExist) {
-			return ErrExist
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
-	}
-	defer func() {
-		if retErr != nil {
-			// Undo with a context of its own: the caller's may be cancelled.
-			if err := m.teardown(context.Background(), cfg.Name); err != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("undo: %w", err))
-			}
-		}
-	}()
-	l, err := lockDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
-	}
-	defer l.unlock()
-
+	quota := cfg.quota()
 	st := &PodStatus{
 		Name:        cfg.Name,
 		MemoryQuota: quota,
@@ -229,9 +204,38 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 			CgroupPath: podCgroup.Child(c.Name),
 		})
 	}
-	if err := writeState(dir, st); err != nil {
+	// Admission, the pod's directory and its first state, which carries
+	// its quota, under one lock: pods created at once are admitted one
+	// after the other, each counting those admitted before it.
+	if err := m.admit(ctx, cfg, quota, func() error {
+		err := os.Mkdir(dir, 0o700)
+		if errors.Is(err, os.ErrExist) {
+			return ErrExist
+		}
+		if err != nil {
+			return err
+		}
+		if err := writeState(dir, st); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
+	defer func() {
+		if retErr != nil {
+			// Undo with a context of its own: the caller's may be cancelled.
+			if err := m.teardown(context.Background(), cfg.Name); err != nil {
+				retErr = errors.Join(retErr, fmt.Errorf("undo: %w", err))
+			}
+		}
+	}()
+	l, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
+	defer l.unlock()
 	crashPoint("state-written")
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
