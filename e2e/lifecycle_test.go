@@ -396,3 +396,56 @@ func TestMonitorOutlivesCaller(t *testing.T) {
 	mustPodbox(t, e, "rm", "-f", "httpd")
 	e.assertNothingLeft(t)
 }
+
+// TestStopOrphanedSparesReusedPID: with its monitor gone, a pod is stopped
+// by signalling its containers' recorded PIDs; a PID the kernel has since
+// given to another process (simulated: the record now names a process of
+// the test's) must not be signalled.
+func TestStopOrphanedSparesReusedPID(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	mustPodbox(t, e, "run", localManifest(t, "httpd.yaml"))
+	if err := syscall.Kill(e.inspect(t, "httpd").MonitorPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "ps: httpd Unknown", func() (bool, string) {
+		rows := e.ps(t)
+		return len(rows) == 1 && rows[0].Phase == "Unknown", fmt.Sprintf("%+v", rows)
+	})
+	bystander := exec.Command("sleep", "600")
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- bystander.Wait() }()
+	t.Cleanup(func() { bystander.Process.Kill() })
+
+	statePath := filepath.Join(e.root, "root", "pods", "httpd", "state.json")
+	b, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["containers"].([]any)[0].(map[string]any)["pid"] = bystander.Process.Pid
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statePath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	mustPodbox(t, e, "stop", "--time", "1", "httpd")
+	select {
+	case err := <-ended:
+		t.Fatalf("podbox stop signalled a process outside the pod whose PID it had recorded: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Stopped" {
+		t.Errorf("ps after stop: %+v", rows)
+	}
+	mustPodbox(t, e, "rm", "-f", "httpd")
+	e.assertNothingLeft(t)
+}

@@ -712,10 +712,12 @@ func (m *Manager) Stop(ctx context.Context, name string, grace time.Duration) er
 	return m.stopOrphaned(ctx, name, grace)
 }
 
-// stopOrphaned stops a pod whose monitor is gone: SIGTERM to every process
-// in the pod's containers, the grace period, then SIGKILL (through the pod
+// stopOrphaned stops a pod whose monitor is gone: SIGTERM to each running
+// container's main process, the grace period, then SIGKILL (through the pod
 // cgroup), and records the pod Stopped. Exit codes are lost with the
-// monitor.
+// monitor. A recorded PID is signalled only through a pidfd taken while it
+// is still a process of the container's cgroup: the monitor being gone, the
+// PID may have been reused by another process of the host.
 func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Duration) error {
 	dir := m.podDir(name)
 	return m.withLock(name, func() error {
@@ -723,19 +725,28 @@ func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Dura
 		if err != nil {
 			return err
 		}
-		var pids []int
+		var fds []int
+		defer func() {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}()
 		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
 			for _, cs := range list {
-				if cs.State == StateRunning && alive(cs.PID, 0) {
-					unix.Kill(cs.PID, unix.SIGTERM)
-					pids = append(pids, cs.PID)
+				if cs.State != StateRunning {
+					continue
+				}
+				fd, err := pidfdIn(cs.PID, cs.CgroupPath)
+				if err != nil {
+					return err
+				}
+				if fd >= 0 {
+					unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0)
+					fds = append(fds, fd)
 				}
 			}
 		}
-		deadline := time.Now().Add(grace)
-		for anyAlive(pids) && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitPidfds(ctx, fds, time.Now().Add(grace))
 		m.killPause(dir, st)
 		// Whatever is left in the pod's cgroups, containers included.
 		if err := cgroups.LoadPod(st.CgroupPath).Destroy(); err != nil {
@@ -752,15 +763,6 @@ func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Dura
 		st.Phase, st.MonitorPID, st.MonitorStart = PhaseStopped, 0, 0
 		return writeState(dir, st)
 	})
-}
-
-func anyAlive(pids []int) bool {
-	for _, p := range pids {
-		if alive(p, 0) {
-			return true
-		}
-	}
-	return false
 }
 
 func (m *Manager) becomeSubreaper() {

@@ -2,12 +2,14 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -114,4 +116,67 @@ func setHostname(nsPath, name string) error {
 		return fmt.Errorf("set hostname %q: %w", name, err)
 	}
 	return nil
+}
+
+// pidfdIn returns a pidfd for pid when pid is a process of the cgroup at
+// cgroupPath (absolute, such as "/podbox/web/app") or of one below it, and
+// -1 when it is not: gone, or its PID reused by a process elsewhere. The
+// check is made while the pidfd is held, so the process it names cannot
+// change under it; signal it with unix.PidfdSendSignal.
+func pidfdIn(pid int, cgroupPath string) (int, error) {
+	if pid <= 0 {
+		return -1, nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		unix.Close(fd)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return -1, nil
+		}
+		return -1, err
+	}
+	// "0::/podbox/web/app" on v2; "7:memory:/podbox/web/app" and the
+	// like on v1.
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && (parts[2] == cgroupPath || strings.HasPrefix(parts[2], cgroupPath+"/")) {
+			return fd, nil
+		}
+	}
+	unix.Close(fd)
+	return -1, nil
+}
+
+// waitPidfds waits until every process the pidfds name has exited, until
+// the deadline, or until ctx ends. A pidfd polls readable once its process
+// has exited.
+func waitPidfds(ctx context.Context, fds []int, deadline time.Time) {
+	for len(fds) > 0 && ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		pfds := make([]unix.PollFd, len(fds))
+		for i, fd := range fds {
+			pfds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		}
+		// Short slices, to notice ctx.
+		if _, err := unix.Poll(pfds, int(min(left, 100*time.Millisecond).Milliseconds())+1); err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		var still []int
+		for i, p := range pfds {
+			if p.Revents == 0 {
+				still = append(still, fds[i])
+			}
+		}
+		fds = still
+	}
 }
