@@ -53,13 +53,38 @@ type PSIStats = occg.PSIStats
 // PodOption changes how CreatePod makes a pod cgroup.
 type PodOption func(*podOptions)
 
-type podOptions struct{ allowSwap bool }
+type podOptions struct {
+	allowSwap bool
+	pidsLimit int64
+}
 
 // AllowSwap says whether the pod's processes may use the node's swap. Without
 // it (the kubelet's NoSwap, its default) a pod cgroup gets memory.swap.max 0
 // on cgroup v2, where the kernel accounts swap. cgroup v1 pod cgroups are
 // left as they are, as the kubelet leaves them.
 func AllowSwap(allow bool) PodOption { return func(o *podOptions) { o.allowSwap = allow } }
+
+// DefaultPidsLimit is the pids limit of a pod cgroup unless the caller says
+// otherwise (podbox's --pod-pids-limit): enough for any ordinary pod, few
+// enough that a fork bomb in one pod leaves the host's PID space alone. (The
+// kubelet's podPidsLimit has no default; distributions set one of this order.)
+const DefaultPidsLimit = 4096
+
+// PidsLimit caps how many processes and threads the pod's cgroup may hold at
+// once (v1 and v2 pids.max), the kubelet's podPidsLimit: a fork in the pod
+// beyond it fails with EAGAIN. n <= 0 sets no limit.
+func PidsLimit(n int64) PodOption { return func(o *podOptions) { o.pidsLimit = n } }
+
+// resources are the pod cgroup's settings: the memory quota and the pids
+// limit.
+func (o podOptions) resources(path string, memLimit int64) *occg.Cgroup {
+	cg := podConfig(path, memLimit)
+	if o.pidsLimit > 0 {
+		n := o.pidsLimit
+		cg.Resources.PidsLimit = &n
+	}
+	return cg
+}
 
 func hostBackend() backend {
 	if IsV2() {
@@ -78,7 +103,8 @@ func IsV2() bool { return occg.IsCgroup2UnifiedMode() }
 // one that exists is fine: it sets the limit again (0 lifts it). On v2 it also
 // enables the memory, pids and cpu controllers (those available) in the pod
 // cgroup's cgroup.subtree_control, so that container cgroups below it can have
-// their own limits, and fences swap unless AllowSwap(true) is given. A cgroup
+// their own limits, and fences swap unless AllowSwap(true) is given. With
+// PidsLimit it also caps the pod's processes (pids.max). A cgroup
 // that this call created is removed again when it fails.
 func CreatePod(path string, memLimit int64, opts ...PodOption) (*Pod, error) {
 	return createPod(hostBackend(), path, memLimit, opts...)
@@ -284,4 +310,31 @@ func podConfig(path string, memLimit int64) *occg.Cgroup {
 			SkipDevices: true,
 		},
 	}
+}
+
+// Pids returns the pod cgroup's pids limit (0: none) and how many processes
+// and threads it holds (v1 and v2 pids.max and pids.current).
+func (p *Pod) Pids() (limit, current int64, err error) {
+	if err := checkPath(p.path); err != nil {
+		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+	}
+	var dir string
+	switch be := p.backend().(type) {
+	case *unified:
+		dir = be.dir(p.path)
+	case legacy:
+		m, err := be.manager(podConfig(p.path, 0))
+		if err != nil {
+			return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+		}
+		dir = m.Path("pids")
+	}
+	if dir == "" {
+		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: no pids controller mounted", p.path)
+	}
+	limit, current, err = readLimit(dir, "pids.max", "pids.current")
+	if err != nil {
+		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+	}
+	return limit, current, nil
 }

@@ -341,3 +341,43 @@ func TestRootUnifiedOnHybrid(t *testing.T) {
 		t.Errorf("second Destroy: %v", err)
 	}
 }
+
+func TestRootPidsLimit(t *testing.T) {
+	parent, _ := rootParent(t)
+	p, err := CreatePod(parent+"/forks", 0, PidsLimit(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit, cur, err := p.Pids(); err != nil || limit != 8 || cur != 0 {
+		t.Fatalf("Pids() = %d, %d, %v; want limit 8, none in use", limit, cur, err)
+	}
+	// A shell in the pod that forks 20 sleeps: the ninth fork fails.
+	cmd := startInPod(t, p, "app", "sh", "-c", `n=0; for i in $(seq 20); do sleep 60 & n=$((n+1)); done 2>/dev/null; wait`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, cur, err := p.Pids(); err == nil && cur == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, cur, err := p.Pids()
+			t.Fatalf("the pod never reached its limit of 8 pids: %d (%v)", cur, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Held at the limit: the host still forks.
+	if out, err := exec.Command("true").CombinedOutput(); err != nil {
+		t.Fatalf("the host can not fork: %v %s", err, out)
+	}
+	if err := p.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// Recreated without a limit, the same pod has none.
+	p, err = CreatePod(parent+"/nolimit", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit, _, err := p.Pids(); err != nil || limit != 0 {
+		t.Errorf("a pod made without PidsLimit has limit %d (%v), want none", limit, err)
+	}
+}

@@ -30,8 +30,8 @@ func (l legacy) exists(path string) bool {
 	return occg.PathExists(m.Path("memory"))
 }
 
-func (l legacy) create(path string, memLimit int64, _ podOptions) error {
-	cg := podConfig(path, memLimit)
+func (l legacy) create(path string, memLimit int64, o podOptions) error {
+	cg := o.resources(path, memLimit)
 	m, err := l.manager(cg)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (l legacy) memory(path string) (limit, usage int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return readMemory(dir, "memory.limit_in_bytes", "memory.usage_in_bytes")
+	return readLimit(dir, "memory.limit_in_bytes", "memory.usage_in_bytes")
 }
 
 func (l legacy) oomKillCount(path string) (uint64, error) {
@@ -117,8 +117,9 @@ func (l legacy) oomKillCount(path string) (uint64, error) {
 	return fs1.OOMKillCount(dir)
 }
 
-// readMemory reads a limit file and a usage file of the memory cgroup dir.
-func readMemory(dir, limitFile, usageFile string) (limit, usage int64, err error) {
+// readLimit reads a limit file and a usage file of the cgroup dir ("max"
+// and the kernel's other "no limit" values read 0).
+func readLimit(dir, limitFile, usageFile string) (limit, usage int64, err error) {
 	l, err := fscommon.GetCgroupParamUint(dir, limitFile)
 	if err != nil {
 		return 0, 0, err

@@ -45,7 +45,7 @@ func (u *unified) exists(path string) bool { return occg.PathExists(u.dir(path))
 
 func (u *unified) create(path string, memLimit int64, o podOptions) error {
 	dir := u.dir(path)
-	cg := podConfig(path, memLimit)
+	cg := o.resources(path, memLimit)
 	if err := u.mkdir(dir, cg); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (u *unified) destroy(path string) error {
 }
 
 func (u *unified) memory(path string) (limit, usage int64, err error) {
-	return readMemory(u.dir(path), "memory.max", "memory.current")
+	return readLimit(u.dir(path), "memory.max", "memory.current")
 }
 
 func (u *unified) oomKillCount(path string) (uint64, error) {
