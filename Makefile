@@ -7,8 +7,11 @@ GOFLAGS   ?= -buildvcs=false
 export GOFLAGS
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-# Debian packages the tests need; `make deps` installs the missing ones.
-DEB_PKGS  := busybox-static iproute2
+# Debian packages the build and the tests need; `make deps` installs the missing ones.
+DEB_PKGS  := busybox-static iproute2 libseccomp-dev
+# Build tags of podbox and of every test binary that starts containers:
+# seccomp links libcontainer's seccomp support (libseccomp, through cgo).
+TAGS      := seccomp
 STATICCHECK_VERSION := v0.8.2
 # Everything a test run may create is named after this prefix.
 TEST_PREFIX := podbox-t
@@ -31,9 +34,10 @@ $(BIN)/pause: $(GO_SOURCES) $(wildcard pause/*.s)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $$entry -X github.com/podbox/podbox/pause.Version=$(VERSION)" -o $@ ./cmd/pause
 
 $(BIN)/podbox: $(GO_SOURCES)
+	@$(MAKE) -s deps
 	@mkdir -p $(BIN)
 	@if [ -d cmd/podbox ]; then \
-		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o $@ ./cmd/podbox; \
+		CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o $@ ./cmd/podbox; \
 	else echo "cmd/podbox: not yet written, skipping"; fi
 
 ## image: the reproducible busybox image for tests and the demo (testdata/images/busybox.tar)
@@ -54,34 +58,34 @@ test: deps build vet root-test e2e
 ## test-v2: the root and e2e tiers again, in a throwaway VM booted with pure cgroup v2 (as root; CI runs it after test)
 test-v2: deps build testdata/images/busybox.tar
 	@if [ "$$(id -u)" != 0 ]; then echo "test-v2: run as root (sudo make test-v2)"; exit 1; fi
-	TEST_PREFIX=$(TEST_PREFIX) ./hack/test-v2
+	TEST_PREFIX=$(TEST_PREFIX) TAGS=$(TAGS) ./hack/test-v2
 
 ## unit: tests that need neither root nor the kernel objects (go test -short)
 unit:
-	$(GO) test -short -count=1 -skip '^Example' ./...
+	$(GO) test -tags $(TAGS) -short -count=1 -skip '^Example' ./...
 
 ## root-test: unit and root integration tests; root tests fail (not skip) here
 root-test: deps $(BIN)/pause
 	@if [ "$$(id -u)" != 0 ]; then echo "root-test: run as root (sudo make root-test)"; exit 1; fi
-	PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
+	PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -tags $(TAGS) -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
 	@./hack/leakcheck-gate $(TEST_PREFIX)
 
 ## e2e: end-to-end tests that drive the built binaries as a user would
 e2e: deps build testdata/images/busybox.tar
 	@if [ -d e2e ]; then \
 		PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) PODBOX_BUSYBOX_TAR=$(CURDIR)/testdata/images/busybox.tar \
-			$(GO) test -count=1 -timeout 30m ./e2e/... && ./hack/leakcheck-gate $(TEST_PREFIX); \
+			$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./e2e/... && ./hack/leakcheck-gate $(TEST_PREFIX); \
 	else echo "e2e: no end-to-end tests yet"; fi
 
 ## bench: figures under bench/ (never pass/fail); see docs/benchmarks.md
 bench: build
-	@for s in bench/*.sh; do echo "== $$s"; bash $$s || exit 1; done
+	@for s in bench/*.sh; do echo "== $$s"; TAGS=$(TAGS) bash $$s || exit 1; done
 
 ## vet: gofmt and go vet (part of test)
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS) ./...
 	GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./pause/... ./cmd/pause/... && GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pause
 
 ## lint: vet plus staticcheck (fetched from the Go module proxy)
@@ -115,9 +119,10 @@ DIST    ?= dist
 # Release tarballs; their mtimes are the last commit's time unless set.
 RELEASE_ARCHES    ?= amd64 arm64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-# Debian's C cross compilers for the release arches other than the host's.
-CROSS_DEB_amd64 := gcc-x86-64-linux-gnu libc6-dev-amd64-cross
-CROSS_DEB_arm64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+# Debian's C cross compilers for the release arches other than the host's,
+# and libseccomp for that arch (a foreign dpkg architecture, multiarch).
+CROSS_DEB_amd64 := gcc-x86-64-linux-gnu libc6-dev-amd64-cross libseccomp-dev:amd64
+CROSS_DEB_arm64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libseccomp-dev:arm64
 HOST_ARCH := $(shell $(GO) env GOHOSTARCH 2>/dev/null)
 
 ## docs: the man page, shell completions and license files make install puts beside the binaries (bin/docs)
@@ -141,6 +146,9 @@ release: release-deps
 
 ## release-deps: install the C cross compilers the release needs, when missing (idempotent)
 release-deps:
+	@for a in $(filter-out $(HOST_ARCH),$(RELEASE_ARCHES)); do \
+		dpkg --print-foreign-architectures | grep -qx $$a || dpkg --add-architecture $$a; \
+	done
 	@$(MAKE) -s deps DEB_PKGS="$(foreach a,$(filter-out $(HOST_ARCH),$(RELEASE_ARCHES)),$(CROSS_DEB_$(a)))"
 
 ## release-check: make release twice from HEAD, in two clones, and compare the SHA256SUMS

@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 make -s build testdata/images/busybox.tar
-CGO_ENABLED=1 go build -o "$bindir/podsbench" ./bench/podsbench
+CGO_ENABLED=1 go build -tags "${TAGS:-seccomp}" -o "$bindir/podsbench" ./bench/podsbench
 "${helper[@]}" -cleanup # what a crashed run left
 
 mkdir -p "$work/rootfs"

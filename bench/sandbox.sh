@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 make -s bin/pause
-CGO_ENABLED=1 go build -o "$dir/sandboxbench" ./bench/sandboxbench
+CGO_ENABLED=1 go build -tags "${TAGS:-seccomp}" -o "$dir/sandboxbench" ./bench/sandboxbench
 
 cgroups=$(stat -fc %T /sys/fs/cgroup)
 case $cgroups in

@@ -158,6 +158,9 @@ type ContainerConfig struct {
 	// "ALL"; with or without the CAP_ prefix).
 	CapAdd  []string `json:"capAdd,omitempty"`
 	CapDrop []string `json:"capDrop,omitempty"`
+	// Seccomp is the container's seccomp profile; nil means
+	// RuntimeDefault. Privileged containers run Unconfined.
+	Seccomp *SeccompProfile `json:"seccomp,omitempty"`
 	// Stdin keeps the container's stdin open; TTY gives it a terminal.
 	Stdin bool `json:"stdin,omitempty"`
 	TTY   bool `json:"tty,omitempty"`
@@ -339,6 +342,7 @@ func checkContainers(c *PodConfig) []error {
 		if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
 			errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
 		}
+		errs = append(errs, checkSeccomp(f, ctr.Seccomp)...)
 		for j, m := range ctr.Mounts {
 			mf := fmt.Sprintf("%s.mounts[%d]", f, j)
 			if !path.IsAbs(m.Source) {

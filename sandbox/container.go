@@ -96,9 +96,13 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	if err != nil {
 		return nil, err
 	}
+	sc, err := seccompConfig(dir, cfg, capabilities(cfg))
+	if err != nil {
+		return nil, err
+	}
 	lcfg := libcontainerConfig(containerSpec{
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
-		volumes: vols,
+		volumes: vols, seccomp: sc,
 	})
 	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)

@@ -15,7 +15,12 @@
 // libcontainer's nsenter package joins the namespaces before the Go runtime
 // starts. A program that uses this package therefore must:
 //
-//   - be built with cgo (CGO_ENABLED=1, the default with a C compiler);
+//   - be built with cgo (CGO_ENABLED=1, the default with a C compiler) and
+//     the build tag seccomp (go build -tags seccomp, with libseccomp-dev
+//     installed), which links libcontainer's seccomp support: every
+//     container gets the RuntimeDefault profile unless it says Unconfined,
+//     and without the tag such a container fails to start with
+//     [ErrNoSeccomp];
 //   - call [Init] first thing in main when os.Args[1] is "init": it never
 //     returns;
 //   - link the nsenter and cgroups devices packages. This package imports

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
@@ -56,6 +57,8 @@ type containerSpec struct {
 	files map[string]string
 	// volumes are the container's volume mounts, ready for libcontainer.
 	volumes []*configs.Mount
+	// seccomp is the container's filter; nil: Unconfined.
+	seccomp *configs.Seccomp
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
@@ -87,6 +90,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			Permitted: caps,
 		},
 		Namespaces:    ns,
+		Seccomp:       s.seccomp,
 		MaskPaths:     maskedPaths,
 		ReadonlyPaths: readonlyPaths,
 		Devices:       specconv.AllowedDevices,
@@ -148,11 +152,30 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 	return c
 }
 
-// capabilities is the container's capability set: the default one (or all,
-// privileged) with CapDrop removed and CapAdd added; "ALL" drops or adds
+// currentCapabilities are the capabilities this process can hand on: those
+// in its bounding set, as containerd's WithAllCurrentCapabilities gives a
+// privileged container (a capability the runtime lacks can not be given, and
+// asking for it fails the container's start).
+var currentCapabilities = sync.OnceValue(func() []capability.Cap {
+	known := capability.ListKnown()
+	c, err := capability.NewPid2(0)
+	if err != nil || c.Load() != nil {
+		return known
+	}
+	var have []capability.Cap
+	for _, k := range known {
+		if c.Get(capability.BOUNDING, k) {
+			have = append(have, k)
+		}
+	}
+	return have
+})
+
+// capabilities is the container's capability set: the default one (or all
+// that podbox holds, privileged) with CapDrop removed and CapAdd added; "ALL" drops or adds
 // every one, and names may omit the CAP_ prefix, as in Kubernetes.
 func capabilities(ctr *ContainerConfig) []string {
-	all := capability.ListKnown()
+	all := currentCapabilities()
 	set := map[string]bool{}
 	if ctr.Privileged {
 		for _, c := range all {

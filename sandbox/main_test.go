@@ -45,9 +45,18 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith is newTestEnv with options changed by set.
+func newTestEnvWith(t *testing.T, set func(*Options)) *testEnv {
+	t.Helper()
 	testutil.RequiresRoot(t)
 	prefix := testutil.Prefix(t)
 	opts := testOptions(prefix)
+	if set != nil {
+		set(&opts)
+	}
 	opts.PauseBinary = testutil.Binary(t, "pause")
 	m, err := New(opts)
 	if err != nil {
@@ -84,6 +93,8 @@ func testOptions(prefix string) Options {
 	return Options{
 		Root:         filepath.Join(os.TempDir(), prefix),
 		CgroupParent: "/" + prefix,
+		// Under the root, so that the test's cleanup removes it.
+		SeccompRoot: filepath.Join(os.TempDir(), prefix, "seccomp-profiles"),
 		Network: netns.Config{
 			Bridge:     "pb" + hex,
 			VethPrefix: "pv" + hex,

@@ -44,6 +44,14 @@ type Options struct {
 	// as the kubelet's NoSwap does (memory.swap.max 0 on the pod and
 	// container cgroups on cgroup v2; see cgroups.Pod.ContainerResources).
 	AllowSwap bool
+	// SeccompRoot is the directory of Localhost seccomp profiles (a
+	// container's localhostProfile is relative to it); default
+	// DefaultSeccompRoot, /var/lib/podbox/seccomp.
+	SeccompRoot string
+	// PodPidsLimit caps the processes (and threads) of each pod, on its
+	// pod cgroup (pids.max), as the kubelet's podPidsLimit: 0 means
+	// cgroups.DefaultPidsLimit (4096), a negative number no limit.
+	PodPidsLimit int64
 }
 
 // Manager creates, starts, stops and removes pods under one state root. A
@@ -80,6 +88,12 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("cgroup parent %q is not an absolute path (a relative one would nest under the caller's own cgroup)", opts.CgroupParent)
 	}
 	opts.CgroupParent = filepath.Clean(opts.CgroupParent)
+	if opts.PodPidsLimit == 0 {
+		opts.PodPidsLimit = cgroups.DefaultPidsLimit
+	}
+	if opts.SeccompRoot == "" {
+		opts.SeccompRoot = DefaultSeccompRoot
+	}
 	if opts.PauseBinary == "" {
 		p, err := findPause()
 		if err != nil {
@@ -168,6 +182,10 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	profiles, err := readSeccompProfiles(m.opts.SeccompRoot, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	dir := m.podDir(cfg.Name)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
@@ -237,10 +255,13 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	}
 	defer l.unlock()
 	crashPoint("state-written")
+	if err := writeSeccompProfiles(dir, profiles); err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	pod, err := cgroups.CreatePod(st.CgroupPath, quota, cgroups.AllowSwap(st.AllowSwap))
+	pod, err := cgroups.CreatePod(st.CgroupPath, quota, cgroups.AllowSwap(st.AllowSwap), cgroups.PidsLimit(m.opts.PodPidsLimit))
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}

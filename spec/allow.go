@@ -52,6 +52,8 @@ var resources = obj(fields{
 	"requests": keyed(leaves("memory", "cpu")),
 })
 
+var seccompProfile = obj(leaves("type", "localhostProfile"))
+
 var container = obj(with(leaves(
 	"name", "image", "imagePullPolicy", "command", "args", "workingDir",
 	"stdin", "tty", "restartPolicy",
@@ -64,7 +66,8 @@ var container = obj(with(leaves(
 	"volumeMounts": list(obj(leaves("name", "mountPath", "readOnly", "subPath", "mountPropagation"))),
 	"securityContext": obj(with(leaves("runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
 		"privileged", "allowPrivilegeEscalation"), fields{
-		"capabilities": obj(leaves("add", "drop")),
+		"capabilities":   obj(leaves("add", "drop")),
+		"seccompProfile": seccompProfile,
 	})),
 }))
 
@@ -94,6 +97,7 @@ var allowed = obj(fields{
 			"runAsNonRoot":       leaf,
 			"supplementalGroups": leaf,
 			"sysctls":            list(obj(leaves("name", "value"))),
+			"seccompProfile":     seccompProfile,
 		}),
 		"hostAliases": list(obj(leaves("ip", "hostnames"))),
 		"dnsConfig": obj(fields{

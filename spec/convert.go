@@ -92,10 +92,9 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 	return c
 }
 
-// convertContainer maps one container; the pod's runAsUser and runAsGroup
-// apply where the container sets none.
 // convertContainer maps one container; the pod's securityContext gives the
-// defaults its own overrides (runAsUser, runAsGroup, runAsNonRoot).
+// defaults its own overrides (runAsUser, runAsGroup, runAsNonRoot,
+// seccompProfile).
 func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.ContainerConfig {
 	c := sandbox.ContainerConfig{
 		Name:       k.Name,
@@ -150,7 +149,11 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	uid, gid := podSC.RunAsUser, podSC.RunAsGroup
 	nonRoot := podSC.RunAsNonRoot
 	c.SupplementalGroups = append([]int64(nil), podSC.SupplementalGroups...)
+	seccomp := podSC.SeccompProfile
 	if sc := k.SecurityContext; sc != nil {
+		if sc.SeccompProfile != nil {
+			seccomp = sc.SeccompProfile
+		}
 		if sc.RunAsNonRoot != nil {
 			nonRoot = sc.RunAsNonRoot
 		}
@@ -176,6 +179,12 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		}
 	}
 	c.RunAsNonRoot = nonRoot != nil && *nonRoot
+	if seccomp != nil {
+		c.Seccomp = &sandbox.SeccompProfile{Type: string(seccomp.Type)}
+		if seccomp.LocalhostProfile != nil {
+			c.Seccomp.LocalhostProfile = *seccomp.LocalhostProfile
+		}
+	}
 	if uid != nil {
 		u := *uid
 		c.UID = &u

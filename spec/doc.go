@@ -24,7 +24,7 @@
 //     status.podIP), workingDir, ports, volumeMounts, resources,
 //     securityContext (runAsUser, runAsGroup, runAsNonRoot,
 //     readOnlyRootFilesystem, privileged, allowPrivilegeEscalation,
-//     capabilities), stdin, tty, and restartPolicy Always on an
+//     capabilities, seccompProfile), stdin, tty, and restartPolicy Always on an
 //     init container (a native sidecar).
 //   - imagePullPolicy is accepted and checked, and changes nothing: podbox
 //     only has a local image store, so every policy means "use the local
@@ -42,7 +42,9 @@
 //     hostname, hostAliases, dnsPolicy (default ClusterFirst; with no cluster
 //     DNS, ClusterFirst and ClusterFirstWithHostNet use the host's resolver
 //     like Default), dnsConfig, securityContext.runAsUser and runAsGroup
-//     (defaults for every container) and securityContext.sysctls (namespaced
+//     (defaults for every container), securityContext.seccompProfile (the
+//     default for every container; RuntimeDefault when neither sets one) and
+//     securityContext.sysctls (namespaced
 //     ones only), volumes (hostPath with its type, emptyDir on disk or
 //     Memory with sizeLimit).
 //   - automountServiceAccountToken and enableServiceLinks are accepted when

@@ -424,10 +424,9 @@ func TestRefusals(t *testing.T) {
 				p.Spec.Containers[1].SecurityContext = &v1.SecurityContext{AllowPrivilegeEscalation: ptr(false),
 					SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeRuntimeDefault}}
 			},
-			// runAsNonRoot and allowPrivilegeEscalation are honoured: only
-			// the others are refused.
-			want: []string{"spec.securityContext.fsGroup: not supported by podbox",
-				"spec.containers[1].securityContext.seccompProfile: not supported by podbox"}},
+			// runAsNonRoot, allowPrivilegeEscalation and seccompProfile
+			// are honoured: only the others are refused.
+			want: []string{"spec.securityContext.fsGroup: not supported by podbox"}},
 		{name: "env from secret", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{
@@ -682,6 +681,18 @@ func TestRefusals(t *testing.T) {
 				"spec.containers[0].securityContext.runAsUser: -1 is not between 0 and 2147483647",
 				"spec.containers[0].securityContext.runAsGroup: 1099511627776 is not between 0 and 2147483647",
 				`spec.containers[0].securityContext.capabilities.add[0]: "NET ADMIN" is not a capability name`}},
+		{name: "seccomp profiles", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Spec.SecurityContext = &v1.PodSecurityContext{SeccompProfile: &v1.SeccompProfile{Type: "Strict"}}
+				p.Spec.Containers[0].SecurityContext = &v1.SecurityContext{SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeLocalhost}}
+				p.Spec.Containers[1].SecurityContext = &v1.SecurityContext{SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr("../etc/p.json")}}
+				p.Spec.InitContainers = []v1.Container{{Name: "i", Image: "busybox", SecurityContext: &v1.SecurityContext{
+					SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeUnconfined, LocalhostProfile: ptr("p.json")}}}}
+			},
+			want: []string{`spec.securityContext.seccompProfile.type: "Strict" is not RuntimeDefault, Unconfined or Localhost`,
+				"spec.initContainers[0].securityContext.seccompProfile.localhostProfile: only a Localhost profile has one",
+				"spec.containers[0].securityContext.seccompProfile.localhostProfile: a Localhost profile needs one",
+				`spec.containers[1].securityContext.seccompProfile.localhostProfile: "../etc/p.json" is not a relative path inside the profile directory`}},
 
 		// Both kinds at once.
 		{name: "unsupported and invalid together",
@@ -872,5 +883,39 @@ spec:
 	}
 	if b.RunAsNonRoot || *b.UID != 0 || *b.AllowPrivilegeEscalation || len(b.SupplementalGroups) != 2 {
 		t.Errorf("b: %+v", b)
+	}
+}
+
+func TestSeccompProfile(t *testing.T) {
+	cfg, err := Parse([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/deny.json}}
+  containers:
+  - name: a
+    image: busybox
+  - name: b
+    image: busybox
+    securityContext: {seccompProfile: {type: Unconfined}}
+  - name: c
+    image: busybox
+    securityContext: {privileged: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Localhost/profiles/deny.json", "Unconfined", "Unconfined"}
+	for i, c := range cfg.Containers {
+		if got := c.SeccompDescription(); got != want[i] {
+			t.Errorf("container %s: seccomp %q, want %q", c.Name, got, want[i])
+		}
+	}
+	cfg, err = Parse([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: d}\nspec: {containers: [{name: a, image: busybox}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Containers[0].SeccompDescription(); got != "RuntimeDefault" {
+		t.Errorf("default seccomp %q, want RuntimeDefault", got)
 	}
 }

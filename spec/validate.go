@@ -542,6 +542,7 @@ func checkSecurityContext(p *v1.Pod) []error {
 	if sc := p.Spec.SecurityContext; sc != nil {
 		checkID("spec.securityContext.runAsUser", sc.RunAsUser)
 		checkID("spec.securityContext.runAsGroup", sc.RunAsGroup)
+		errs = append(errs, checkSeccompProfile("spec.securityContext.seccompProfile", sc.SeccompProfile)...)
 	}
 	for _, c := range allContainers(p) {
 		sc := c.c.SecurityContext
@@ -551,6 +552,7 @@ func checkSecurityContext(p *v1.Pod) []error {
 		f := c.field + ".securityContext"
 		checkID(f+".runAsUser", sc.RunAsUser)
 		checkID(f+".runAsGroup", sc.RunAsGroup)
+		errs = append(errs, checkSeccompProfile(f+".seccompProfile", sc.SeccompProfile)...)
 		if caps := sc.Capabilities; caps != nil {
 			for _, l := range []struct {
 				name string
@@ -563,6 +565,32 @@ func checkSecurityContext(p *v1.Pod) []error {
 				}
 			}
 		}
+	}
+	return errs
+}
+
+// checkSeccompProfile checks a seccompProfile as the API server does: a
+// known type, and a localhostProfile (a relative path) exactly when the type
+// is Localhost.
+func checkSeccompProfile(f string, sp *v1.SeccompProfile) []error {
+	if sp == nil {
+		return nil
+	}
+	var errs []error
+	switch sp.Type {
+	case v1.SeccompProfileTypeRuntimeDefault, v1.SeccompProfileTypeUnconfined:
+		if sp.LocalhostProfile != nil {
+			errs = append(errs, invalid(f+".localhostProfile", "only a Localhost profile has one"))
+		}
+	case v1.SeccompProfileTypeLocalhost:
+		switch lp := sp.LocalhostProfile; {
+		case lp == nil || *lp == "":
+			errs = append(errs, invalid(f+".localhostProfile", "a Localhost profile needs one"))
+		case path.IsAbs(*lp) || slices.Contains(strings.Split(*lp, "/"), ".."):
+			errs = append(errs, invalid(f+".localhostProfile", "%q is not a relative path inside the profile directory (no leading / or ..)", *lp))
+		}
+	default:
+		errs = append(errs, invalid(f+".type", "%q is not RuntimeDefault, Unconfined or Localhost", sp.Type))
 	}
 	return errs
 }

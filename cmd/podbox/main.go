@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/netns"
 	"github.com/podbox/podbox/sandbox"
@@ -67,6 +68,8 @@ Example:
 			&cli.StringFlag{Name: "veth-prefix", Value: netns.DefaultVethPrefix, EnvVars: []string{"PODBOX_VETH_PREFIX"}, Usage: "prefix of the pods' host veth names"},
 			&cli.StringFlag{Name: "nft-table", Value: netns.DefaultTable, EnvVars: []string{"PODBOX_NFT_TABLE"}, Usage: "nftables table for masquerade and hostPorts"},
 			&cli.BoolFlag{Name: "allow-swap", EnvVars: []string{"PODBOX_ALLOW_SWAP"}, Usage: "let pods use the node's swap (default: memory.swap.max 0 on cgroup v2, as the kubelet's NoSwap)"},
+			&cli.StringFlag{Name: "seccomp-root", Value: sandbox.DefaultSeccompRoot, EnvVars: []string{"PODBOX_SECCOMP_ROOT"}, Usage: "directory of Localhost seccomp profiles (a localhostProfile is relative to it)"},
+			&cli.Int64Flag{Name: "pod-pids-limit", Value: cgroups.DefaultPidsLimit, EnvVars: []string{"PODBOX_POD_PIDS_LIMIT"}, Usage: "most processes and threads a pod may hold at once (pids.max of its cgroup, the kubelet's podPidsLimit); -1: no limit"},
 			&cli.DurationFlag{Name: "backoff-base", Value: 10 * time.Second, EnvVars: []string{"PODBOX_BACKOFF_BASE"}, Usage: "crash-loop backoff base (doubles up to 30x)", Hidden: true},
 		},
 		Commands: []*cli.Command{
@@ -95,6 +98,8 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 		CgroupParent:      c.String("cgroup-parent"),
 		AllocatableMemory: alloc,
 		AllowSwap:         c.Bool("allow-swap"),
+		SeccompRoot:       c.String("seccomp-root"),
+		PodPidsLimit:      c.Int64("pod-pids-limit"),
 		Network: netns.Config{
 			Bridge:     c.String("bridge"),
 			Subnet:     c.String("subnet"),

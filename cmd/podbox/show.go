@@ -261,7 +261,8 @@ var inspectCommand = &cli.Command{
 	Usage:     "show what only the runtime knows about a pod, as JSON",
 	ArgsUsage: "NAME",
 	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, each
-container's PID, namespace inodes (net, ipc, uts, pid, mnt) and cgroup, the pod
+container's PID, namespace inodes (net, ipc, uts, pid, mnt), cgroup and seccomp
+profile (RuntimeDefault, Unconfined or Localhost/FILE), the pod
 cgroup with its memory limit and usage, memory events (oom, oom_kill) and
 pressure stall information where the kernel has them, the veth and the log paths.
 
@@ -350,7 +351,10 @@ type inspectContainer struct {
 	RestartCount int               `json:"restartCount"`
 	Namespaces   map[string]uint64 `json:"namespaces,omitempty"`
 	Cgroup       string            `json:"cgroup"`
-	Log          string            `json:"log,omitempty"`
+	// Seccomp is the container's seccomp profile: RuntimeDefault,
+	// Unconfined or Localhost/<file under --seccomp-root>.
+	Seccomp string `json:"seccomp"`
+	Log     string `json:"log,omitempty"`
 }
 
 func inspect(st *sandbox.PodStatus) inspectOut {
@@ -370,9 +374,16 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 	}
 	out.Cgroup.MemoryEvents, _ = pod.MemoryEvents()
 	out.Cgroup.Pressure, _ = pod.Pressure()
+	seccomp := map[string]string{}
+	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers} {
+		for _, c := range list {
+			seccomp[c.Name] = c.SeccompDescription()
+		}
+	}
 	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
 		for _, cs := range list {
-			ic := inspectContainer{Name: cs.Name, Kind: string(cs.Kind), State: string(cs.State), RestartCount: cs.RestartCount, Cgroup: cs.CgroupPath, Log: cs.LogPath}
+			ic := inspectContainer{Name: cs.Name, Kind: string(cs.Kind), State: string(cs.State), RestartCount: cs.RestartCount, Cgroup: cs.CgroupPath,
+				Seccomp: seccomp[cs.Name], Log: cs.LogPath}
 			if cs.State == sandbox.StateRunning {
 				ic.PID = cs.PID
 				ic.Namespaces = map[string]uint64{}

@@ -1,0 +1,180 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	profiles "github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Seccomp profile types, as Kubernetes' seccompProfile.type.
+const (
+	SeccompRuntimeDefault = "RuntimeDefault"
+	SeccompUnconfined     = "Unconfined"
+	SeccompLocalhost      = "Localhost"
+)
+
+// DefaultSeccompRoot is where Localhost profiles are looked up unless
+// Options.SeccompRoot says otherwise (the kubelet's <root-dir>/seccomp).
+const DefaultSeccompRoot = "/var/lib/podbox/seccomp"
+
+// SeccompProfile is a container's seccomp profile (Kubernetes'
+// seccompProfile). A nil *SeccompProfile means RuntimeDefault.
+type SeccompProfile struct {
+	// Type is RuntimeDefault, Unconfined or Localhost.
+	Type string `json:"type"`
+	// LocalhostProfile is the profile file of a Localhost profile,
+	// relative to Options.SeccompRoot. The file is read when the pod is
+	// created and kept with the pod, so a later change to it does not
+	// affect the pod's restarts.
+	LocalhostProfile string `json:"localhostProfile,omitempty"`
+}
+
+// seccompType is the profile a container runs with: privileged containers
+// run Unconfined whatever they ask, as in Kubernetes.
+func (c *ContainerConfig) seccompType() string {
+	switch {
+	case c.Privileged:
+		return SeccompUnconfined
+	case c.Seccomp == nil || c.Seccomp.Type == "":
+		return SeccompRuntimeDefault
+	}
+	return c.Seccomp.Type
+}
+
+// SeccompDescription says which profile a container runs with, for
+// inspection: "RuntimeDefault", "Unconfined" or "Localhost/<file>".
+func (c *ContainerConfig) SeccompDescription() string {
+	t := c.seccompType()
+	if t == SeccompLocalhost {
+		return t + "/" + c.Seccomp.LocalhostProfile
+	}
+	return t
+}
+
+func checkSeccomp(f string, p *SeccompProfile) []error {
+	if p == nil {
+		return nil
+	}
+	f += ".seccompProfile"
+	switch p.Type {
+	case SeccompRuntimeDefault, SeccompUnconfined, "":
+		if p.LocalhostProfile != "" {
+			return []error{fmt.Errorf("%s.localhostProfile: only a Localhost profile has one", f)}
+		}
+	case SeccompLocalhost:
+		lp := p.LocalhostProfile
+		if lp == "" {
+			return []error{fmt.Errorf("%s.localhostProfile: a Localhost profile needs one", f)}
+		}
+		if filepath.IsAbs(lp) || !filepath.IsLocal(lp) {
+			return []error{fmt.Errorf("%s.localhostProfile: %q is not a relative path inside the profile directory", f, lp)}
+		}
+	default:
+		return []error{fmt.Errorf("%s.type: %q is not RuntimeDefault, Unconfined or Localhost", f, p.Type)}
+	}
+	return nil
+}
+
+// seccompFile is where a container's Localhost profile is kept with the pod.
+func seccompFile(dir, ctr string) string { return filepath.Join(dir, "seccomp", ctr+".json") }
+
+// readSeccompProfiles reads the Localhost profile of every container from
+// root and checks that it is one libcontainer can load, before anything of
+// the pod is made. It returns the profiles' contents by container name; the
+// error names the file.
+func readSeccompProfiles(root string, cfg *PodConfig) (map[string][]byte, error) {
+	bodies := map[string][]byte{}
+	for _, list := range [][]ContainerConfig{cfg.InitContainers, cfg.Containers} {
+		for i := range list {
+			c := &list[i]
+			if c.seccompType() != SeccompLocalhost {
+				continue
+			}
+			file := filepath.Join(root, c.Seccomp.LocalhostProfile)
+			body, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("container %q: seccomp profile: %w", c.Name, err)
+			}
+			if _, err := loadSeccomp(body, capabilities(c)); err != nil {
+				return nil, fmt.Errorf("container %q: seccomp profile %q: %w", c.Name, file, err)
+			}
+			bodies[c.Name] = body
+		}
+	}
+	return bodies, nil
+}
+
+// writeSeccompProfiles keeps the pod's Localhost profiles in its
+// directory, where its containers' (re)starts read them.
+func writeSeccompProfiles(dir string, bodies map[string][]byte) error {
+	for ctr, body := range bodies {
+		if err := os.MkdirAll(filepath.Dir(seccompFile(dir, ctr)), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(seccompFile(dir, ctr), body, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNoSeccomp: the program was built without libcontainer's seccomp
+// support (build tag seccomp), and a container needs a profile.
+var ErrNoSeccomp = errors.New("built without seccomp support (go build -tags seccomp, with libseccomp-dev)")
+
+// seccompConfig is the filter a container gets: nil for Unconfined, the
+// RuntimeDefault profile (moby's, adjusted to the container's capabilities
+// and the host's architecture), or the pod's copy of its Localhost profile.
+func seccompConfig(dir string, c *ContainerConfig, caps []string) (*configs.Seccomp, error) {
+	var body []byte
+	switch c.seccompType() {
+	case SeccompUnconfined:
+		return nil, nil
+	case SeccompLocalhost:
+		b, err := os.ReadFile(seccompFile(dir, c.Name))
+		if err != nil {
+			return nil, fmt.Errorf("seccomp profile of container %q: %w", c.Name, err)
+		}
+		body = b
+	}
+	if !lcseccomp.Enabled {
+		return nil, fmt.Errorf("seccomp profile %s of container %q: %w", c.SeccompDescription(), c.Name, ErrNoSeccomp)
+	}
+	sc, err := loadSeccomp(body, caps)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s of container %q: %w", c.SeccompDescription(), c.Name, err)
+	}
+	return sc, nil
+}
+
+// loadSeccomp turns a profile in Docker's (or the OCI runtime spec's) JSON
+// format, or the default profile when body is nil, into libcontainer's
+// filter for a process with the bounding capabilities caps.
+func loadSeccomp(body []byte, caps []string) (*configs.Seccomp, error) {
+	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+	var (
+		ls  *specs.LinuxSeccomp
+		err error
+	)
+	if body == nil {
+		ls, err = profiles.GetDefaultProfile(rs)
+	} else {
+		ls, err = profiles.LoadProfile(string(body), rs)
+	}
+	if err != nil {
+		// moby's messages start with a capital letter.
+		return nil, errors.New(strings.ToLower(err.Error()[:1]) + err.Error()[1:])
+	}
+	if ls == nil {
+		return nil, errors.New("the profile has no defaultAction and no syscalls")
+	}
+	return specconv.SetupSeccomp(ls)
+}
