@@ -112,7 +112,9 @@ func SubPathTarget(podDir, volume, container string, index int) string {
 // into the container instead of the subPath's name, so that a container
 // swapping a symlink inside the volume can not redirect the mount
 // (CVE-2017-1002101; the kubelet does the same). Use SubPathTarget for
-// target; CleanupVolumes removes it.
+// target; CleanupVolumes removes it. A target left by a previous instance
+// of the container is unmounted and made anew: the subPath is resolved
+// again for every start, as what it names may have changed.
 //
 // Equivalent to: mount --rbind /proc/thread-self/fd/N TARGET
 func BindSubPath(volumeRoot, subPath, target string) (retErr error) {
@@ -126,6 +128,9 @@ func BindSubPath(volumeRoot, subPath, target string) (retErr error) {
 		return fmt.Errorf("subPath %q: stat: %w", subPath, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+		return fmt.Errorf("subPath %q: %w", subPath, err)
+	}
+	if err := unbindSubPath(target); err != nil {
 		return fmt.Errorf("subPath %q: %w", subPath, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -148,6 +153,27 @@ func BindSubPath(volumeRoot, subPath, target string) (retErr error) {
 	flags, _ := m.flags()
 	if err := unix.Mount(m.Source, m.Target, "", flags, ""); err != nil {
 		return fmt.Errorf("subPath %q: %w", subPath, &Error{Op: "mount", Mount: m, Err: err})
+	}
+	return nil
+}
+
+// unbindSubPath takes away what BindSubPath left at target: its mount (and
+// any mounted over it) and the file or directory under it. A missing target
+// is fine.
+//
+// Equivalent to: umount -l TARGET; rm -d TARGET
+func unbindSubPath(target string) error {
+	for {
+		err := unix.Unmount(target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break // not a mount point (any more), or no target
+		}
+		if err != nil {
+			return &Error{Op: "unmount", Mount: Mount{Target: target}, Err: err}
+		}
+	}
+	if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove old mount target: %w", err)
 	}
 	return nil
 }

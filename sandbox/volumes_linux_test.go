@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVolumes(t *testing.T) {
@@ -69,5 +70,36 @@ func TestVolumeRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(e.m.podDir("missing")); !os.IsNotExist(err) {
 		t.Errorf("the refused pod left its directory")
+	}
+}
+
+// TestSubPathAcrossRestarts: a container with a subPath mount that exits
+// is restarted with its subPath bound again, every time.
+func TestSubPathAcrossRestarts(t *testing.T) {
+	e := newTestEnv(t)
+	host := filepath.Join(e.opts.Root, "hostdir")
+	if err := os.MkdirAll(filepath.Join(host, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(host, "sub", "f"), []byte("in the subPath\n"), 0o644)
+	c := e.container("app", "sh", "-c", "cat /data/f && exit 3")
+	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/data", SubPath: "sub"}}
+	e.run(&PodConfig{Name: "sub", Containers: []ContainerConfig{c}, Volumes: []Volume{
+		{Name: "host", HostPath: &HostPathVolume{Path: host, Type: "Directory"}},
+	}})
+	var cs ContainerStatus
+	waitFor(t, 20*time.Second, "two restarts", func() bool {
+		st, err := e.m.Status(context.Background(), "sub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = st.Containers[0]
+		return cs.RestartCount >= 2 && cs.LastTermination != nil
+	})
+	if lt := cs.LastTermination; lt.Reason == ReasonStartError || lt.ExitCode != 3 {
+		t.Errorf("a restart of a container with a subPath ended %+v; want exit 3 from the container itself", lt)
+	}
+	if err := e.m.Remove(context.Background(), "sub", true); err != nil {
+		t.Fatal(err)
 	}
 }
