@@ -25,6 +25,7 @@ fi
 
 work=/tmp/podbox-bench-pods
 export PODBOX_ROOT=$work/root
+export PODBOX_LOG_ROOT=$work/logs
 export PODBOX_IMAGE_ROOT=$work/images
 export PODBOX_CGROUP_PARENT=/podbox-bench-pods
 export PODBOX_BRIDGE=pbbenchp

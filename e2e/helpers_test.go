@@ -118,6 +118,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.vars = []string{
 		"PODBOX_ROOT=" + filepath.Join(e.root, "root"),
+		"PODBOX_LOG_ROOT=" + filepath.Join(e.root, "logs"),
 		"PODBOX_IMAGE_ROOT=" + filepath.Join(e.root, "images"),
 		"PODBOX_CGROUP_PARENT=/" + prefix,
 		"PODBOX_BRIDGE=" + e.bridge,
@@ -376,6 +377,8 @@ func (e *env) getPod(t *testing.T, name string) *v1.Pod {
 // inspectOut is what `podbox inspect` prints.
 type inspectOut struct {
 	Name       string `json:"name"`
+	UID        string `json:"uid"`
+	LogDir     string `json:"logDir"`
 	Phase      string `json:"phase"`
 	PodIP      string `json:"podIP"`
 	Veth       string `json:"veth"`

@@ -84,7 +84,7 @@ func TestContainerFromEachFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := sandbox.New(sandbox.Options{
-		Root: filepath.Join(work, "state"), CgroupParent: "/" + prefix, PauseBinary: testutil.Binary(t, "pause"),
+		Root: filepath.Join(work, "state"), LogRoot: filepath.Join(work, "logs"), CgroupParent: "/" + prefix, PauseBinary: testutil.Binary(t, "pause"),
 		Network: netns.Config{Bridge: "pb" + hex, VethPrefix: "pv" + hex, Subnet: "10.89.253.0/24", Table: prefix},
 	})
 	if err != nil {

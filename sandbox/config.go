@@ -257,6 +257,11 @@ func checkPodFields(c *PodConfig) []error {
 	if err := ValidateName("name", c.Name); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Namespace != "" {
+		if err := ValidateName("namespace", c.Namespace); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Hostname != "" {
 		if err := ValidateName("hostname", c.Hostname); err != nil {
 			errs = append(errs, err)

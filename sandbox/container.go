@@ -1,13 +1,10 @@
 package sandbox
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,13 +39,6 @@ type exitEvent struct {
 
 // containerDir is where a container's writable layer and root live.
 func containerDir(dir, name string) string { return filepath.Join(dir, "containers", name) }
-
-// LogPath is the log file of a container instance: one file per restart, so
-// that the previous instance's log is kept (as the kubelet keeps
-// /var/log/pods/.../CTR/N.log).
-func LogPath(podDir, ctr string, restart int) string {
-	return filepath.Join(podDir, "logs", ctr, strconv.Itoa(restart)+".log")
-}
 
 // removeInstance removes what a previous instance of a container left: its
 // libcontainer state and its root filesystem overlay. Its cgroup goes with
@@ -110,10 +100,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		return nil, err
 	}
 	crashPoint("container-created")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
-		return nil, err
-	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := openLog(logPath, st.LogMaxSize, st.LogMaxFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +138,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC()}
 	in.pid, _ = p.Pid()
-	lw := &criWriter{f: logf}
 	for stream, r := range streams.out {
 		in.logs.Add(1)
-		go func() { defer in.logs.Done(); lw.copyLines(stream, r) }()
+		go func() { defer in.logs.Done(); logf.copyLines(stream, r) }()
 	}
 	go func() {
 		ps, _ := p.Wait()
@@ -189,38 +175,6 @@ func exitStatus(ps *os.ProcessState) (int, string) {
 		return 0, ReasonCompleted
 	}
 	return code, ReasonError
-}
-
-// criWriter writes a container's output in the CRI log format the kubelet
-// uses: "<RFC3339Nano time> <stream> <F|P> <line>", P for a part of a line
-// longer than the buffer.
-type criWriter struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-const maxLogLine = 16 * 1024
-
-func (w *criWriter) copyLines(stream string, r io.ReadCloser) {
-	defer r.Close()
-	br := bufio.NewReaderSize(r, maxLogLine)
-	for {
-		line, isPrefix, err := br.ReadLine()
-		// A terminal ends its lines with \r\n.
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := "F"
-			if isPrefix {
-				tag = "P"
-			}
-			w.mu.Lock()
-			fmt.Fprintf(w.f, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, line)
-			w.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // envList renders a container's variables as KEY=value, resolving field

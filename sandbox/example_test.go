@@ -29,6 +29,7 @@ func Example() {
 	defer os.RemoveAll(root)
 	m, err := sandbox.New(sandbox.Options{
 		Root:         root,
+		LogRoot:      filepath.Join(root, "logs"), // default /var/log/podbox/pods
 		CgroupParent: "/podbox-example",
 		PauseBinary:  os.Getenv("PODBOX_EXAMPLE_PAUSE"), // the built pause program
 		// A network of its own, so that the example leaves the host's alone.

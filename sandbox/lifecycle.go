@@ -241,7 +241,12 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 		}
 		cs.RestartCount++
 	}
-	logPath := LogPath(r.dir, cfg.Name, cs.RestartCount)
+	logDir := r.st.LogDir
+	if logDir == "" { // a pod made before logs moved to the log root
+		logDir = filepath.Join(r.dir, "logs")
+	}
+	logPath := LogPath(logDir, cfg.Name, cs.RestartCount)
+	pruneInstances(logDir, cfg.Name, cs.RestartCount-1)
 	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, r.exits)
 	if err != nil {
 		now := time.Now().UTC()

@@ -92,6 +92,7 @@ func testOptions(prefix string) Options {
 	b, _ := strconv.ParseUint(hex[:2], 16, 8)
 	return Options{
 		Root:         filepath.Join(os.TempDir(), prefix),
+		LogRoot:      filepath.Join(os.TempDir(), prefix, "logs"),
 		CgroupParent: "/" + prefix,
 		// Under the root, so that the test's cleanup removes it.
 		SeccompRoot: filepath.Join(os.TempDir(), prefix, "seccomp-profiles"),

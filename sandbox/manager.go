@@ -40,6 +40,18 @@ type Options struct {
 	// AllocatableMemory is the memory pods may be admitted against; 0
 	// means MemTotal minus a reserve (cgroups.DefaultAllocatable).
 	AllocatableMemory int64
+	// LogRoot is where containers' logs are kept, as the kubelet keeps
+	// them: LogRoot/<namespace>_<pod>_<uid>/<container>/<restart>.log, on
+	// disk rather than under the state root's tmpfs. Default
+	// /var/log/podbox/pods.
+	LogRoot string
+	// ContainerLogMaxSize is the size at which a container's log file is
+	// rotated (kubelet's containerLogMaxSize, default 10 MiB), and
+	// ContainerLogMaxFiles how many files of one container instance are
+	// kept, the one being written included (containerLogMaxFiles, default
+	// 5, at least 2).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// AllowSwap lets pods use the node's swap. By default swap is fenced
 	// as the kubelet's NoSwap does (memory.swap.max 0 on the pod and
 	// container cgroups on cgroup v2; see cgroups.Pod.ContainerResources).
@@ -93,6 +105,25 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.SeccompRoot == "" {
 		opts.SeccompRoot = DefaultSeccompRoot
+	}
+	if opts.LogRoot == "" {
+		opts.LogRoot = DefaultLogRoot
+	}
+	if !filepath.IsAbs(opts.LogRoot) {
+		return nil, fmt.Errorf("log root %q is not an absolute path", opts.LogRoot)
+	}
+	opts.LogRoot = filepath.Clean(opts.LogRoot)
+	if opts.ContainerLogMaxSize == 0 {
+		opts.ContainerLogMaxSize = DefaultContainerLogMaxSize
+	}
+	if opts.ContainerLogMaxFiles == 0 {
+		opts.ContainerLogMaxFiles = DefaultContainerLogMaxFiles
+	}
+	if opts.ContainerLogMaxSize < minLogMaxSize {
+		return nil, fmt.Errorf("container log max size %d: want at least %d bytes", opts.ContainerLogMaxSize, minLogMaxSize)
+	}
+	if opts.ContainerLogMaxFiles < 2 {
+		return nil, fmt.Errorf("container log max files %d: want at least 2 (the file being written and one rotated)", opts.ContainerLogMaxFiles)
 	}
 	if opts.PauseBinary == "" {
 		p, err := findPause()
@@ -191,8 +222,16 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	quota := cfg.quota()
+	uid, err := newUID()
+	if err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	st := &PodStatus{
 		Name:        cfg.Name,
+		UID:         uid,
+		LogDir:      m.logDir(cfg.namespace(), cfg.Name, uid),
+		LogMaxSize:  m.opts.ContainerLogMaxSize,
+		LogMaxFiles: m.opts.ContainerLogMaxFiles,
 		MemoryQuota: quota,
 		AllowSwap:   m.opts.AllowSwap,
 		Phase:       PhaseUnknown,
@@ -430,6 +469,13 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	// removes the veth; Detach releases the lease and the hostPort rules.
 	if err := m.net.Detach(ctx, name); err != nil {
 		errs = append(errs, err)
+	}
+	if st != nil {
+		if logDir, err := checkLogDir(st); err != nil {
+			errs = append(errs, err)
+		} else if err := os.RemoveAll(logDir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)

@@ -108,7 +108,9 @@ func (c *ContainerStatus) Ready() bool { return c.State == StateRunning }
 // PodStatus is what the state root knows about a pod, checked against the
 // live processes when read.
 type PodStatus struct {
-	Name    string    `json:"name"`
+	Name string `json:"name"`
+	// UID is the pod's metadata.uid, made when it was created.
+	UID     string    `json:"uid,omitempty"`
 	Phase   PodPhase  `json:"phase"`
 	Message string    `json:"message,omitempty"`
 	Created time.Time `json:"created"`
@@ -129,6 +131,12 @@ type PodStatus struct {
 	VolumePaths map[string]string `json:"volumePaths,omitempty"`
 	// MemoryQuota is the pod's memory quota, what admission counted.
 	MemoryQuota int64 `json:"memoryQuota,omitempty"`
+	// LogDir is the directory of the pod's logs (see Options.LogRoot), and
+	// LogMaxSize and LogMaxFiles how they are rotated: Options' values when
+	// the pod was made.
+	LogDir      string `json:"logDir,omitempty"`
+	LogMaxSize  int64  `json:"logMaxSize,omitempty"`
+	LogMaxFiles int    `json:"logMaxFiles,omitempty"`
 	// AllowSwap is Options.AllowSwap when the pod was made: its restarted
 	// containers keep the swap setting it started with.
 	AllowSwap bool `json:"allowSwap,omitempty"`

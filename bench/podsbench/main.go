@@ -813,7 +813,7 @@ func (b *bench) cleanup(pause string) error {
 		errs = append(errs, m.RemoveNetwork())
 	}
 	errs = append(errs, cgroups.LoadPod(b.cgroup).Destroy())
-	for _, d := range []string{os.Getenv("PODBOX_ROOT"), os.Getenv("PODBOX_IMAGE_ROOT"), b.work} {
+	for _, d := range []string{os.Getenv("PODBOX_ROOT"), os.Getenv("PODBOX_LOG_ROOT"), os.Getenv("PODBOX_IMAGE_ROOT"), b.work} {
 		if strings.Contains(d, benchName) {
 			errs = append(errs, os.RemoveAll(d))
 		}
@@ -825,7 +825,7 @@ func (b *bench) cleanup(pause string) error {
 // podbox's global flags make it.
 func manager(pause string) (*sandbox.Manager, error) {
 	return sandbox.New(sandbox.Options{
-		Root: os.Getenv("PODBOX_ROOT"), CgroupParent: os.Getenv("PODBOX_CGROUP_PARENT"), PauseBinary: pause,
+		Root: os.Getenv("PODBOX_ROOT"), LogRoot: os.Getenv("PODBOX_LOG_ROOT"), CgroupParent: os.Getenv("PODBOX_CGROUP_PARENT"), PauseBinary: pause,
 		Network: netns.Config{
 			Bridge:     os.Getenv("PODBOX_BRIDGE"),
 			Subnet:     os.Getenv("PODBOX_SUBNET"),

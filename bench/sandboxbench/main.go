@@ -97,7 +97,7 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 		return err
 	}
 	m, err := sandbox.New(sandbox.Options{
-		Root: filepath.Join(work, "state"), CgroupParent: cgroupParent, PauseBinary: pause,
+		Root: filepath.Join(work, "state"), LogRoot: filepath.Join(work, "logs"), CgroupParent: cgroupParent, PauseBinary: pause,
 		Network: network,
 	})
 	if err != nil {

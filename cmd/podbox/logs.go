@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -49,20 +51,15 @@ Example:
 			if cs.RestartCount == 0 {
 				return fmt.Errorf("container %q of pod %q has no previous instance: it has not restarted", cs.Name, name)
 			}
-			path = sandbox.LogPath(m.PodDir(name), cs.Name, cs.RestartCount-1)
+			path = filepath.Join(filepath.Dir(cs.LogPath), strconv.Itoa(cs.RestartCount-1)+".log")
 		}
 		if path == "" {
 			return fmt.Errorf("container %q of pod %q has not started yet", cs.Name, name)
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("log of container %q: %w", cs.Name, err)
-		}
-		defer f.Close()
 		w := bufio.NewWriter(c.App.Writer)
 		defer w.Flush()
 		follow := c.Bool("follow") && !c.Bool("previous")
-		return copyLog(c.Context, f, w, c.Bool("timestamps"), func() bool {
+		err = copyLog(c.Context, path, w, c.Bool("timestamps"), func() bool {
 			if !follow {
 				return false
 			}
@@ -74,6 +71,10 @@ Example:
 			cur, err := pickContainer(now, cs.Name)
 			return err == nil && cur.LogPath == path && cur.State == sandbox.StateRunning
 		})
+		if err != nil {
+			return fmt.Errorf("log of container %q: %w", cs.Name, err)
+		}
+		return nil
 	},
 }
 
@@ -97,11 +98,19 @@ func pickContainer(st *sandbox.PodStatus, name string) (*sandbox.ContainerStatus
 	return nil, fmt.Errorf("pod %q has no container %q (it has %s)", st.Name, name, joinNames(names))
 }
 
-// copyLog prints a CRI log's lines as the container wrote them; at the end
-// of the file it waits for more while more() holds.
-func copyLog(ctx context.Context, f *os.File, w io.Writer, timestamps bool, more func() bool) error {
+// copyLog prints the lines of the CRI log at path as the container wrote
+// them; at the end of the file it waits for more while more() holds, going
+// on in the new file when the log was rotated, and once more() says the
+// container ended it reads what was written meanwhile before returning.
+func copyLog(ctx context.Context, path string, w io.Writer, timestamps bool, more func() bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { f.Close() }()
 	r := bufio.NewReader(f)
 	var pending []byte
+	ended := false
 	for {
 		line, err := r.ReadBytes('\n')
 		pending = append(pending, line...)
@@ -120,8 +129,23 @@ func copyLog(ctx context.Context, f *os.File, w io.Writer, timestamps bool, more
 		if err != io.EOF {
 			return err
 		}
-		if !more() {
+		if rotated(f, path) {
+			// The rest of the old file was read: on in the new one.
+			if nf, err := os.Open(path); err == nil {
+				f.Close()
+				f = nf
+				r.Reset(f)
+				continue
+			}
+		}
+		if ended {
 			return nil
+		}
+		if !more() {
+			// The container's last lines may have come after the EOF
+			// above: read up to the end once more.
+			ended = true
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -129,4 +153,15 @@ func copyLog(ctx context.Context, f *os.File, w io.Writer, timestamps bool, more
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// rotated reports whether path now names another file than f: the log was
+// renamed aside and a new one begun.
+func rotated(f *os.File, path string) bool {
+	cur, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	open, err := f.Stat()
+	return err == nil && !os.SameFile(open, cur)
 }

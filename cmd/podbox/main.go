@@ -67,6 +67,9 @@ Example:
 			&cli.StringFlag{Name: "subnet", Value: netns.DefaultSubnet, EnvVars: []string{"PODBOX_SUBNET"}, Usage: "pod network subnet"},
 			&cli.StringFlag{Name: "veth-prefix", Value: netns.DefaultVethPrefix, EnvVars: []string{"PODBOX_VETH_PREFIX"}, Usage: "prefix of the pods' host veth names"},
 			&cli.StringFlag{Name: "nft-table", Value: netns.DefaultTable, EnvVars: []string{"PODBOX_NFT_TABLE"}, Usage: "nftables table for masquerade and hostPorts"},
+			&cli.StringFlag{Name: "log-root", Value: sandbox.DefaultLogRoot, EnvVars: []string{"PODBOX_LOG_ROOT"}, Usage: "where containers' logs are kept: <log-root>/<namespace>_<pod>_<uid>/<container>/<restart>.log"},
+			&cli.StringFlag{Name: "container-log-max-size", Value: "10Mi", EnvVars: []string{"PODBOX_CONTAINER_LOG_MAX_SIZE"}, Usage: "size at which a container's log file is rotated"},
+			&cli.IntFlag{Name: "container-log-max-files", Value: sandbox.DefaultContainerLogMaxFiles, EnvVars: []string{"PODBOX_CONTAINER_LOG_MAX_FILES"}, Usage: "log files kept per container instance, the current one included (at least 2)"},
 			&cli.BoolFlag{Name: "allow-swap", EnvVars: []string{"PODBOX_ALLOW_SWAP"}, Usage: "let pods use the node's swap (default: memory.swap.max 0 on cgroup v2, as the kubelet's NoSwap)"},
 			&cli.StringFlag{Name: "seccomp-root", Value: sandbox.DefaultSeccompRoot, EnvVars: []string{"PODBOX_SECCOMP_ROOT"}, Usage: "directory of Localhost seccomp profiles (a localhostProfile is relative to it)"},
 			&cli.Int64Flag{Name: "pod-pids-limit", Value: cgroups.DefaultPidsLimit, EnvVars: []string{"PODBOX_POD_PIDS_LIMIT"}, Usage: "most processes and threads a pod may hold at once (pids.max of its cgroup, the kubelet's podPidsLimit); -1: no limit"},
@@ -93,13 +96,20 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 		}
 		alloc = q.Value()
 	}
+	logMax, err := resource.ParseQuantity(c.String("container-log-max-size"))
+	if err != nil {
+		return nil, fmt.Errorf("--container-log-max-size %q: %w", c.String("container-log-max-size"), err)
+	}
 	return sandbox.New(sandbox.Options{
-		Root:              c.String("root"),
-		CgroupParent:      c.String("cgroup-parent"),
-		AllocatableMemory: alloc,
-		AllowSwap:         c.Bool("allow-swap"),
-		SeccompRoot:       c.String("seccomp-root"),
-		PodPidsLimit:      c.Int64("pod-pids-limit"),
+		LogRoot:              c.String("log-root"),
+		ContainerLogMaxSize:  logMax.Value(),
+		ContainerLogMaxFiles: c.Int("container-log-max-files"),
+		Root:                 c.String("root"),
+		CgroupParent:         c.String("cgroup-parent"),
+		AllocatableMemory:    alloc,
+		AllowSwap:            c.Bool("allow-swap"),
+		SeccompRoot:          c.String("seccomp-root"),
+		PodPidsLimit:         c.Int64("pod-pids-limit"),
 		Network: netns.Config{
 			Bridge:     c.String("bridge"),
 			Subnet:     c.String("subnet"),

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podbox/podbox/cgroups"
@@ -153,7 +154,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		pod.Namespace = "default"
 	}
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
-	pod.UID = "" // podbox has no API server
+	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
 	s := v1.PodStatus{Phase: kubePhase(st), Message: st.Message, HostIP: hostIP()}
 	if s.HostIP != "" {
 		s.HostIPs = []v1.HostIP{{IP: s.HostIP}}
@@ -314,6 +315,8 @@ func printNamespaces(c *cli.Context, out inspectOut) error {
 
 type inspectOut struct {
 	Name       string             `json:"name"`
+	UID        string             `json:"uid,omitempty"`
+	LogDir     string             `json:"logDir,omitempty"`
 	Phase      string             `json:"phase"`
 	PodIP      string             `json:"podIP,omitempty"`
 	Veth       string             `json:"veth,omitempty"`
@@ -359,7 +362,7 @@ type inspectContainer struct {
 
 func inspect(st *sandbox.PodStatus) inspectOut {
 	out := inspectOut{
-		Name: st.Name, Phase: string(st.Phase), PodIP: st.PodIP, Veth: st.HostVeth,
+		Name: st.Name, UID: st.UID, LogDir: st.LogDir, Phase: string(st.Phase), PodIP: st.PodIP, Veth: st.HostVeth,
 		PausePID: st.PausePID, MonitorPID: st.MonitorPID, Namespaces: map[string]nsInfo{},
 	}
 	for kind, path := range st.Namespaces {
