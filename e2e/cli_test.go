@@ -14,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/podbox/podbox/internal/testutil"
 	"github.com/podbox/podbox/netns"
 )
 
@@ -326,7 +327,7 @@ func TestLogsVerb(t *testing.T) {
 		close(lines)
 	}()
 	newTicks := map[string]bool{}
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(testutil.Wait(5 * time.Second))
 	for len(newTicks) < 2 {
 		select {
 		case l, ok := <-lines:
@@ -383,7 +384,7 @@ func TestExecVerb(t *testing.T) {
 	if err != nil {
 		t.Skip("script(1) (util-linux) not installed: exec -t not tested")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait(30*time.Second))
 	defer cancel()
 	for _, flag := range []string{"-t", "-it"} {
 		line := e.bin + " exec " + flag + " pair -c quiet -- tty"

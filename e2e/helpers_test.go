@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // cmdTimeout bounds every podbox invocation, so that a hang fails one test
 // instead of the whole run.
-const cmdTimeout = 90 * time.Second
+var cmdTimeout = testutil.Wait(90 * time.Second)
 
 // env is one test's isolated podbox: every variable the binary reads that
 // names a host resource carries the test's prefix.
@@ -431,6 +431,7 @@ func containerStatus(t *testing.T, pod *v1.Pod, name string) v1.ContainerStatus 
 // fails with what, and the last reason cond gave.
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
+	d = testutil.Wait(d)
 	deadline := time.Now().Add(d)
 	for {
 		ok, why := cond()

@@ -161,6 +161,7 @@ func (e *testEnv) exec(pod, ctr string, args ...string) (string, int) {
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	d = testutil.Wait(d)
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,6 +60,20 @@ func RequiresCgroup2(t testing.TB) {
 		t.Fatalf("this test needs pure cgroup v2 at /sys/fs/cgroup and %s=1 demands it", Cgroup2RequiredEnv)
 	}
 	t.Skip("cgroup v2 only: /sys/fs/cgroup is not cgroup2 here (make test-v2 runs it)")
+}
+
+// TimeScaleEnv multiplies every wait a test allows for something to happen
+// (Wait): an emulated VM (make test-v2) runs several times slower than the
+// host. Waits are bounds on a hang, never what a test asserts.
+const TimeScaleEnv = "PODBOX_TEST_TIME_SCALE"
+
+// Wait scales d, the longest a test waits for an event, by
+// PODBOX_TEST_TIME_SCALE (a number, default 1).
+func Wait(d time.Duration) time.Duration {
+	if f, err := strconv.ParseFloat(os.Getenv(TimeScaleEnv), 64); err == nil && f > 1 {
+		return time.Duration(float64(d) * f)
+	}
+	return d
 }
 
 // Prefix returns a short name prefix unique to this test run, such as
