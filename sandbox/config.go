@@ -368,11 +368,27 @@ func (c *PodConfig) hostname() string {
 	return c.Name
 }
 
+// MaxGracePeriod caps a grace period: a longer one (Kubernetes allows any
+// int64 of seconds) would overflow the time arithmetic and end the wait at
+// once instead of never.
+const MaxGracePeriod = 100 * 365 * 24 * time.Hour
+
 func (c *PodConfig) gracePeriod() time.Duration {
 	if c.TerminationGracePeriodSeconds == nil {
 		return DefaultGracePeriod
 	}
-	return time.Duration(*c.TerminationGracePeriodSeconds) * time.Second
+	return CapSeconds(*c.TerminationGracePeriodSeconds, MaxGracePeriod)
+}
+
+// CapSeconds is s seconds, at most limit; negative s is 0.
+func CapSeconds(s int64, limit time.Duration) time.Duration {
+	switch {
+	case s <= 0:
+		return 0
+	case s >= int64(limit/time.Second):
+		return limit
+	}
+	return time.Duration(s) * time.Second
 }
 
 // argv is the process a container runs: Command followed by Args.

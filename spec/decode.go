@@ -21,7 +21,7 @@ import (
 // standard input) and returns its configuration. A file that holds several
 // pods is an error that says how many; use LoadAll for those.
 func Load(path string) (*sandbox.PodConfig, error) {
-	data, err := readFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func Load(path string) (*sandbox.PodConfig, error) {
 
 // LoadAll is Load for a file of one or more pods.
 func LoadAll(path string) ([]*sandbox.PodConfig, error) {
-	data, err := readFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func LoadAll(path string) ([]*sandbox.PodConfig, error) {
 
 // Read is Load from r.
 func Read(r io.Reader) (*sandbox.PodConfig, error) {
-	data, err := io.ReadAll(r)
+	data, err := readManifest(r)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -72,6 +72,9 @@ func Parse(data []byte) (*sandbox.PodConfig, error) {
 // (an Errors, one per line); those of the second and later documents name
 // their document.
 func ParseAll(data []byte) ([]*sandbox.PodConfig, error) {
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: the manifest is %d bytes, over %d", ErrInvalid, len(data), MaxManifestSize)
+	}
 	docs, err := splitDocuments(data)
 	if err != nil {
 		return nil, err
@@ -198,18 +201,41 @@ func describe(v any) string {
 	return string(b)
 }
 
-func readFile(path string) ([]byte, error) {
-	var (
-		data []byte
-		err  error
-	)
-	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(path)
+// ReadFile reads a manifest file ("-" is standard input), refusing one over
+// MaxManifestSize before it is all read.
+func ReadFile(path string) ([]byte, error) {
+	r := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read manifest %s: %w", displayName(path), err)
+		}
+		defer f.Close()
+		r = f
 	}
+	data, err := readManifest(r)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", displayName(path), err)
+	}
+	return data, nil
+}
+
+// Sizes the Kubernetes API server allows, and so podbox: a whole object (its
+// request size limit, 3 MiB) and all of a pod's annotations, keys and values
+// (256 KiB).
+const (
+	MaxManifestSize    = 3 << 20
+	MaxAnnotationsSize = 256 << 10
+)
+
+// readManifest reads r whole, up to MaxManifestSize.
+func readManifest(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: the manifest is over %d bytes", ErrInvalid, MaxManifestSize)
 	}
 	return data, nil
 }

@@ -525,6 +525,7 @@ func TestRefusals(t *testing.T) {
 					{Name: "two", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}, HostPath: &v1.HostPathVolumeSource{Path: "/x"}}},
 					{Name: "hp", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "rel", Type: ptr(v1.HostPathType("Dir"))}}},
 					{Name: "ed", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{Medium: "Disk", SizeLimit: ptr(mem("-1Mi"))}}},
+					{Name: "up", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "/srv/data/../../etc"}}},
 				}
 			},
 			want: []string{`spec.volumes[1].name: volume "data" is defined twice`,
@@ -533,7 +534,21 @@ func TestRefusals(t *testing.T) {
 				`spec.volumes[4].hostPath.path: "rel" is not an absolute path`,
 				`spec.volumes[4].hostPath.type: "Dir" is not a hostPath type`,
 				`spec.volumes[5].emptyDir.medium: "Disk" is not "" (disk) or Memory`,
-				`spec.volumes[5].emptyDir.sizeLimit: -1Mi is negative`}},
+				`spec.volumes[5].emptyDir.sizeLimit: -1Mi is negative`,
+				`spec.volumes[6].hostPath.path: "/srv/data/../../etc" must not contain '..'`}},
+		{name: "memory limits too small to start", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{v1.ResourceMemory: mem("1Ki")}}
+				p.Spec.Containers[1].Resources.Limits = v1.ResourceList{v1.ResourceMemory: mem("5Mi")}
+			},
+			want: []string{"spec.resources.limits[memory]: 1Ki is below 6Mi, the least a container (or pod) needs to start",
+				"spec.containers[1].resources.limits[memory]: 5Mi is below 6Mi",
+				"spec.containers[1].resources.limits[memory]: 5Mi is above the pod's limit 1Ki"}},
+		{name: "annotations over 256 KiB", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Annotations = map[string]string{"a": strings.Repeat("x", 200<<10), "b": strings.Repeat("y", 100<<10)}
+			},
+			want: []string{"metadata.annotations: 307202 bytes in all, over the API server's 262144"}},
 		{name: "ports", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Ports = []v1.ContainerPort{
@@ -857,6 +872,15 @@ func TestLoad(t *testing.T) {
 	c, err = Read(strings.NewReader(kubectlRun))
 	if err != nil || c.Name != "nginx" {
 		t.Errorf("Read = %+v, %v", c, err)
+	}
+
+	// Over the API server's 3 MiB, refused before it is all read.
+	big := strings.NewReader(kubectlRun + "\n#" + strings.Repeat("x", MaxManifestSize))
+	if _, err := Read(big); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "over 3145728 bytes") {
+		t.Errorf("Read of a 3 MiB manifest: %v", err)
+	}
+	if big.Len() == 0 {
+		t.Error("the whole oversized manifest was read")
 	}
 }
 

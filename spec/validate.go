@@ -91,10 +91,15 @@ func checkMetadata(p *v1.Pod) []error {
 			errs = append(errs, invalid(f, "value %q: %s", p.Labels[k], msg))
 		}
 	}
+	total := 0
 	for _, k := range sortedKeys(p.Annotations) {
 		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
 			errs = append(errs, invalid("metadata.annotations["+k+"]", "key %q: %s", k, msg))
 		}
+		total += len(k) + len(p.Annotations[k])
+	}
+	if total > MaxAnnotationsSize {
+		errs = append(errs, invalid("metadata.annotations", "%d bytes in all, over the API server's %d", total, MaxAnnotationsSize))
 	}
 	return errs
 }
@@ -242,6 +247,9 @@ func checkVolumes(p *v1.Pod) []error {
 		if hp := v.HostPath; hp != nil {
 			if !path.IsAbs(hp.Path) {
 				errs = append(errs, invalid(f+".hostPath.path", "%q is not an absolute path", hp.Path))
+			}
+			if slices.Contains(strings.Split(hp.Path, "/"), "..") {
+				errs = append(errs, invalid(f+".hostPath.path", "%q must not contain '..'", hp.Path))
 			}
 			if hp.Type != nil && !slices.Contains(hostPathTypes, *hp.Type) {
 				errs = append(errs, invalid(f+".hostPath.type", "%q is not a hostPath type (DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice)", *hp.Type))
@@ -511,6 +519,8 @@ func checkRequirements(f string, r *v1.ResourceRequirements) []error {
 				errs = append(errs, invalid(rf, "a memory limit of 0 would mean no limit; leave it out"))
 			case kind.name == "limits" && res == v1.ResourceMemory && tooLarge(&q):
 				errs = append(errs, invalid(rf, "%s is too large", &q))
+			case kind.name == "limits" && res == v1.ResourceMemory && q.Cmp(minMemoryLimit) < 0:
+				errs = append(errs, invalid(rf, "%s is below %s, the least a container (or pod) needs to start", &q, &minMemoryLimit))
 			}
 		}
 	}
@@ -523,6 +533,11 @@ func checkRequirements(f string, r *v1.ResourceRequirements) []error {
 	}
 	return errs
 }
+
+// minMemoryLimit is the smallest memory limit podbox starts anything under:
+// the cgroups and the container's first process are charged to it before
+// the process runs (Docker refuses less than 6 MB for the same reason).
+var minMemoryLimit = resource.MustParse("6Mi")
 
 // tooLarge: q is beyond 4 EiB, too close to what an int64 of bytes holds.
 func tooLarge(q *resource.Quantity) bool {

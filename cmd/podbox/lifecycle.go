@@ -28,7 +28,7 @@ Example:
 		}
 		grace := time.Duration(-1)
 		if t := c.Int("time"); t >= 0 {
-			grace = time.Duration(t) * time.Second
+			grace = sandbox.CapSeconds(int64(t), sandbox.MaxGracePeriod)
 		}
 		return m.Stop(c.Context, name, grace)
 	},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -96,15 +95,9 @@ Example:
 
 // loadManifest reads and maps a manifest, keeping it as JSON for display.
 func loadManifest(path, name string) (*sandbox.PodConfig, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+	data, err := spec.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, err
 	}
 	cfg, err := spec.Parse(data)
 	if err != nil {
