@@ -62,7 +62,7 @@ test-v2: deps build testdata/images/busybox.tar
 
 ## unit: tests that need neither root nor the kernel objects (go test -short)
 unit:
-	$(GO) test -tags $(TAGS) -short -count=1 -skip '^Example' ./...
+	$(GO) test -tags $(TAGS) -short -count=1 ./...
 
 ## root-test: unit and root integration tests; root tests fail (not skip) here
 root-test: deps $(BIN)/pause

@@ -3,11 +3,15 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/internal/testutil"
 	"github.com/podbox/podbox/netns"
 	"github.com/podbox/podbox/sandbox"
 )
@@ -69,7 +73,38 @@ func Example() {
 
 	st, _ := m.Status(ctx, "hello")
 	fmt.Println(st.Phase, st.Containers[0].State, filepath.Base(st.Namespaces["net"]))
-	// Output:
-	// hello 0 <nil>
-	// Running running net
+	// It prints:
+	//   hello 0 <nil>
+	//   Running running net
+}
+
+// TestExample runs Example, which makes real pods, cgroups and a bridge: so
+// it is a root test (`go test` compiles Example but, with no Output
+// comment, never runs it), and checks that it leaves nothing behind.
+func TestExample(t *testing.T) {
+	testutil.RequiresRoot(t)
+	if os.Getenv("PODBOX_EXAMPLE_PAUSE") == "" || os.Getenv("PODBOX_EXAMPLE_ROOTFS") == "" {
+		t.Fatal("no pause or busybox rootfs for the example (see setUpExample)")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	func() {
+		defer func() { os.Stdout = stdout }()
+		Example()
+	}()
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if want := "hello 0 <nil>\nRunning running net\n"; string(out) != want {
+		t.Errorf("Example printed %q, want %q", out, want)
+	}
+	gate := filepath.Join(testutil.ModuleRoot(t), "hack", "leakcheck-gate")
+	for _, pat := range []string{"podbox-example", "pbexample", "pvexample"} {
+		if out, err := exec.Command(gate, pat).CombinedOutput(); err != nil {
+			t.Errorf("Example left host resources:\n%s", out)
+		}
+	}
 }
