@@ -373,6 +373,10 @@ func (c *PodConfig) hostname() string {
 // once instead of never.
 const MaxGracePeriod = 100 * 365 * 24 * time.Hour
 
+// GracePeriod is how long a stop waits for the containers after SIGTERM:
+// terminationGracePeriodSeconds, else DefaultGracePeriod.
+func (c *PodConfig) GracePeriod() time.Duration { return c.gracePeriod() }
+
 func (c *PodConfig) gracePeriod() time.Duration {
 	if c.TerminationGracePeriodSeconds == nil {
 		return DefaultGracePeriod

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -150,7 +151,7 @@ func (r *runner) notifyStarted() {
 }
 
 func (r *runner) save() {
-	if r.st.Phase != PhasePending {
+	if r.st.Phase != PhasePending || crashLooping(r.st) != nil {
 		defer r.notifyStarted()
 	}
 	if err := r.m.withLock(r.name, func() error { return writeState(r.dir, r.st) }); err != nil && !errors.Is(err, ErrNotExist) {
@@ -215,6 +216,7 @@ func (r *runner) run(ctx context.Context) error {
 				return r.finish(ctx)
 			}
 			r.scheduleRestart(cs)
+			r.save()
 			if !loop(func() bool { _, due := r.timers[cfg.Name]; return !due }) {
 				return r.finish(ctx)
 			}
@@ -424,17 +426,23 @@ func (r *runner) finish(ctx context.Context) error {
 	deadline := time.Now().Add(grace)
 	// App containers (and a running init container) first, all at once;
 	// then the sidecars, last started first.
-	var first []string
+	var first, all []string
 	for name := range r.running {
+		all = append(all, name)
 		if r.st.container(name).Kind != KindSidecar {
 			first = append(first, name)
 		}
 	}
-	r.terminate(first, deadline)
+	killed := r.terminate(first, deadline)
 	for i := len(r.sidecars) - 1; i >= 0; i-- {
 		if _, ok := r.running[r.sidecars[i]]; ok {
-			r.terminate([]string{r.sidecars[i]}, deadline)
+			killed = append(killed, r.terminate([]string{r.sidecars[i]}, deadline)...)
 		}
+	}
+	if ctx.Err() != nil {
+		// A stop that was asked for is no failure of the containers it
+		// ended: say so, as the exit code alone (137) can not.
+		r.markStopped(all, killed, grace)
 	}
 	r.m.killPause(r.dir, r.st)
 	// Nothing restarts any more: a container that waited to (re)start has
@@ -458,6 +466,7 @@ func (r *runner) finish(ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		r.st.Phase = PhaseStopped
+		r.st.Message = "stopped on request"
 	case r.st.Phase == PhaseFailed:
 	default:
 		r.st.Phase = PhaseSucceeded
@@ -473,9 +482,27 @@ func (r *runner) finish(ctx context.Context) error {
 	return nil
 }
 
+// markStopped gives the containers the stop ended (names: those running
+// when it began) the reason Stopped (an OOM kill keeps its own), saying
+// whether they exited after SIGTERM or were killed when the grace period
+// ran out.
+func (r *runner) markStopped(names, killed []string, grace time.Duration) {
+	for _, n := range names {
+		cs := r.st.container(n)
+		if cs == nil || cs.State != StateTerminated || cs.Reason == ReasonOOMKilled {
+			continue
+		}
+		cs.Reason, cs.Message = ReasonStopped, "stopped on request: exited after SIGTERM"
+		if slices.Contains(killed, n) {
+			cs.Message = fmt.Sprintf("stopped on request: killed after the %s grace period", grace)
+		}
+	}
+}
+
 // terminate sends SIGTERM to the named running containers and waits for
-// them until deadline, then SIGKILLs what is left and waits for it.
-func (r *runner) terminate(names []string, deadline time.Time) {
+// them until deadline, then SIGKILLs what is left and waits for it. It
+// returns the names it had to SIGKILL.
+func (r *runner) terminate(names []string, deadline time.Time) (killed []string) {
 	left := map[string]bool{}
 	for _, n := range names {
 		if in, ok := r.running[n]; ok {
@@ -485,23 +512,23 @@ func (r *runner) terminate(names []string, deadline time.Time) {
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	killed := false
 	for len(left) > 0 {
 		select {
 		case ev := <-r.exits:
 			r.onExit(ev)
 			delete(left, ev.name)
 		case <-timer.C:
-			if killed {
-				return // a process that survives SIGKILL for 10 s: give up on it
+			if len(killed) > 0 {
+				return killed // a process that survives SIGKILL for 10 s: give up on it
 			}
 			for n := range left {
 				r.running[n].c.Signal(unix.SIGKILL)
+				killed = append(killed, n)
 			}
-			killed = true
 			timer.Reset(10 * time.Second)
 		}
 	}
+	return killed
 }
 
 // restartPause starts a new pause in the pod's pinned namespaces and
@@ -613,9 +640,11 @@ func (m *Manager) stopRunner(name string, grace time.Duration) bool {
 }
 
 // WaitStarted waits until every app container of the pod has started, or
-// the pod has ended or failed; it returns the reason of a failure, with the
-// last lines of the failed container's log. runErr, when not nil, reports
-// the lifecycle's end.
+// the pod can not get there without a change: it ended or failed, a
+// container failed to start, or one is in CrashLoopBackOff before the pod
+// runs (an init container that keeps failing, say). It returns the reason
+// of a failure, with the last lines of the failed container's log. runErr,
+// when not nil, reports the lifecycle's end.
 func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan error) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -643,6 +672,16 @@ func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan er
 				}
 			}
 		}
+		if cs := crashLooping(st); cs != nil {
+			msg := fmt.Sprintf("pod %q can not start: %s container %q is in %s", name, cs.Kind, cs.Name, ReasonCrashLoopBackOff)
+			if t := cs.LastTermination; t != nil {
+				msg += fmt.Sprintf(" (exit code %d, %s; restart count %d)", t.ExitCode, t.Reason, cs.RestartCount)
+			}
+			if tail := logTail(cs.LogPath, 5); tail != "" {
+				msg += "\nlast lines of its log:\n" + tail
+			}
+			return errors.New(msg)
+		}
 		select {
 		case err := <-runErr:
 			if err != nil {
@@ -654,6 +693,22 @@ func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan er
 		case <-tick.C:
 		}
 	}
+}
+
+// crashLooping is the first container of a pending pod that waits in
+// CrashLoopBackOff, or nil.
+func crashLooping(st *PodStatus) *ContainerStatus {
+	if st.Phase != PhasePending {
+		return nil
+	}
+	for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+		for i := range list {
+			if list[i].State == StateWaiting && list[i].Reason == ReasonCrashLoopBackOff {
+				return &list[i]
+			}
+		}
+	}
+	return nil
 }
 
 // failureReason explains a failed pod: its message, or the first container

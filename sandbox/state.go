@@ -32,6 +32,10 @@ const (
 	ReasonPodInitializing  = "PodInitializing"
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
 	ReasonStartError       = "StartError"
+	// ReasonStopped: the container was ended by a stop that was asked for
+	// (Stop, or the end of Run's context); its exit code is its own, 137
+	// when the grace period ran out.
+	ReasonStopped = "Stopped"
 )
 
 // ContainerKind tells init containers, native sidecars and app containers
