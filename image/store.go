@@ -33,7 +33,7 @@ type Image struct {
 	Name    string    `json:"name"`    // normalized, such as "busybox:latest"
 	ID      string    `json:"id"`      // "sha256:HEX": the config digest (OCI, docker) or the digest of the root filesystem's tar stream
 	Rootfs  string    `json:"-"`       // absolute path of the root filesystem directory; use it read-only
-	Created time.Time `json:"created"` // when it was imported
+	Created time.Time `json:"created"` // when it was first imported (importing the same ID again keeps it)
 	Size    int64     `json:"size"`    // bytes on disk (allocated blocks, hard links counted once)
 	Config  Config    `json:"config"`  // from the image config; empty for a root filesystem
 }
@@ -218,6 +218,10 @@ func (s *Store) ImportWith(ctx context.Context, name, source string, opts Extrac
 		return nil, err
 	}
 	img = &Image{Name: n, ID: u.id, Created: time.Now().UTC(), Size: size, Config: u.config}
+	// The same image imported again keeps its age, as docker load does.
+	if prev, err := s.load(s.namePath(n)); err == nil && prev.ID == img.ID {
+		img.Created = prev.Created
+	}
 	data, err := json.MarshalIndent(img, "", "  ")
 	if err != nil {
 		return nil, err
