@@ -15,8 +15,10 @@ var execCommand = &cli.Command{
 	Usage:     "run a command inside a container",
 	ArgsUsage: "POD -- CMD [ARG...]",
 	Description: `Runs CMD in all of the container's namespaces and its cgroup, with the
-container's environment, and exits with CMD's exit code. -c may be left out
-when the pod has one container.
+container's environment, and exits with CMD's exit code. Without -c it picks
+the container kubectl would: the one the pod's
+kubectl.kubernetes.io/default-container annotation names, else the first app
+container, and says which on stderr when the pod has several.
 
 Example:
    podbox exec web -c server -- ip addr
@@ -41,7 +43,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		cs, err := pickContainer(st, c.String("container"))
+		cs, err := pickContainer(st, c.String("container"), os.Stderr)
 		if err != nil {
 			return err
 		}

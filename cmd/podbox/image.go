@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/image"
 )
 
@@ -52,7 +52,11 @@ Example:
 		{
 			Name:  "ls",
 			Usage: "list images",
-			Description: `Example:
+			Description: `Lists NAME, ID (the first 12 hex digits), SIZE on disk in decimal units as
+docker does (2.04MB), and CREATED: when the image was first imported
+(importing the same image again keeps it).
+
+Example:
    podbox image ls`,
 			Action: func(c *cli.Context) error {
 				s, err := image.Open(c.String("image-root"))
@@ -70,7 +74,7 @@ Example:
 					if len(id) > 19 {
 						id = id[:19]
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\n", img.Name, id, cgroups.FormatBytes(img.Size), age(img.Created))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\n", img.Name, id, humanSize(img.Size), age(img.Created))
 				}
 				return tw.Flush()
 			},
@@ -97,4 +101,16 @@ Example:
 			},
 		},
 	},
+}
+
+// humanSize writes bytes in decimal units with three significant digits,
+// as docker image ls does: 512B, 2.04MB, 1.5GB.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	f, i := float64(n), 0
+	for f >= 999.5 && i < len(units)-1 { // 999.5 would print as 1e+03
+		f /= 1000
+		i++
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64) + units[i]
 }

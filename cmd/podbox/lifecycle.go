@@ -16,22 +16,86 @@ var stopCommand = &cli.Command{
 	ArgsUsage: "POD",
 	Description: `Stops every container (sidecars last), waiting up to the grace period
 (--time, else the pod's terminationGracePeriodSeconds, default 30) before
-SIGKILL. The pod stays listed, Stopped, until podbox rm.
+SIGKILL. While it waits longer than a second it says for which containers;
+then it prints how long the stop took and which containers had to be killed.
+The pod stays listed, Stopped, until podbox rm; its containers are reported
+terminated with reason Stopped.
 
 Example:
-   podbox stop --time 5 web`,
-	Flags: []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: -1, Usage: "grace period in seconds"}},
+   podbox stop web
+   podbox stop --time 0 web     # SIGKILL at once`,
+	Flags: []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "grace period in seconds",
+		DefaultText: "the pod's terminationGracePeriodSeconds, else 30"}},
 	Action: func(c *cli.Context) error {
 		name, m, err := podManager(c)
 		if err != nil {
 			return err
 		}
-		grace := time.Duration(-1)
-		if t := c.Int("time"); t >= 0 {
-			grace = sandbox.CapSeconds(int64(t), sandbox.MaxGracePeriod)
+		st, err := m.Status(c.Context, name)
+		if err != nil {
+			return fmt.Errorf("stop pod %q: %w", name, err)
 		}
-		return m.Stop(c.Context, name, grace)
+		grace := st.Config.GracePeriod()
+		if c.IsSet("time") {
+			if c.Int("time") < 0 {
+				return fmt.Errorf("stop: --time %d: want 0 or more seconds", c.Int("time"))
+			}
+			grace = sandbox.CapSeconds(int64(c.Int("time")), sandbox.MaxGracePeriod)
+		}
+		start := time.Now()
+		// Say what is waited for once the stop is not immediate.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+			}
+			if now, err := m.Status(c.Context, name); err == nil {
+				if left := runningContainers(now); len(left) > 0 {
+					fmt.Fprintf(c.App.ErrWriter, "waiting up to %s for %s to exit; --time 0 to kill now\n", grace, joinNames(left))
+				}
+			}
+		}()
+		if err := m.Stop(c.Context, name, grace); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("pod %q stopped in %.1fs", name, time.Since(start).Seconds())
+		if now, err := m.Status(c.Context, name); err == nil {
+			if killed := killedContainers(now); len(killed) > 0 {
+				msg += fmt.Sprintf(" (killed after the %s grace period: %s)", grace, joinNames(killed))
+			}
+		}
+		fmt.Fprintln(c.App.Writer, msg)
+		return nil
 	},
+}
+
+// runningContainers names the pod's running containers.
+func runningContainers(st *sandbox.PodStatus) []string {
+	var names []string
+	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
+		for _, cs := range list {
+			if cs.State == sandbox.StateRunning {
+				names = append(names, cs.Name)
+			}
+		}
+	}
+	return names
+}
+
+// killedContainers names the containers the stop had to SIGKILL.
+func killedContainers(st *sandbox.PodStatus) []string {
+	var names []string
+	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
+		for _, cs := range list {
+			if cs.State == sandbox.StateTerminated && cs.Reason == sandbox.ReasonStopped && cs.ExitCode == 137 {
+				names = append(names, cs.Name)
+			}
+		}
+	}
+	return names
 }
 
 var rmCommand = &cli.Command{
@@ -58,7 +122,8 @@ Example:
 		for _, name := range c.Args().Slice() {
 			if err := m.Remove(c.Context, name, c.Bool("force")); err != nil {
 				if errors.Is(err, sandbox.ErrRunning) {
-					err = fmt.Errorf("%w: stop it with podbox stop %s, or use rm -f", err, name)
+					// The library's own advice names its API (force); say it once, in CLI terms.
+					err = fmt.Errorf("pod %q %w: stop it first (podbox stop %s), or use podbox rm -f %s", name, sandbox.ErrRunning, name, name)
 				}
 				errs = append(errs, err)
 			}
@@ -70,6 +135,11 @@ Example:
 var networkCommand = &cli.Command{
 	Name:  "network",
 	Usage: "manage the pod network",
+	Description: `The pod network (a bridge, an nftables table, IP leases) is made when the
+first pod needs it and kept; network rm removes it.
+
+Example:
+   podbox network rm`,
 	Subcommands: []*cli.Command{{
 		Name:  "rm",
 		Usage: "remove the pod network: bridge, nftables table and leases (no pod may be left)",

@@ -20,8 +20,10 @@ var logsCommand = &cli.Command{
 	Name:      "logs",
 	Usage:     "print a container's log",
 	ArgsUsage: "POD",
-	Description: `Prints what a container wrote to stdout and stderr, like kubectl logs. -c may be
-left out when the pod has one container.
+	Description: `Prints what a container wrote to stdout and stderr, like kubectl logs. Without
+-c it picks the container kubectl would: the one the pod's
+kubectl.kubernetes.io/default-container annotation names, else the first app
+container, and says which on stderr when the pod has several.
 
 Example:
    podbox logs web -c server
@@ -42,7 +44,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		cs, err := pickContainer(st, c.String("container"))
+		cs, err := pickContainer(st, c.String("container"), c.App.ErrWriter)
 		if err != nil {
 			return err
 		}
@@ -68,7 +70,7 @@ Example:
 			if err != nil {
 				return false
 			}
-			cur, err := pickContainer(now, cs.Name)
+			cur, err := pickContainer(now, cs.Name, io.Discard)
 			return err == nil && cur.LogPath == path && cur.State == sandbox.StateRunning
 		})
 		if err != nil {
@@ -78,24 +80,57 @@ Example:
 	},
 }
 
-// pickContainer finds the container -c names, or the only one.
-func pickContainer(st *sandbox.PodStatus, name string) (*sandbox.ContainerStatus, error) {
+// defaultContainerAnnotation names the container kubectl logs and exec use
+// when -c is not given.
+const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+
+// pickContainer finds the container -c names. Without -c it takes the
+// default container as kubectl does (the pod's
+// kubectl.kubernetes.io/default-container annotation, else its first app
+// container) and, when the pod has several, says so on w.
+func pickContainer(st *sandbox.PodStatus, name string, w io.Writer) (*sandbox.ContainerStatus, error) {
 	var names []string
-	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
+	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i], nil
 			}
-			names = append(names, list[i].Name)
+			n := list[i].Name
+			if list[i].Kind != sandbox.KindApp {
+				n += " (" + string(list[i].Kind) + ")"
+			}
+			names = append(names, n)
 		}
 	}
-	if name == "" {
-		if len(names) == 1 {
-			return &st.Containers[0], nil
-		}
-		return nil, fmt.Errorf("pod %q has several containers: choose one with -c (%s)", st.Name, joinNames(names))
+	if name != "" {
+		return nil, fmt.Errorf("pod %q has no container %q (it has %s)", st.Name, name, joinNames(names))
 	}
-	return nil, fmt.Errorf("pod %q has no container %q (it has %s)", st.Name, name, joinNames(names))
+	def := st.Config.Annotations[defaultContainerAnnotation]
+	if def != "" && !hasContainer(st, def) {
+		fmt.Fprintf(w, "Warning: the default container %q named by annotation %s does not exist\n", def, defaultContainerAnnotation)
+		def = ""
+	}
+	if def == "" {
+		if len(st.Containers) == 0 {
+			return nil, fmt.Errorf("pod %q has no containers", st.Name)
+		}
+		def = st.Containers[0].Name
+	}
+	if len(names) > 1 {
+		fmt.Fprintf(w, "Defaulted container %q out of: %s\n", def, joinNames(names))
+	}
+	return pickContainer(st, def, w)
+}
+
+func hasContainer(st *sandbox.PodStatus, name string) bool {
+	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers} {
+		for _, cs := range list {
+			if cs.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // copyLog prints the lines of the CRI log at path as the container wrote

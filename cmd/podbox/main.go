@@ -30,7 +30,12 @@ func main() {
 		sandbox.Init() // libcontainer's container init; never returns
 	}
 	app := newApp()
-	if err := app.Run(interspersed(app, os.Args)); err != nil {
+	args := interspersed(app, os.Args)
+	if err := unknownCommand(app, args); err != nil {
+		fmt.Fprintf(os.Stderr, "podbox: %v\n", err)
+		os.Exit(1)
+	}
+	if err := app.Run(args); err != nil {
 		var code exitError
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -56,7 +61,6 @@ Example:
    podbox ps
    podbox logs web -c server
    podbox rm -f web`,
-		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
@@ -78,7 +82,7 @@ Example:
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand,
 			stopCommand, rmCommand, imageCommand, networkCommand, versionCommand,
-			completionCommand, monitorCommand, manCommand,
+			completionCommand, completeCommand, monitorCommand, manCommand,
 		},
 	}
 }
@@ -160,7 +164,9 @@ func joinNames(names []string) string { return strings.Join(names, ", ") }
 // interspersed lets flags follow the arguments, as with kubectl
 // ("podbox get pod web -o json"): urfave/cli stops parsing flags at the
 // first argument, so the command's flags found after it are moved before
-// it. Everything after "--" is left alone.
+// it, and global flags found after the command (podbox run FILE
+// --allocatable-memory 2.5Gi) before the command. A command's own flag wins
+// over a global one of the same name. Everything after "--" is left alone.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -177,7 +183,7 @@ func interspersed(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	if cmd == nil {
+	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
 	flags := cmd.Flags
@@ -190,7 +196,7 @@ func interspersed(app *cli.App, args []string) []string {
 		cmd, flags = sub, sub.Flags
 		j++
 	}
-	var moved, rest []string
+	var globals, moved, rest []string
 	for k := j; k < len(args); k++ {
 		a := args[k]
 		if a == "--" {
@@ -205,11 +211,100 @@ func interspersed(app *cli.App, args []string) []string {
 			}
 			continue
 		}
+		if strings.HasPrefix(a, "-") && a != "-" && flagNamed(app.Flags, a) != nil {
+			globals = append(globals, a)
+			if !strings.Contains(a, "=") && takesValue(app.Flags, a) && k+1 < len(args) {
+				globals = append(globals, args[k+1])
+				k++
+			}
+			continue
+		}
 		rest = append(rest, a)
 	}
-	out := append([]string{}, args[:j]...)
+	out := append([]string{}, args[:i]...)
+	out = append(out, globals...)
+	out = append(out, args[i:j]...)
 	out = append(out, moved...)
 	return append(out, rest...)
+}
+
+// unknownCommand says, as kubectl does, that the command (or the
+// subcommand) args name does not exist, with the nearest ones; nil when it
+// exists or none is named.
+func unknownCommand(app *cli.App, args []string) error {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		if args[i] == "--" {
+			return nil
+		}
+		if !strings.Contains(args[i], "=") && takesValue(app.Flags, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) || args[i] == "help" || args[i] == "h" {
+		return nil
+	}
+	cmds, path := app.Commands, "podbox"
+	for ; i < len(args) && !strings.HasPrefix(args[i], "-"); i++ {
+		var cmd *cli.Command
+		for _, c := range cmds {
+			if c.HasName(args[i]) {
+				cmd = c
+			}
+		}
+		if cmd == nil {
+			return fmt.Errorf("unknown command %q for %q%s\nRun '%s --help' for usage.",
+				args[i], path, suggest(cmds, args[i]), path)
+		}
+		if len(cmd.Subcommands) == 0 {
+			return nil
+		}
+		cmds, path = cmd.Subcommands, path+" "+cmd.Name
+	}
+	return nil
+}
+
+// suggest lists the visible commands near typed (an edit distance of 2 at
+// most, or a prefix either way), as kubectl's "Did you mean this?".
+func suggest(cmds []*cli.Command, typed string) string {
+	var near []string
+	for _, c := range cmds {
+		if c.Hidden {
+			continue
+		}
+		for _, n := range c.Names() {
+			if editDistance(n, typed) <= 2 || strings.HasPrefix(n, typed) || strings.HasPrefix(typed, n) {
+				near = append(near, c.Name)
+				break
+			}
+		}
+	}
+	if len(near) == 0 {
+		return ""
+	}
+	return "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func flagNamed(flags []cli.Flag, arg string) cli.Flag {

@@ -26,8 +26,12 @@ var runCommand = &cli.Command{
 	ArgsUsage: "FILE (- for stdin)",
 	Description: `Creates the pod described by a v1.Pod manifest (YAML or JSON) and starts it,
 leaving a small monitor process that runs its lifecycle. Prints the pod's name.
-By default it returns once every app container has started, or fails with the
-reason (e.g. which init container failed, and its last log lines).
+By default it returns once every app container has started, or, exiting 1, as
+soon as the pod can not get there without a change: a container that can not
+start, an init container or sidecar in CrashLoopBackOff, an init container that
+failed under restartPolicy Never, a pod that ended. It then says why, with the
+container's last log lines, and keeps the pod for podbox logs and podbox rm.
+An image that is not in the store is refused before anything is made.
 
 Example:
    podbox run testdata/pods/web.yaml

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
@@ -23,7 +24,9 @@ import (
 var psCommand = &cli.Command{
 	Name:  "ps",
 	Usage: "list pods",
-	Description: `Lists the pods: NAME, PHASE, IP, READY (ready/all app containers), RESTARTS, AGE.
+	Description: `Lists the pods: NAME, PHASE, IP, READY (ready/all app containers and native
+sidecars, as kubectl counts them), RESTARTS, AGE. PHASE is Kubernetes' phase,
+or Stopped for a pod stopped with podbox stop. podbox get pods prints the same.
 
 Example:
    podbox ps
@@ -49,18 +52,23 @@ Example:
 		default:
 			return fmt.Errorf("ps: -o %q: want table or json", c.String("output"))
 		}
-		tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tPHASE\tIP\tREADY\tRESTARTS\tAGE")
-		for _, p := range pods {
-			r := row(p)
-			ip := r.IP
-			if ip == "" {
-				ip = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%s\n", r.Name, r.Phase, ip, r.Ready, r.Containers, r.Restarts, age(p.Created))
-		}
-		return tw.Flush()
+		return printTable(c, pods)
 	},
+}
+
+// printTable prints pods as podbox ps does.
+func printTable(c *cli.Context, pods []*sandbox.PodStatus) error {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPHASE\tIP\tREADY\tRESTARTS\tAGE")
+	for _, p := range pods {
+		r := row(p)
+		ip := r.IP
+		if ip == "" {
+			ip = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%s\n", r.Name, r.Phase, ip, r.Ready, r.Containers, r.Restarts, age(p.Created))
+	}
+	return tw.Flush()
 }
 
 type psRow struct {
@@ -74,16 +82,21 @@ type psRow struct {
 	Message    string    `json:"message,omitempty"`
 }
 
+// row is a pod's line in ps. READY counts app containers and native
+// sidecars, as kubectl does; RESTARTS counts every container's restarts.
 func row(p *sandbox.PodStatus) psRow {
-	r := psRow{Name: p.Name, Phase: string(p.Phase), IP: p.PodIP, Containers: len(p.Containers), Created: p.Created, Message: p.Message}
-	for _, cs := range p.Containers {
-		if cs.Ready() {
-			r.Ready++
+	r := psRow{Name: p.Name, Phase: string(p.Phase), IP: p.PodIP, Created: p.Created, Message: p.Message}
+	for _, list := range [][]sandbox.ContainerStatus{p.InitContainers, p.Containers} {
+		for _, cs := range list {
+			r.Restarts += cs.RestartCount
+			if cs.Kind == sandbox.KindInit {
+				continue
+			}
+			r.Containers++
+			if cs.Ready() {
+				r.Ready++
+			}
 		}
-		r.Restarts += cs.RestartCount
-	}
-	for _, cs := range p.InitContainers {
-		r.Restarts += cs.RestartCount
 	}
 	return r
 }
@@ -109,36 +122,83 @@ func printJSON(c *cli.Context, v any) error {
 
 var getCommand = &cli.Command{
 	Name:      "get",
-	Usage:     "show a pod as a Kubernetes v1.Pod with its status",
-	ArgsUsage: "pod NAME",
-	Description: `Prints the pod as kubectl get pod -o json|yaml would: the manifest, and a status
-filled the way Kubernetes fills it (phase, podIP, podIPs, hostIP, startTime,
-conditions, initContainerStatuses, containerStatuses).
+	Usage:     "show pods as Kubernetes v1.Pods with their status",
+	ArgsUsage: "pod|pods|po [NAME...]",
+	Description: `Prints a pod as kubectl get pod NAME -o json|yaml would: the manifest, and a
+status filled the way Kubernetes fills it (phase, reason, message, podIP, podIPs,
+hostIP, startTime, conditions, initContainerStatuses, containerStatuses). A
+pod stopped with podbox stop has phase Succeeded (Failed when a container had
+failed before the stop), reason Stopped, and its containers terminated with
+reason Stopped.
+
+Without a name (get pods, get pod) it lists every pod: as podbox ps does, or
+with -o json|yaml as a v1 List, as kubectl does. With one name the default
+output is yaml; with several, a table.
 
 Example:
-   podbox get pod web -o json | jq -r .status.podIP`,
-	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "yaml", Usage: "json or yaml"}},
+   podbox get pod web -o json | jq -r .status.podIP
+   podbox get pods
+   podbox get pods -o json | jq -r '.items[].metadata.name'`,
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, yaml or table (default: yaml for one pod, else table)"}},
 	Action: func(c *cli.Context) error {
-		if c.NArg() != 2 || (c.Args().Get(0) != "pod" && c.Args().Get(0) != "pods" && c.Args().Get(0) != "po") {
-			return fmt.Errorf("get: want \"pod NAME\" (see podbox get --help)")
+		switch c.Args().First() {
+		case "pod", "pods", "po":
+		default:
+			return fmt.Errorf("get: want \"pod [NAME...]\" or \"pods\" (see podbox get --help)")
 		}
-		_, st, err := podStatus(c, c.Args().Get(1))
+		names := c.Args().Tail()
+		m, err := manager(c)
 		if err != nil {
 			return err
 		}
-		pod := kubePod(st)
-		switch c.String("output") {
-		case "json":
-			return printJSON(c, pod)
-		case "yaml":
-			b, err := yaml.Marshal(pod)
+		var pods []*sandbox.PodStatus
+		if len(names) == 0 {
+			if pods, err = m.List(c.Context); err != nil {
+				return err
+			}
+		}
+		for _, n := range names {
+			st, err := m.Status(c.Context, n)
 			if err != nil {
 				return err
 			}
-			_, err = c.App.Writer.Write(b)
+			pods = append(pods, st)
+		}
+		out := c.String("output")
+		if out == "" {
+			out = "table"
+			if len(names) == 1 {
+				out = "yaml"
+			}
+		}
+		var v any
+		switch {
+		case out == "table":
+			return printTable(c, pods)
+		case out != "json" && out != "yaml":
+			return fmt.Errorf("get: -o %q: want json, yaml or table", out)
+		case len(names) == 1:
+			v = kubePod(pods[0])
+		default:
+			list := &v1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}, Items: []runtime.RawExtension{}}
+			for _, p := range pods {
+				b, err := json.Marshal(kubePod(p))
+				if err != nil {
+					return err
+				}
+				list.Items = append(list.Items, runtime.RawExtension{Raw: b})
+			}
+			v = list
+		}
+		if out == "json" {
+			return printJSON(c, v)
+		}
+		b, err := yaml.Marshal(v)
+		if err != nil {
 			return err
 		}
-		return fmt.Errorf("get: -o %q: want json or yaml", c.String("output"))
+		_, err = c.App.Writer.Write(b)
+		return err
 	},
 }
 
@@ -156,6 +216,9 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
 	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
 	s := v1.PodStatus{Phase: kubePhase(st), Message: st.Message, HostIP: hostIP()}
+	if st.Phase == sandbox.PhaseStopped {
+		s.Reason = sandbox.ReasonStopped
+	}
 	if s.HostIP != "" {
 		s.HostIPs = []v1.HostIP{{IP: s.HostIP}}
 	}
@@ -176,44 +239,60 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 			images[c.Name] = c.Image
 		}
 	}
+	// Conditions, with the time each last changed as far as podbox knows
+	// it: created, the last init container's end, the last container's
+	// start or end.
+	allReady, initialized := true, true
+	initTime, readyTime := st.Created, st.Created
+	later := func(t *time.Time, u time.Time) {
+		if u.After(*t) {
+			*t = u
+		}
+	}
 	for _, cs := range st.InitContainers {
 		s.InitContainerStatuses = append(s.InitContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
+		if cs.Kind == sandbox.KindSidecar {
+			allReady = allReady && cs.Ready()
+			later(&readyTime, cs.StartedAt)
+			later(&readyTime, cs.FinishedAt)
+		} else if !(cs.State == sandbox.StateTerminated && cs.ExitCode == 0) {
+			initialized = false
+		} else {
+			later(&initTime, cs.FinishedAt)
+		}
 	}
-	allReady, initialized := true, true
 	for _, cs := range st.Containers {
 		s.ContainerStatuses = append(s.ContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
 		allReady = allReady && cs.Ready()
+		later(&readyTime, cs.StartedAt)
+		later(&readyTime, cs.FinishedAt)
 	}
-	for _, cs := range st.InitContainers {
-		if cs.Kind == sandbox.KindInit && !(cs.State == sandbox.StateTerminated && cs.ExitCode == 0) {
-			initialized = false
-		}
-	}
-	cond := func(t v1.PodConditionType, ok bool) v1.PodCondition {
-		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse}
+	cond := func(t v1.PodConditionType, ok bool, when time.Time) v1.PodCondition {
+		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse, LastTransitionTime: metav1.NewTime(when)}
 		if ok {
 			c.Status = v1.ConditionTrue
 		}
 		return c
 	}
 	s.Conditions = []v1.PodCondition{
-		cond(v1.PodScheduled, true),
-		cond(v1.PodInitialized, initialized),
-		cond(v1.ContainersReady, allReady),
-		cond(v1.PodReady, allReady),
+		cond(v1.PodScheduled, true, st.Created),
+		cond(v1.PodInitialized, initialized, initTime),
+		cond(v1.ContainersReady, allReady, readyTime),
+		cond(v1.PodReady, allReady, readyTime),
 	}
 	pod.Status = s
 	return pod
 }
 
 // kubePhase maps podbox's phases onto Kubernetes': a pod stopped on
-// request is Succeeded when every app container ended with 0, else Failed.
+// request is Succeeded unless an app container had failed on its own (a
+// non-zero exit that the stop did not cause), then Failed.
 func kubePhase(st *sandbox.PodStatus) v1.PodPhase {
 	if st.Phase != sandbox.PhaseStopped {
 		return v1.PodPhase(st.Phase)
 	}
 	for _, cs := range st.Containers {
-		if cs.ExitCode != 0 {
+		if cs.ExitCode != 0 && cs.Reason != sandbox.ReasonStopped {
 			return v1.PodFailed
 		}
 	}
@@ -259,7 +338,7 @@ func hostIP() string {
 
 var inspectCommand = &cli.Command{
 	Name:      "inspect",
-	Usage:     "show what only the runtime knows about a pod, as JSON",
+	Usage:     "show what only the runtime knows about a pod (JSON, or a table with -o namespaces)",
 	ArgsUsage: "NAME",
 	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, each
 container's PID, namespace inodes (net, ipc, uts, pid, mnt), cgroup and seccomp
