@@ -59,7 +59,7 @@ func TestTestdataPods(t *testing.T) {
 		equal(t, "name", c.Name, "web")
 		equal(t, "containers", names(c.Containers), []string{"server", "writer"})
 		srv, w := c.Containers[0], c.Containers[1]
-		equal(t, "server command", srv.Command, []string{"httpd", "-f", "-p", "80", "-h", "/www"})
+		equal(t, "server command", srv.Command, []string{"sh", "-c", "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"})
 		equal(t, "server ports", srv.Ports, []sandbox.Port{{Name: "http", ContainerPort: 80, HostPort: 8080, Protocol: "TCP"}})
 		equal(t, "volumes", c.Volumes, []sandbox.Volume{{Name: "www", EmptyDir: &sandbox.EmptyDirVolume{}}})
 		equal(t, "writer env", w.Env, []sandbox.EnvVar{{Name: "POD_NAME", FieldPath: "metadata.name"}, {Name: "POD_IP", FieldPath: "status.podIP"}})
@@ -82,7 +82,7 @@ func TestTestdataPods(t *testing.T) {
 		c := load(t, "log-sidecar.yaml")
 		equal(t, "sidecar", names(c.InitContainers), []string{"log-shipper"})
 		equal(t, "sidecar restartPolicy", c.InitContainers[0].RestartPolicy, sandbox.RestartAlways)
-		equal(t, "sidecar command", c.InitContainers[0].Command, []string{"tail", "-F", "/var/log/app.log"})
+		equal(t, "sidecar command", c.InitContainers[0].Command, []string{"sh", "-c", "trap 'exit 0' TERM; until [ -e /var/log/app.log ]; do sleep 0.2; done; tail -F /var/log/app.log & wait"})
 		equal(t, "app mount", c.Containers[0].VolumeMounts, []sandbox.VolumeMount{{Name: "logs", Target: "/var/log"}})
 	})
 	t.Run("admission", func(t *testing.T) {
