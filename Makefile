@@ -7,8 +7,9 @@ GOFLAGS   ?= -buildvcs=false
 export GOFLAGS
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-# Debian packages the build and the tests need; `make deps` installs the missing ones.
-DEB_PKGS  := busybox-static iproute2 libseccomp-dev
+# Debian packages the build and the tests need; `make deps` installs the missing ones
+# (curl and jq: the README's walkthrough, which an e2e test runs).
+DEB_PKGS  := busybox-static iproute2 libseccomp-dev curl jq
 # Build tags of podbox and of every test binary that starts containers:
 # seccomp links libcontainer's seccomp support (libseccomp, through cgo).
 TAGS      := seccomp

@@ -24,6 +24,7 @@ func TestHelpHasExamples(t *testing.T) {
 	verbs := [][]string{
 		{}, {"run"}, {"ps"}, {"get"}, {"inspect"}, {"logs"}, {"exec"}, {"stop"}, {"rm"},
 		{"image"}, {"image", "import"}, {"image", "ls"}, {"image", "rm"},
+		{"network"}, {"network", "rm"}, {"version"}, {"completion"},
 	}
 	for _, v := range verbs {
 		args := append(append([]string{}, v...), "--help")
@@ -226,7 +227,10 @@ func TestStatusVerbs(t *testing.T) {
 		}
 	}
 	failPodbox(t, e, 1, []string{"podbox: ", "nosuch", "does not exist"}, "get", "pod", "nosuch")
-	failPodbox(t, e, 1, []string{"podbox: ", "pod NAME"}, "get", "pair")
+	failPodbox(t, e, 1, []string{"podbox: ", `want "pod [NAME...]" or "pods"`}, "get", "pair")
+	if out := mustPodbox(t, e, "get", "pod", "pair"); strings.Contains(out, "lastTransitionTime: null") {
+		t.Errorf("get pod pair: a condition without its lastTransitionTime:\n%s", out)
+	}
 
 	// inspect: the containers are in the pod's net, ipc and uts namespaces,
 	// each in a mount namespace of its own.
@@ -275,7 +279,10 @@ func TestLogsVerb(t *testing.T) {
 		// stdout and stderr are separate pipes: their relative order is not kept.
 		return strings.Contains(out, "hello-out\n") && strings.Contains(out, "hello-err\n") && strings.Contains(out, "tick 1\n"), out
 	})
-	failPodbox(t, e, 1, []string{"podbox: ", "-c", "talker, quiet"}, "logs", "pair")
+	// Without -c: the first app container, as kubectl, which says so (issue 15, item 4).
+	if out, errOut, code := podbox(t, e, "logs", "pair"); code != 0 || !strings.Contains(out, "hello-out\n") || errOut != "Defaulted container \"talker\" out of: talker, quiet\n" {
+		t.Errorf("logs pair: exit %d, stdout %q, stderr %q; want 0, talker's log, Defaulted container \"talker\" out of: talker, quiet", code, out, errOut)
+	}
 	failPodbox(t, e, 1, []string{"podbox: ", `no container "nosuch"`}, "logs", "pair", "-c", "nosuch")
 	failPodbox(t, e, 1, []string{"podbox: ", "has not restarted"}, "logs", "--previous", "pair", "-c", "talker")
 	if out := mustPodbox(t, e, "logs", "pair", "-c", "quiet"); out != "" {
@@ -371,7 +378,9 @@ func TestExecVerb(t *testing.T) {
 	if out := mustPodbox(t, e, "exec", "pair", "-c", "quiet", "--", "ps", "-o", "args"); !strings.Contains(out, "sleep 3600") || strings.Contains(out, "tick") {
 		t.Errorf("exec ps in quiet:\n%s", out)
 	}
-	failPodbox(t, e, 1, []string{"podbox: ", "-c", "talker, quiet"}, "exec", "pair", "--", "true")
+	if out, errOut, code := podbox(t, e, "exec", "pair", "--", "hostname"); code != 0 || out != "pair\n" || errOut != "Defaulted container \"talker\" out of: talker, quiet\n" {
+		t.Errorf("exec pair -- hostname: exit %d, stdout %q, stderr %q; want 0, pair, Defaulted container \"talker\" out of: talker, quiet", code, out, errOut)
+	}
 	failPodbox(t, e, 1, []string{"podbox: ", "does not exist"}, "exec", "nosuch", "--", "true")
 	failPodbox(t, e, 1, []string{"podbox: "}, "exec", "pair", "-c", "quiet", "--", "/no/such/command")
 
@@ -412,32 +421,47 @@ func TestStopAndRm(t *testing.T) {
 	// A running pod is not removed without -f.
 	failPodbox(t, e, 1, []string{"podbox: ", "stopper", "is running", "-f"}, "rm", "stopper")
 
+	// rm's advice is given once (issue 15, item 11).
+	if errOut := failPodbox(t, e, 1, []string{"podbox: ", "podbox stop stopper", "podbox rm -f stopper"}, "rm", "stopper"); strings.Count(errOut, "rm -f") != 1 {
+		t.Errorf("rm of a running pod: the advice more than once:\n%s", errOut)
+	}
+
+	// stop says what it waits for, then how long it took and what it
+	// killed (issue 15, item 2).
 	start := time.Now()
-	mustPodbox(t, e, "stop", "--time", "2", "stopper")
+	out, errOut, code := podbox(t, e, "stop", "--time", "2", "stopper")
 	took := time.Since(start)
 	// deaf ignores SIGTERM: stop waits the grace period, then kills it.
 	if took < 1800*time.Millisecond || took > 10*time.Second {
 		t.Errorf("stop --time 2 took %s, want about 2 s", took)
 	}
+	if code != 0 || errOut != "waiting up to 2s for deaf to exit; --time 0 to kill now\n" ||
+		!regexp.MustCompile(`^pod "stopper" stopped in [23]\.\ds \(killed after the 2s grace period: deaf\)\n$`).MatchString(out) {
+		t.Errorf("stop --time 2: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	rows := e.ps(t)
 	if len(rows) != 2 || rows[0].Name != "stopper" || rows[0].Phase != "Stopped" || rows[0].Ready != 0 || rows[1].Phase != "Running" {
 		t.Errorf("ps after stop: %+v, want stopper Stopped, 0 ready; victim Running", rows)
 	}
+	// get agrees with ps: a stop that was asked for, no failure; each
+	// container ended by it says so, with its own exit code (issue 15, item 3).
 	pod := e.getPod(t, "stopper")
-	if tr := containerStatus(t, pod, "trapper").State.Terminated; tr == nil || tr.ExitCode != 42 {
-		t.Errorf("trapper after stop: %+v, want terminated with its own exit code 42", containerStatus(t, pod, "trapper").State)
+	if tr := containerStatus(t, pod, "trapper").State.Terminated; tr == nil || tr.ExitCode != 42 || tr.Reason != "Stopped" || tr.Message != "stopped on request: exited after SIGTERM" {
+		t.Errorf("trapper after stop: %+v, want terminated, reason Stopped, with its own exit code 42", containerStatus(t, pod, "trapper").State)
 	}
-	if tr := containerStatus(t, pod, "deaf").State.Terminated; tr == nil || tr.ExitCode != 137 {
-		t.Errorf("deaf after stop: %+v, want terminated by SIGKILL (137)", containerStatus(t, pod, "deaf").State)
+	if tr := containerStatus(t, pod, "deaf").State.Terminated; tr == nil || tr.ExitCode != 137 || tr.Reason != "Stopped" || tr.Message != "stopped on request: killed after the 2s grace period" {
+		t.Errorf("deaf after stop: %+v, want terminated by SIGKILL (137), reason Stopped", containerStatus(t, pod, "deaf").State)
 	}
-	if pod.Status.Phase != v1.PodFailed {
-		t.Errorf("get pod: phase %q, want Failed (containers ended with 42 and 137)", pod.Status.Phase)
+	if pod.Status.Phase != v1.PodSucceeded || pod.Status.Reason != "Stopped" || pod.Status.Message != "stopped on request" {
+		t.Errorf("get pod: phase %q reason %q message %q, want Succeeded, Stopped, stopped on request", pod.Status.Phase, pod.Status.Reason, pod.Status.Message)
 	}
 	if out := mustPodbox(t, e, "logs", "stopper", "-c", "trapper"); !strings.Contains(out, "got TERM") {
 		t.Errorf("trapper's log after stop: %q, want \"got TERM\"", out)
 	}
-	// Stopping a stopped pod is harmless.
-	mustPodbox(t, e, "stop", "stopper")
+	// Stopping a stopped pod is harmless, and quick.
+	if out := mustPodbox(t, e, "stop", "stopper"); !strings.HasPrefix(out, `pod "stopper" stopped in 0.`) {
+		t.Errorf("stop of a stopped pod: %q", out)
+	}
 
 	// A stopped pod is removed without -f; then it is gone.
 	mustPodbox(t, e, "rm", "stopper")
