@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -50,21 +52,35 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	if s, err := c.Status(); err != nil || s != libcontainer.Running {
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotRunning)
 	}
-	env := p.Env
-	if st, err := m.readPod(pod); err == nil {
-		if cfg := st.containerConfig(ctr); cfg != nil {
-			env = append(envList(cfg.Env, st), p.Env...)
-		}
+	st, err := m.readPod(pod)
+	if err != nil {
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
+	}
+	cfg := st.containerConfig(ctr)
+	if cfg == nil {
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotExist)
 	}
 	m.becomeSubreaper()
+	// As the container's own process: its user, groups and working
+	// directory; its capabilities, no_new_privs and seccomp filter come
+	// with the container's libcontainer configuration.
+	uid, gid := cfg.ids()
 	proc := &libcontainer.Process{
 		Args:   p.Args,
-		Env:    withDefaultPath(env),
+		Env:    withDefaultPath(append(envList(cfg.Env, st), p.Env...)),
 		Cwd:    p.Cwd,
+		UID:    uid,
+		GID:    gid,
 		Stdin:  p.Stdin,
 		Stdout: p.Stdout,
 		Stderr: p.Stderr,
 		Init:   false,
+	}
+	for _, g := range cfg.SupplementalGroups {
+		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
+	}
+	if proc.Cwd == "" {
+		proc.Cwd = cfg.WorkingDir
 	}
 	if proc.Cwd == "" {
 		proc.Cwd = "/"
@@ -84,6 +100,19 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 		defer child.Close()
 	}
 	if err := c.Run(proc); err != nil {
+		// A command that is not there, or can not be run, is the
+		// command's failure, not the runtime's: exit 127 or 126 as a
+		// shell, docker and kubectl exec do, saying why on stderr.
+		if code := execFailureCode(p.Args[0], err); code != 0 {
+			w := p.Stderr
+			if p.TTY || w == nil {
+				w = p.Stdout
+			}
+			if w != nil {
+				fmt.Fprintf(w, "podbox exec: %s\n", execFailure(p.Args[0], err))
+			}
+			return code, nil
+		}
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
 	}
 	stop := context.AfterFunc(ctx, func() { proc.Signal(unix.SIGKILL) })
@@ -117,6 +146,35 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	}
 	code, _ := exitStatus(ps)
 	return code, nil
+}
+
+// execFailureCode is the exit code of an exec whose command could not be
+// started: 127 when it is not found, 126 when it is not executable (a
+// directory, no x bit); 0 when err is about something else. libcontainer
+// reports the lookup inside the container as Go's exec.Error text:
+// exec: "NAME": REASON.
+func execFailureCode(name string, err error) int {
+	msg := execFailure(name, err)
+	switch {
+	case msg == "":
+		return 0
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+		return 126
+	}
+	return 0
+}
+
+// execFailure is the part of err that says why name could not be started:
+// from `exec: "NAME"` on; "" when err says nothing of it.
+func execFailure(name string, err error) string {
+	s := err.Error()
+	i := strings.Index(s, "exec: "+strconv.Quote(name)+":")
+	if i < 0 {
+		return ""
+	}
+	return s[i:]
 }
 
 // recvFile receives one file descriptor sent over a unix socket (SCM_RIGHTS),
