@@ -92,7 +92,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	lcfg := libcontainerConfig(containerSpec{
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
-		volumes: vols, seccomp: sc,
+		volumes: vols, seccomp: sc, cgroupns: cgroups.IsV2(),
 	})
 	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)

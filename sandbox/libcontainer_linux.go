@@ -59,11 +59,16 @@ type containerSpec struct {
 	volumes []*configs.Mount
 	// seccomp is the container's filter; nil: Unconfined.
 	seccomp *configs.Seccomp
+	// cgroupns gives the container a cgroup namespace of its own (on
+	// cgroup v2 only, as containerd does for Kubernetes pods: on v1 the
+	// container sees its cgroups through bind mounts instead).
+	cgroupns bool
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
 // it joins the pod's namespaces by path, gets a new mount namespace (and a
-// PID namespace of its own unless the pod shares one), and the default
+// PID namespace of its own unless the pod shares one, and a cgroup
+// namespace on cgroup v2), and the default
 // hardening a containerd user gets. It is plain data: no system calls.
 func libcontainerConfig(s containerSpec) *configs.Config {
 	const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
@@ -78,6 +83,9 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		} else if t == configs.NEWPID {
 			ns = append(ns, configs.Namespace{Type: configs.NEWPID})
 		}
+	}
+	if s.cgroupns {
+		ns = append(ns, configs.Namespace{Type: configs.NEWCGROUP})
 	}
 	caps := capabilities(s.ctr)
 	c := &configs.Config{
@@ -110,6 +118,11 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			{Source: s.shm, Destination: "/dev/shm", Device: "bind", Flags: unix.MS_BIND | unix.MS_REC},
 			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
 			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
+			// The container's own cgroup at /sys/fs/cgroup, read-only, as
+			// containerd mounts it: on cgroup v2, in the container's cgroup
+			// namespace, its cgroup is the root of the cgroup2 mount; on v1
+			// libcontainer binds each hierarchy's container cgroup there.
+			{Source: "cgroup", Destination: "/sys/fs/cgroup", Device: "cgroup", Flags: defaultMountFlags | unix.MS_RELATIME | unix.MS_RDONLY},
 		},
 	}
 	if s.ctr.CPULimitMillis > 0 {
@@ -122,7 +135,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		c.MaskPaths, c.ReadonlyPaths = nil, nil
 		c.Cgroups.Resources.Devices = []*devconfig.Rule{{Type: devconfig.WildcardDevice, Major: devconfig.Wildcard, Minor: devconfig.Wildcard, Permissions: "rwm", Allow: true}}
 		for _, m := range c.Mounts {
-			if m.Destination == "/sys" {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
 				m.Flags &^= unix.MS_RDONLY
 			}
 		}

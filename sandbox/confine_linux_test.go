@@ -1,0 +1,102 @@
+package sandbox
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/internal/testutil"
+)
+
+// exec runs as the container's process does: its user, groups,
+// capabilities, no_new_privs; a missing or non-executable command exits
+// 127 or 126 with the reason.
+func TestExecAsTheContainer(t *testing.T) {
+	e := newTestEnv(t)
+	uid, gid := int64(1234), int64(5678)
+	c := e.container("app", "sleep", "3600")
+	c.UID, c.GID = &uid, &gid
+	c.SupplementalGroups = []int64{4242}
+	c.WorkingDir = "/tmp"
+	e.run(&PodConfig{Name: "user", Containers: []ContainerConfig{c}})
+
+	for cmd, want := range map[string]string{"id -u": "1234", "id -g": "5678", "pwd": "/tmp"} {
+		if out, code := e.exec("user", "app", "sh", "-c", cmd); code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("exec %s: %q (exit %d), want %s", cmd, out, code, want)
+		}
+	}
+	if out, _ := e.exec("user", "app", "id", "-G"); !strings.Contains(out, "4242") {
+		t.Errorf("exec id -G: %q, want 4242 among the groups", out)
+	}
+	status, _ := e.exec("user", "app", "cat", "/proc/self/status")
+	if field(status, "NoNewPrivs:") != "1" || field(status, "Seccomp:") != "2" {
+		t.Errorf("exec's process: NoNewPrivs %q, Seccomp %q; want 1 and 2", field(status, "NoNewPrivs:"), field(status, "Seccomp:"))
+	}
+	// A non-root user keeps no capability, as the container's own process.
+	if capEff := field(status, "CapEff:"); mustHex(t, capEff) != 0 {
+		t.Errorf("exec as uid 1234 has capabilities %s", capEff)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"no-such-command"}, 127, `exec: "no-such-command": executable file not found in $PATH`},
+		{[]string{"/no/such/file"}, 127, "no such file or directory"},
+		{[]string{"/etc/passwd"}, 126, "permission denied"},
+		{[]string{"/tmp"}, 126, ""},
+	} {
+		out, code := e.exec("user", "app", tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.msg) {
+			t.Errorf("exec %v: exit %d, %q; want %d and %q", tt.args, code, out, tt.code, tt.msg)
+		}
+	}
+}
+
+// Each container sees its own cgroup at /sys/fs/cgroup, read-only: on v1
+// through bind mounts of its cgroups (containerd's v1 behaviour, no cgroup
+// namespace), on v2 in a cgroup namespace of its own.
+func TestContainerSeesItsOwnCgroup(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.container("app", "sleep", "3600")
+	c.MemoryLimit = 64 << 20
+	st := e.run(&PodConfig{Name: "cg", Containers: []ContainerConfig{c}})
+	limitFile := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if cgroups.IsV2() {
+		limitFile = "/sys/fs/cgroup/memory.max"
+	}
+	if out, code := e.exec("cg", "app", "cat", limitFile); code != 0 || strings.TrimSpace(out) != strconv.Itoa(64<<20) {
+		t.Errorf("cat %s in the container: %q (exit %d), want its limit %d", limitFile, out, code, 64<<20)
+	}
+	if out, code := e.exec("cg", "app", "sh", "-c", "echo 1 > "+limitFile); code == 0 {
+		t.Errorf("the container could write its cgroup's %s (%q)", limitFile, out)
+	}
+	hostNS := nsInode(t, 0, "cgroup")
+	ctrNS := nsInode(t, st.Containers[0].PID, "cgroup")
+	if cgroups.IsV2() {
+		if ctrNS == hostNS {
+			t.Errorf("on cgroup v2 the container shares the host's cgroup namespace")
+		}
+		if out, _ := e.exec("cg", "app", "cat", "/proc/self/cgroup"); strings.TrimSpace(out) != "0::/" {
+			t.Errorf("/proc/self/cgroup in the container: %q, want 0::/", out)
+		}
+	} else if ctrNS != hostNS {
+		t.Errorf("on cgroup v1 the container has a cgroup namespace of its own; containerd gives none there")
+	}
+}
+
+func TestCgroupNamespaceOnV2(t *testing.T) {
+	testutil.RequiresRoot(t)
+	testutil.RequiresCgroup2(t)
+	e := newTestEnv(t)
+	st := e.run(&PodConfig{Name: "ns", Containers: []ContainerConfig{e.container("a", "sleep", "3600"), e.container("b", "sleep", "3600")}})
+	a, b := nsInode(t, st.Containers[0].PID, "cgroup"), nsInode(t, st.Containers[1].PID, "cgroup")
+	if a == b {
+		t.Errorf("two containers share a cgroup namespace")
+	}
+	// exec joins the container's cgroup namespace.
+	if out, _ := e.exec("ns", "a", "cat", "/proc/self/cgroup"); strings.TrimSpace(out) != "0::/" {
+		t.Errorf("exec: /proc/self/cgroup %q, want 0::/", out)
+	}
+}
