@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/podbox/podbox/internal/testutil"
@@ -337,4 +338,54 @@ func TestCleanupVolumesThroughSymlink(t *testing.T) {
 		t.Errorf("still mounted: %v", mps)
 	}
 	mustNotExist(t, filepath.Join(real, "volumes"))
+}
+
+func TestSetVolumeOwnership(t *testing.T) {
+	testutil.RequiresRoot(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetVolumeOwnership(dir, 2345, FSGroupChangeAlways); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		dir:                         0o070 | os.ModeSetgid,
+		filepath.Join(dir, "sub"):   0o070 | os.ModeSetgid,
+		filepath.Join(dir, "sub/f"): 0o060,
+	} {
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gid := st.Sys().(*syscall.Stat_t).Gid; gid != 2345 {
+			t.Errorf("%s: group %d, want 2345", p, gid)
+		}
+		if st.Mode()&want != want {
+			t.Errorf("%s: mode %v, want %v set", p, st.Mode(), want)
+		}
+	}
+	if st, _ := os.Stat("/etc/passwd"); st.Sys().(*syscall.Stat_t).Gid == 2345 {
+		t.Fatalf("a symlink was followed out of the volume")
+	}
+	// OnRootMismatch: the root is right, so a file below keeps its group.
+	os.Chown(filepath.Join(dir, "sub/f"), -1, 0)
+	if err := SetVolumeOwnership(dir, 2345, FSGroupChangeOnRootMismatch); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Lstat(filepath.Join(dir, "sub/f")); st.Sys().(*syscall.Stat_t).Gid != 0 {
+		t.Errorf("OnRootMismatch walked a volume whose root already matched")
+	}
+	if err := SetVolumeOwnership(dir, 2345, FSGroupChangeAlways); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Lstat(filepath.Join(dir, "sub/f")); st.Sys().(*syscall.Stat_t).Gid != 2345 {
+		t.Errorf("Always left a file's group alone")
+	}
 }

@@ -44,6 +44,14 @@ type PodConfig struct {
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
 	// Volumes are the pod's volumes, mounted by containers' VolumeMounts.
 	Volumes []Volume `json:"volumes,omitempty"`
+	// FSGroup, as Kubernetes' fsGroup: every container also runs with this
+	// group, and the pod's emptyDir volumes are given to it (group
+	// read-write, setgid directories) before any container starts.
+	// FSGroupChangePolicy is "Always" (default: every file) or
+	// "OnRootMismatch" (nothing when the volume's root already matches).
+	// hostPath volumes are left as they are, as the kubelet leaves them.
+	FSGroup             *int64 `json:"fsGroup,omitempty"`
+	FSGroupChangePolicy string `json:"fsGroupChangePolicy,omitempty"`
 	// InitContainers run in order, each to completion, before Containers
 	// start; one with RestartPolicy Always is a native sidecar.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
@@ -276,6 +284,14 @@ func checkPodFields(c *PodConfig) []error {
 	if len(c.Containers) == 0 {
 		errs = append(errs, errors.New("containers: a pod needs at least one container"))
 	}
+	if g := c.FSGroup; g != nil && *g < 0 {
+		errs = append(errs, fmt.Errorf("fsGroup: %d is negative", *g))
+	}
+	switch c.FSGroupChangePolicy {
+	case "", "Always", "OnRootMismatch":
+	default:
+		errs = append(errs, fmt.Errorf("fsGroupChangePolicy: %q is not Always or OnRootMismatch", c.FSGroupChangePolicy))
+	}
 	return errs
 }
 
@@ -398,6 +414,19 @@ func CapSeconds(s int64, limit time.Duration) time.Duration {
 // argv is the process a container runs: Command followed by Args.
 func (c *ContainerConfig) argv() []string {
 	return append(append([]string(nil), c.Command...), c.Args...)
+}
+
+// groups are the supplementary groups of the container's processes: its
+// own and the pod's fsGroup.
+func (c *ContainerConfig) groups(pod *PodConfig) []int {
+	var gs []int
+	for _, g := range c.SupplementalGroups {
+		gs = append(gs, int(g))
+	}
+	if pod.FSGroup != nil {
+		gs = append(gs, int(*pod.FSGroup))
+	}
+	return gs
 }
 
 // ids returns the container's uid and gid, root when unset.

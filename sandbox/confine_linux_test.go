@@ -100,3 +100,30 @@ func TestCgroupNamespaceOnV2(t *testing.T) {
 		t.Errorf("exec: /proc/self/cgroup %q, want 0::/", out)
 	}
 }
+
+// fsGroup: a non-root container writes the pod's emptyDir through the
+// group, its files get that group, and a hostPath is left alone.
+func TestFSGroup(t *testing.T) {
+	e := newTestEnv(t)
+	host := t.TempDir()
+	uid, fsGroup := int64(1234), int64(3000)
+	c := e.container("app", "sleep", "3600")
+	c.UID, c.GID = &uid, &uid
+	c.VolumeMounts = []VolumeMount{{Name: "data", Target: "/data"}, {Name: "host", Target: "/host"}}
+	e.run(&PodConfig{Name: "fsg", FSGroup: &fsGroup, FSGroupChangePolicy: "OnRootMismatch",
+		Volumes: []Volume{
+			{Name: "data", EmptyDir: &EmptyDirVolume{}},
+			{Name: "host", HostPath: &HostPathVolume{Path: host}},
+		},
+		Containers: []ContainerConfig{c}})
+	if out, _ := e.exec("fsg", "app", "id", "-G"); !strings.Contains(out, "3000") {
+		t.Errorf("id -G: %q, want the fsGroup 3000 among the groups", out)
+	}
+	out, code := e.exec("fsg", "app", "sh", "-c", "mkdir /data/d && echo x > /data/d/f && stat -c %g /data/d/f")
+	if code != 0 || strings.TrimSpace(out) != "3000" {
+		t.Errorf("write to the emptyDir as uid 1234: %q (exit %d), want a file of group 3000", out, code)
+	}
+	if out, _ := e.exec("fsg", "app", "stat", "-c", "%g", "/host"); strings.TrimSpace(out) != "0" {
+		t.Errorf("the hostPath's group became %q; the kubelet leaves hostPath alone", out)
+	}
+}

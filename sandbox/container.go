@@ -113,9 +113,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		GID:  gid,
 		Init: true,
 	}
-	for _, g := range cfg.SupplementalGroups {
-		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
-	}
+	p.AdditionalGroups = cfg.groups(&st.Config)
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}

@@ -76,9 +76,7 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 		Stderr: p.Stderr,
 		Init:   false,
 	}
-	for _, g := range cfg.SupplementalGroups {
-		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
-	}
+	proc.AdditionalGroups = cfg.groups(&st.Config)
 	if proc.Cwd == "" {
 		proc.Cwd = cfg.WorkingDir
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // prepareVolumes checks and makes the pod's volumes before any container
-// starts (hostPath types checked, emptyDirs made) and returns their host
-// paths by volume name.
+// starts (hostPath types checked, emptyDirs made and, with an fsGroup, given
+// to that group) and returns their host paths by volume name.
 func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
 	var vols []mounts.Volume
 	for _, v := range cfg.Volumes {
@@ -24,7 +24,19 @@ func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
 		}
 		vols = append(vols, mv)
 	}
-	return mounts.PrepareVolumes(dir, vols)
+	paths, err := mounts.PrepareVolumes(dir, vols)
+	if err != nil || cfg.FSGroup == nil {
+		return paths, err
+	}
+	for _, v := range cfg.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		if err := mounts.SetVolumeOwnership(paths[v.Name], int(*cfg.FSGroup), cfg.FSGroupChangePolicy); err != nil {
+			return nil, fmt.Errorf("volume %q: fsGroup: %w", v.Name, err)
+		}
+	}
+	return paths, nil
 }
 
 var rroSupported = sync.OnceValue(mounts.RecursiveReadOnlySupported)

@@ -62,6 +62,13 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 		podSC = &v1.PodSecurityContext{}
 	}
 	if sc := p.Spec.SecurityContext; sc != nil {
+		if sc.FSGroup != nil {
+			g := *sc.FSGroup
+			c.FSGroup = &g
+		}
+		if sc.FSGroupChangePolicy != nil {
+			c.FSGroupChangePolicy = string(*sc.FSGroupChangePolicy)
+		}
 		for _, s := range sc.Sysctls {
 			c.Sysctls = append(c.Sysctls, sandbox.Sysctl{Name: s.Name, Value: s.Value})
 		}

@@ -420,13 +420,14 @@ func TestRefusals(t *testing.T) {
 			want: []string{"metadata.finalizers: not supported by podbox", "metadata.generateName: not supported by podbox"}},
 		{name: "security context", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
-				p.Spec.SecurityContext = &v1.PodSecurityContext{FSGroup: ptr(int64(2)), RunAsNonRoot: ptr(true)}
+				p.Spec.SecurityContext = &v1.PodSecurityContext{FSGroup: ptr(int64(2)), RunAsNonRoot: ptr(true),
+					SELinuxOptions: &v1.SELinuxOptions{Level: "s0"}}
 				p.Spec.Containers[1].SecurityContext = &v1.SecurityContext{AllowPrivilegeEscalation: ptr(false),
 					SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeRuntimeDefault}}
 			},
-			// runAsNonRoot, allowPrivilegeEscalation and seccompProfile
-			// are honoured: only the others are refused.
-			want: []string{"spec.securityContext.fsGroup: not supported by podbox"}},
+			// runAsNonRoot, allowPrivilegeEscalation, fsGroup and
+			// seccompProfile are honoured: only the others are refused.
+			want: []string{"spec.securityContext.seLinuxOptions: not supported by podbox"}},
 		{name: "env from secret", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{
@@ -688,11 +689,14 @@ func TestRefusals(t *testing.T) {
 				c.ImagePullPolicy = "Sometimes"
 				c.SecurityContext = &v1.SecurityContext{RunAsUser: ptr(int64(-1)), RunAsGroup: ptr(int64(1 << 40)),
 					Capabilities: &v1.Capabilities{Add: []v1.Capability{"NET ADMIN"}}}
-				p.Spec.SecurityContext = &v1.PodSecurityContext{RunAsUser: ptr(int64(-5))}
+				p.Spec.SecurityContext = &v1.PodSecurityContext{RunAsUser: ptr(int64(-5)), FSGroup: ptr(int64(-1)),
+					FSGroupChangePolicy: ptr(v1.PodFSGroupChangePolicy("Sometimes"))}
 			},
 			want: []string{`spec.containers[0].workingDir: "work" is not an absolute path`,
 				`spec.containers[0].imagePullPolicy: "Sometimes" is not Always, IfNotPresent or Never`,
 				"spec.securityContext.runAsUser: -5 is not between 0 and 2147483647",
+				"spec.securityContext.fsGroup: -1 is not between 0 and 2147483647",
+				`spec.securityContext.fsGroupChangePolicy: "Sometimes" is not Always or OnRootMismatch`,
 				"spec.containers[0].securityContext.runAsUser: -1 is not between 0 and 2147483647",
 				"spec.containers[0].securityContext.runAsGroup: 1099511627776 is not between 0 and 2147483647",
 				`spec.containers[0].securityContext.capabilities.add[0]: "NET ADMIN" is not a capability name`}},
@@ -889,7 +893,7 @@ func TestSecurityContextDefaults(t *testing.T) {
 kind: Pod
 metadata: {name: sec}
 spec:
-  securityContext: {runAsNonRoot: true, runAsUser: 1000, supplementalGroups: [5, 6]}
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, supplementalGroups: [5, 6], fsGroup: 2000, fsGroupChangePolicy: OnRootMismatch}
   containers:
   - name: a
     image: busybox
@@ -902,6 +906,9 @@ spec:
 		t.Fatal(err)
 	}
 	a, b := cfg.Containers[0], cfg.Containers[1]
+	if cfg.FSGroup == nil || *cfg.FSGroup != 2000 || cfg.FSGroupChangePolicy != "OnRootMismatch" {
+		t.Errorf("fsGroup %v, policy %q; want 2000, OnRootMismatch", cfg.FSGroup, cfg.FSGroupChangePolicy)
+	}
 	if !a.RunAsNonRoot || *a.UID != 1000 || a.AllowPrivilegeEscalation == nil || !*a.AllowPrivilegeEscalation || len(a.SupplementalGroups) != 2 {
 		t.Errorf("a: %+v", a)
 	}

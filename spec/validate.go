@@ -557,6 +557,10 @@ func checkSecurityContext(p *v1.Pod) []error {
 	if sc := p.Spec.SecurityContext; sc != nil {
 		checkID("spec.securityContext.runAsUser", sc.RunAsUser)
 		checkID("spec.securityContext.runAsGroup", sc.RunAsGroup)
+		checkID("spec.securityContext.fsGroup", sc.FSGroup)
+		if p := sc.FSGroupChangePolicy; p != nil && *p != v1.FSGroupChangeAlways && *p != v1.FSGroupChangeOnRootMismatch {
+			errs = append(errs, invalid("spec.securityContext.fsGroupChangePolicy", "%q is not Always or OnRootMismatch", *p))
+		}
 		errs = append(errs, checkSeccompProfile("spec.securityContext.seccompProfile", sc.SeccompProfile)...)
 	}
 	for _, c := range allContainers(p) {
