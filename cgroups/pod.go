@@ -15,6 +15,7 @@ package cgroups
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 
 	occg "github.com/opencontainers/cgroups"
@@ -312,29 +313,60 @@ func podConfig(path string, memLimit int64) *occg.Cgroup {
 	}
 }
 
-// Pids returns the pod cgroup's pids limit (0: none) and how many processes
-// and threads it holds (v1 and v2 pids.max and pids.current).
-func (p *Pod) Pids() (limit, current int64, err error) {
+// PidsStats are a pod cgroup's pids counts.
+type PidsStats struct {
+	// Limit is pids.max (0: none); Current, pids.current: the processes
+	// and threads the pod holds.
+	Limit, Current int64
+	// Denied is how many forks failed because of the limit (pids.events
+	// max).
+	Denied uint64
+}
+
+// Pids returns the pod cgroup's pids limit, count and refused forks (v1
+// and v2 pids.max, pids.current and pids.events).
+func (p *Pod) Pids() (PidsStats, error) {
+	var st PidsStats
 	if err := checkPath(p.path); err != nil {
-		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+		return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
 	}
 	var dir string
+	// v2 counts a refused fork in pids.events of the cgroup whose limit
+	// refused it and its ancestors; v1 in that of the cgroup that forked:
+	// there the pod's children are added up.
+	v1 := false
 	switch be := p.backend().(type) {
 	case *unified:
 		dir = be.dir(p.path)
 	case legacy:
+		v1 = true
 		m, err := be.manager(podConfig(p.path, 0))
 		if err != nil {
-			return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+			return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
 		}
 		dir = m.Path("pids")
 	}
 	if dir == "" {
-		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: no pids controller mounted", p.path)
+		return st, fmt.Errorf("read pids of pod cgroup %q: no pids controller mounted", p.path)
 	}
-	limit, current, err = readLimit(dir, "pids.max", "pids.current")
+	var err error
+	st.Limit, st.Current, err = readLimit(dir, "pids.max", "pids.current")
 	if err != nil {
-		return 0, 0, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+		return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
 	}
-	return limit, current, nil
+	dirs := []string{dir}
+	if v1 {
+		children, _ := filepath.Glob(filepath.Join(dir, "*", "pids.events"))
+		for _, c := range children {
+			dirs = append(dirs, filepath.Dir(c))
+		}
+	}
+	for _, d := range dirs {
+		ev, err := readKeyValues(d, "pids.events")
+		if err != nil {
+			return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+		}
+		st.Denied += ev["max"]
+	}
+	return st, nil
 }

@@ -348,19 +348,19 @@ func TestRootPidsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit, cur, err := p.Pids(); err != nil || limit != 8 || cur != 0 {
-		t.Fatalf("Pids() = %d, %d, %v; want limit 8, none in use", limit, cur, err)
+	if st, err := p.Pids(); err != nil || st.Limit != 8 || st.Current != 0 || st.Denied != 0 {
+		t.Fatalf("Pids() = %+v, %v; want limit 8, none in use, none denied", st, err)
 	}
 	// A shell in the pod that forks 20 sleeps: the ninth fork fails.
 	cmd := startInPod(t, p, "app", "sh", "-c", `n=0; for i in $(seq 20); do sleep 60 & n=$((n+1)); done 2>/dev/null; wait`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, cur, err := p.Pids(); err == nil && cur == 8 {
+		if st, err := p.Pids(); err == nil && st.Current == 8 && st.Denied > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			_, cur, err := p.Pids()
-			t.Fatalf("the pod never reached its limit of 8 pids: %d (%v)", cur, err)
+			st, err := p.Pids()
+			t.Fatalf("the pod never reached its limit of 8 pids nor was refused a fork: %+v (%v)", st, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -377,7 +377,7 @@ func TestRootPidsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit, _, err := p.Pids(); err != nil || limit != 0 {
-		t.Errorf("a pod made without PidsLimit has limit %d (%v), want none", limit, err)
+	if st, err := p.Pids(); err != nil || st.Limit != 0 {
+		t.Errorf("a pod made without PidsLimit has limit %d (%v), want none", st.Limit, err)
 	}
 }
