@@ -382,7 +382,11 @@ func TestExecVerb(t *testing.T) {
 		t.Errorf("exec pair -- hostname: exit %d, stdout %q, stderr %q; want 0, pair, Defaulted container \"talker\" out of: talker, quiet", code, out, errOut)
 	}
 	failPodbox(t, e, 1, []string{"podbox: ", "does not exist"}, "exec", "nosuch", "--", "true")
-	failPodbox(t, e, 1, []string{"podbox: "}, "exec", "pair", "-c", "quiet", "--", "/no/such/command")
+	// A command that can not start exits as in a shell (kubectl exec,
+	// docker exec): 127 not found, 126 not executable.
+	failPodbox(t, e, 127, []string{`exec: "/no/such/command"`, "no such file or directory"}, "exec", "pair", "-c", "quiet", "--", "/no/such/command")
+	failPodbox(t, e, 127, []string{`exec: "nosuchcmd": executable file not found`}, "exec", "pair", "-c", "quiet", "--", "nosuchcmd")
+	failPodbox(t, e, 126, []string{`exec: "/etc/passwd": permission denied`}, "exec", "pair", "-c", "quiet", "--", "/etc/passwd")
 
 	// Without -t there is no terminal; with -t there is one, when podbox
 	// itself runs on one (script(1) gives it a pty).

@@ -107,7 +107,7 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 				w = p.Stdout
 			}
 			if w != nil {
-				fmt.Fprintf(w, "podbox exec: %s\n", execFailure(p.Args[0], err))
+				fmt.Fprintln(w, execFailure(p.Args[0], err))
 			}
 			return code, nil
 		}
