@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +34,7 @@ Example:
 		}
 		st, err := m.Status(c.Context, name)
 		if err != nil {
-			return fmt.Errorf("stop pod %q: %w", name, err)
+			return err
 		}
 		grace := st.Config.GracePeriod()
 		if c.IsSet("time") {
@@ -43,22 +44,26 @@ Example:
 			grace = sandbox.CapSeconds(int64(c.Int("time")), sandbox.MaxGracePeriod)
 		}
 		start := time.Now()
-		// Say what is waited for once the stop is not immediate.
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Second):
-			}
-			if now, err := m.Status(c.Context, name); err == nil {
+		// Say what is waited for once the stop is not immediate (and
+		// never after the stop ended).
+		var mu sync.Mutex
+		stopped := false
+		slow := time.AfterFunc(time.Second, func() {
+			now, err := m.Status(c.Context, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil && !stopped {
 				if left := runningContainers(now); len(left) > 0 {
 					fmt.Fprintf(c.App.ErrWriter, "waiting up to %s for %s to exit; --time 0 to kill now\n", grace, joinNames(left))
 				}
 			}
-		}()
-		if err := m.Stop(c.Context, name, grace); err != nil {
+		})
+		err = m.Stop(c.Context, name, grace)
+		slow.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		if err != nil {
 			return err
 		}
 		msg := fmt.Sprintf("pod %q stopped in %.1fs", name, time.Since(start).Seconds())
