@@ -156,6 +156,7 @@ func (n *Network) HostVeth(pod string) string { return vethName(n.cfg.VethPrefix
 // Equivalent to:
 //
 //	ip link add VETH mtu MTU up master BRIDGE type veth peer name eth0 netns NS; bridge link set dev VETH hairpin on
+//	nft add chain bridge TABLE VETH ...; nft add rule bridge TABLE prerouting iifname VETH jump VETH  (see guard)
 //	ip -n NS addr add IP/BITS dev eth0; ip -n NS link set eth0 up; ip -n NS link set lo up
 //	ip -n NS route add default via GATEWAY
 func (n *Network) Attach(ctx context.Context, pod, netnsPath string) (_ *Attachment, retErr error) {
@@ -231,6 +232,12 @@ func (n *Network) Attach(ctx context.Context, pod, netnsPath string) (_ *Attachm
 	if err != nil {
 		return nil, fmt.Errorf("attach pod %q: %s in %q: %w", pod, PodInterface, netnsPath, err)
 	}
+	// Before the pod's end comes up: from its veth the bridge carries only
+	// frames with the pod's own MAC and IP (and ARP sender).
+	err = n.store.locked(func() error { return n.fw.guard(veth, eth.Attrs().HardwareAddr, lease.IP) })
+	if err != nil {
+		return nil, fmt.Errorf("attach pod %q: %w", pod, err)
+	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: lease.IP.AsSlice(), Mask: net.CIDRMask(n.pool.prefix.Bits(), 32)}}
 	if err := h.AddrAdd(eth, addr); err != nil {
 		return nil, fmt.Errorf("attach pod %q: ip addr add %s dev %s: %w", pod, addr.IPNet, PodInterface, err)
@@ -272,16 +279,16 @@ func (n *Network) Attach(ctx context.Context, pod, netnsPath string) (_ *Attachm
 // from then on, even if a leaked process still holds the namespace).
 // Otherwise it deletes the veth (~20-30 ms of RCU waits).
 //
-// Equivalent to: nft delete rule ... (the pod's); ip link set VETH down or ip link del VETH; rm LEASE
+// Equivalent to: nft delete rule ... (the pod's hostPorts and spoofing guard); ip link set VETH down or ip link del VETH; rm LEASE
 func (n *Network) Detach(ctx context.Context, pod string) error {
 	if err := validatePod(pod); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	var errs []error
-	if err := n.store.locked(func() error { return n.fw.unpublish(pod) }); err != nil {
+	veth := n.HostVeth(pod)
+	if err := n.store.locked(func() error { return errors.Join(n.fw.unpublish(pod), n.fw.unguard(veth)) }); err != nil {
 		errs = append(errs, err)
 	}
-	veth := n.HostVeth(pod)
 	lease, lerr := n.store.find(pod)
 	if link, err := netlink.LinkByName(veth); err == nil {
 		if lerr == nil && !IsPinned(lease.Netns) {
@@ -391,13 +398,13 @@ func (n *Network) Reclaim(alive func(pod string) bool) error {
 // bridge's ports, not with the pods). For uninstalling and for tests;
 // net.ipv4.ip_forward is left as it is. Idempotent.
 //
-// Equivalent to: nft delete table ip TABLE; ip link del BRIDGE; rm -rf STATEDIR
+// Equivalent to: nft delete table ip TABLE; nft delete table bridge TABLE; ip link del BRIDGE; rm -rf STATEDIR
 func (n *Network) Remove() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.hostReady = false
 	var errs []error
-	if err := n.fw.remove(); err != nil {
+	if err := errors.Join(n.fw.remove(), n.fw.removeGuards()); err != nil {
 		errs = append(errs, err)
 	}
 	if br, err := netlink.LinkByName(n.cfg.Bridge); err == nil {

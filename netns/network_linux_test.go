@@ -55,8 +55,10 @@ func testNetwork(t testing.TB) *Network {
 		os.RemoveAll(dir)
 		assertNoLinks(t, cfg.Bridge, cfg.VethPrefix)
 		c, _ := nftables.New()
-		if _, err := c.ListTableOfFamily(cfg.Table, nftables.TableFamilyIPv4); !errors.Is(err, unix.ENOENT) {
-			t.Errorf("nftables table %s still there (or cannot tell: %v)", cfg.Table, err)
+		for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyBridge} {
+			if _, err := c.ListTableOfFamily(cfg.Table, fam); !errors.Is(err, unix.ENOENT) {
+				t.Errorf("nftables table %s (family %d) still there (or cannot tell: %v)", cfg.Table, fam, err)
+			}
 		}
 	})
 	return n
