@@ -119,15 +119,26 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 
 	ready, started, removed := samples{}, samples{}, samples{}
 	podboxE2E, runcRun := samples{}, samples{}
+	// The same one-container pods with seccompProfile Unconfined: what
+	// the RuntimeDefault filter adds to a start.
+	startedUnconfined, e2eUnconfined := samples{}, samples{}
 	ctx := context.Background()
 	// The cases take turns within each round, so that a drift of the
 	// machine (caches, a neighbour) falls on all of them alike.
 	for i := -warmup; i < n; i++ {
-		c, s, r, err := b.podPhases(ctx, fmt.Sprintf("phases-%d", i+warmup))
+		c, s, r, err := b.podPhases(ctx, fmt.Sprintf("phases-%d", i+warmup), false)
 		if err != nil {
 			return err
 		}
-		e, err := b.podTrue(ctx, fmt.Sprintf("true-%d", i+warmup))
+		e, err := b.podTrue(ctx, fmt.Sprintf("true-%d", i+warmup), false)
+		if err != nil {
+			return err
+		}
+		_, su, _, err := b.podPhases(ctx, fmt.Sprintf("phases-unconfined-%d", i+warmup), true)
+		if err != nil {
+			return err
+		}
+		eu, err := b.podTrue(ctx, fmt.Sprintf("true-unconfined-%d", i+warmup), true)
 		if err != nil {
 			return err
 		}
@@ -138,6 +149,7 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 		if i >= 0 {
 			ready, started, removed = append(ready, c), append(started, s), append(removed, r)
 			podboxE2E, runcRun = append(podboxE2E, e), append(runcRun, rr)
+			startedUnconfined, e2eUnconfined = append(startedUnconfined, su), append(e2eUnconfined, eu)
 		}
 	}
 
@@ -156,8 +168,13 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 	row("podbox: remove running pod (Remove force)", removed, true)
 	row("podbox: /bin/true pod end to end", podboxE2E, true)
 	row("runc run /bin/true (create, start, wait, delete)", runcRun, true)
+	row("podbox: container started, seccomp Unconfined", startedUnconfined, true)
+	row("podbox: /bin/true pod end to end, Unconfined", e2eUnconfined, true)
 	fmt.Printf("apples to apples, podbox /bin/true pod end to end / runc run: median %.2fx, p90 %.2fx\n",
 		float64(podboxE2E.Median())/float64(base), float64(podboxE2E.Quantile(0.9))/float64(runcRun.Quantile(0.9)))
+	fmt.Printf("seccomp RuntimeDefault / Unconfined, medians: container started %.2fx (+%s ms), /bin/true pod end to end %.2fx (+%s ms)\n",
+		float64(started.Median())/float64(startedUnconfined.Median()), stats.Ms(started.Median()-startedUnconfined.Median()),
+		float64(podboxE2E.Median())/float64(e2eUnconfined.Median()), stats.Ms(podboxE2E.Median()-e2eUnconfined.Median()))
 	return nil
 }
 
@@ -219,19 +236,19 @@ func (b *bench) runcRun(id string) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bench) pod(name string, restart sandbox.RestartPolicy, args ...string) *sandbox.PodConfig {
-	return &sandbox.PodConfig{
-		Name:          name,
-		RestartPolicy: restart,
-		Containers:    []sandbox.ContainerConfig{{Name: "main", Rootfs: b.rootfs, Command: args}},
+func (b *bench) pod(name string, restart sandbox.RestartPolicy, unconfined bool, args ...string) *sandbox.PodConfig {
+	c := sandbox.ContainerConfig{Name: "main", Rootfs: b.rootfs, Command: args}
+	if unconfined {
+		c.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompUnconfined}
 	}
+	return &sandbox.PodConfig{Name: name, RestartPolicy: restart, Containers: []sandbox.ContainerConfig{c}}
 }
 
 // podPhases times, for a one-container pod running sleep, Create (sandbox
 // ready), Start (until the container's process has been exec'd) and
 // Remove with force of the running pod.
-func (b *bench) podPhases(ctx context.Context, name string) (create, start, remove time.Duration, err error) {
-	cfg := b.pod(name, sandbox.RestartAlways, "sleep", "3600")
+func (b *bench) podPhases(ctx context.Context, name string, unconfined bool) (create, start, remove time.Duration, err error) {
+	cfg := b.pod(name, sandbox.RestartAlways, unconfined, "sleep", "3600")
 	t0 := time.Now()
 	if _, err := b.m.Create(ctx, cfg); err != nil {
 		return 0, 0, 0, err
@@ -257,8 +274,8 @@ func (b *bench) podPhases(ctx context.Context, name string) (create, start, remo
 // with "the pod's pause is gone" when the container exits before Start's
 // first look at the pod, since the lifecycle then ends the pause before it
 // records Succeeded, and Status reports the pod Unknown in between.
-func (b *bench) podTrue(ctx context.Context, name string) (time.Duration, error) {
-	cfg := b.pod(name, sandbox.RestartNever, "/bin/true")
+func (b *bench) podTrue(ctx context.Context, name string, unconfined bool) (time.Duration, error) {
+	cfg := b.pod(name, sandbox.RestartNever, unconfined, "/bin/true")
 	t0 := time.Now()
 	if _, err := b.m.Create(ctx, cfg); err != nil {
 		return 0, err
