@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/netns"
 )
 
 // RunOptions tune a pod's lifecycle. Zero values mean Kubernetes' numbers.
@@ -533,8 +534,15 @@ func (r *runner) terminate(names []string, deadline time.Time) (killed []string)
 
 // restartPause starts a new pause in the pod's pinned namespaces and
 // cgroup. The fork happens on a thread that joined those namespaces, so the
-// child is born in them.
+// child is born in them. It holds the pod's hostPorts again, where nothing
+// took them meanwhile (the pod's traffic reaches it either way).
 func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
+	var held []*os.File
+	if !st.Config.HostNetwork {
+		// In this thread, in the host's network namespace.
+		held, _ = netns.HoldPorts(hostPorts(&st.Config))
+		defer closeAll(held)
+	}
 	type result struct {
 		pid   int
 		start uint64
@@ -565,6 +573,7 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			Path:        m.opts.PauseBinary,
 			Args:        []string{pauseArgv0(dir)},
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+			ExtraFiles:  held,
 		}
 		if err := cmd.Start(); err != nil {
 			resc <- result{err: err}

@@ -221,6 +221,16 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
+	// The hostPorts first, held by sockets that the pause inherits: a port
+	// in use refuses the pod before anything is made.
+	var held []*os.File
+	if !cfg.HostNetwork {
+		var err error
+		if held, err = netns.HoldPorts(hostPorts(cfg)); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
+		defer closeAll(held)
+	}
 	quota := cfg.quota()
 	uid, err := newUID()
 	if err != nil {
@@ -311,7 +321,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: /dev/shm: %w", cfg.Name, err)
 	}
 
-	pid, start, err := m.startPause(dir, cfg)
+	pid, start, err := m.startPause(dir, cfg, held)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -366,7 +376,7 @@ func podHas(cfg *PodConfig, kind string) bool {
 
 // startPause starts the pause program in the pod's new namespaces, in a
 // session of its own so that no terminal signal reaches it.
-func (m *Manager) startPause(dir string, cfg *PodConfig) (int, uint64, error) {
+func (m *Manager) startPause(dir string, cfg *PodConfig, held []*os.File) (int, uint64, error) {
 	var flags uintptr
 	for _, ns := range namespaceKinds {
 		if podHas(cfg, ns.kind) {
@@ -377,6 +387,7 @@ func (m *Manager) startPause(dir string, cfg *PodConfig) (int, uint64, error) {
 		Path:        m.opts.PauseBinary,
 		Args:        []string{pauseArgv0(dir)},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		ExtraFiles:  held, // the hostPorts' sockets: the pause holds them
 	}
 	if err := cmd.Start(); err != nil {
 		return 0, 0, fmt.Errorf("start pause %q: %w", m.opts.PauseBinary, err)
@@ -389,6 +400,12 @@ func (m *Manager) startPause(dir string, cfg *PodConfig) (int, uint64, error) {
 		return 0, 0, fmt.Errorf("start pause: %w", err)
 	}
 	return cmd.Process.Pid, start, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // killPause ends the pod's pause process: the recorded PID when it is still
