@@ -75,11 +75,31 @@ func (l legacy) destroy(path string) error {
 	if u := paths[""]; u != "" && occg.PathExists(filepath.Join(u, "cgroup.kill")) {
 		_ = occg.WriteFile(u, "cgroup.kill", "1")
 	}
+	// A CPU-throttled process takes its time to die: lift the quotas first.
+	writeBelow(paths["cpu"], "cpu.cfs_quota_us", "-1")
 	thaw := func() { thawAll(paths["freezer"]) }
 	if err := killAll(dirs, killInCgroup, thaw); err != nil {
 		return err
 	}
 	return occg.RemovePaths(paths)
+}
+
+// writeBelow writes value to file in the cgroup dir and in every cgroup
+// below it that has the file, parents before children (a v1 child's CPU
+// quota may not exceed its parent's). Best effort: for taking a pod apart.
+func writeBelow(dir, file, value string) {
+	if dir == "" {
+		return
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if occg.PathExists(filepath.Join(p, file)) {
+			_ = occg.WriteFile(p, file, value)
+		}
+		return nil
+	})
 }
 
 // thawAll thaws every frozen cgroup of the v1 freezer subtree at dir (the pod

@@ -106,6 +106,8 @@ func (u *unified) destroy(path string) error {
 	if !occg.PathExists(dir) {
 		return nil
 	}
+	// A CPU-throttled process takes its time to die: lift the quotas first.
+	writeBelow(dir, "cpu.max", "max")
 	// cgroup.kill (Linux 5.14) kills the whole subtree at once, racing no
 	// fork. Without it, signal what cgroup.procs lists until nothing is left.
 	if occg.PathExists(filepath.Join(dir, "cgroup.kill")) {

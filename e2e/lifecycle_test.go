@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -447,5 +448,78 @@ func TestStopOrphanedSparesReusedPID(t *testing.T) {
 		t.Errorf("ps after stop: %+v", rows)
 	}
 	mustPodbox(t, e, "rm", "-f", "httpd")
+	e.assertNothingLeft(t)
+}
+
+// TestForkBombRemoved: a fork bomb with a CPU limit fills its pod's pids
+// limit; rm -f either removes everything, or keeps the pod listed with what
+// is left, and a second rm -f finishes. Either way nothing is left running.
+func TestForkBombRemoved(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := manifest(t, "bomb.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: bomb}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: bomb
+    image: busybox
+    command: ["sh", "-c", "f() { while true; do f & sleep 0.01; done; }; f"]
+    resources: {limits: {cpu: 100m}}
+`)
+	mustPodbox(t, e, "--pod-pids-limit", "256", "run", m)
+	cg := e.inspect(t, "bomb").Cgroup.Path
+	pidsFile := filepath.Join("/sys/fs/cgroup", cg, "pids.current")
+	if !cgroups.IsV2() {
+		pidsFile = filepath.Join("/sys/fs/cgroup/pids", cg, "pids.current")
+	}
+	eventually(t, 30*time.Second, "the bomb to fill its pids limit", func() (bool, string) {
+		b, _ := os.ReadFile(pidsFile)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n >= 200, fmt.Sprintf("pids.current %d", n)
+	})
+	if _, stderr, code := podbox(t, e, "rm", "-f", "bomb"); code != 0 {
+		t.Logf("first rm -f: exit %d: %s", code, stderr)
+		rows := e.ps(t)
+		if len(rows) != 1 || !strings.Contains(rows[0].Message, "removal incomplete") {
+			t.Fatalf("after an incomplete rm -f the pod must stay listed with what is left: %+v", rows)
+		}
+		mustPodbox(t, e, "rm", "-f", "bomb")
+	}
+	if rows := e.ps(t); len(rows) != 0 {
+		t.Errorf("ps after rm -f: %+v", rows)
+	}
+	e.assertNothingLeft(t)
+}
+
+// TestRunRmRace: run and rm -f of the same pod racing, 50 times: whatever
+// wins, nothing is left that podbox can not see; a final rm -f of what ps
+// lists leaves nothing at all.
+func TestRunRmRace(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := localManifest(t, "httpd.yaml")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 5)
+	for i := range 50 {
+		name := fmt.Sprintf("race%d", i)
+		for _, args := range [][]string{{"run", "--no-wait", "--name", name, m}, {"rm", "-f", name}} {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				podbox(t, e, args...) // either may fail: the other won
+			}()
+		}
+	}
+	wg.Wait()
+	for _, r := range e.ps(t) {
+		mustPodbox(t, e, "rm", "-f", r.Name)
+	}
+	if rows := e.ps(t); len(rows) != 0 {
+		t.Errorf("ps after rm -f of everything: %+v", rows)
+	}
 	e.assertNothingLeft(t)
 }

@@ -454,6 +454,17 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 // path. The order matters: processes first, then mounts, cgroups and files.
 func (m *Manager) teardown(ctx context.Context, name string) error {
 	dir := m.podDir(name)
+	// The pod's lock for the whole teardown: a Create, AdoptMonitor or
+	// lifecycle step of the same pod waits for it, then finds no pod.
+	l, err := lockDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		// Removed meanwhile: what has the name now is another pod's.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
 	st, _ := readState(dir)
 	if st != nil && st.MonitorPID != 0 && st.MonitorPID != os.Getpid() && alive(st.MonitorPID, st.MonitorStart) {
 		unix.Kill(st.MonitorPID, unix.SIGKILL)
@@ -461,19 +472,21 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	m.killPause(dir, st)
 	// Kills whatever is left in the pod's cgroups and removes them, and
 	// the monitor's cgroup (AdoptMonitor).
-	var errs []error
-	if err := cgroups.LoadPod(m.cgroupPath(name)).Destroy(); err != nil {
-		errs = append(errs, err)
+	if err := destroyCgroup(m.cgroupPath(name)); err != nil {
+		// Processes that would not die (in uninterruptible sleep, say):
+		// taking the rest apart would leave them running and invisible to
+		// ps. Keep the pod's record, lease, mounts and cgroup, say so, and
+		// let the next Remove resume.
+		if st != nil {
+			st.Phase = PhaseUnknown
+			st.Message = "removal incomplete, remove it again: " + err.Error()
+			writeState(dir, st)
+		}
+		return fmt.Errorf("%w (the pod is kept: remove it again to finish)", err)
 	}
+	var errs []error
 	if err := cgroups.LoadPod(m.cgroupPath(name) + monitorCgroupSuffix).Destroy(); err != nil {
 		errs = append(errs, err)
-	}
-	l, err := lockDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return errors.Join(append(errs, err)...)
-	}
-	if l != nil {
-		defer l.unlock()
 	}
 	if err := mounts.CleanupVolumes(dir); err != nil {
 		errs = append(errs, err)
@@ -499,6 +512,11 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// destroyCgroup kills what is left in a pod's cgroup and removes it; a
+// variable so that a test can make it fail as processes that will not die
+// make it fail.
+var destroyCgroup = func(path string) error { return cgroups.LoadPod(path).Destroy() }
 
 func (m *Manager) readPod(name string) (*PodStatus, error) {
 	if err := ValidateName("pod name", name); err != nil {
@@ -619,12 +637,20 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 	if err := ValidateName("pod name", name); err != nil {
 		return fmt.Errorf("adopt monitor: %w", err)
 	}
-	cg, err := cgroups.CreatePod(m.cgroupPath(name)+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
+	// Under the pod's lock, which a Remove holds while it takes the pod
+	// and this cgroup apart: after one, the pod is gone and so is this.
+	err := m.withLock(name, func() error {
+		cg, err := cgroups.CreatePod(m.cgroupPath(name)+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
+		if err != nil {
+			return err
+		}
+		if err := cg.Join("monitor", pid); err != nil {
+			cg.Destroy()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("adopt monitor of pod %q: %w", name, err)
-	}
-	if err := cg.Join("monitor", pid); err != nil {
-		cg.Destroy()
 		return fmt.Errorf("adopt monitor of pod %q: %w", name, err)
 	}
 	// Best effort, as for the pause: it takes CAP_SYS_RESOURCE.

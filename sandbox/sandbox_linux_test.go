@@ -499,3 +499,48 @@ func TestContainerStdinAndTTY(t *testing.T) {
 		t.Errorf("tty log: %q", b)
 	}
 }
+
+// TestRemoveNeverHalfDone: when the pod's processes can not all be killed
+// (the cgroup can not be emptied), Remove fails and keeps the pod: its
+// record (listed, with what went wrong), its IP lease, its cgroup. The next
+// Remove finishes.
+func TestRemoveNeverHalfDone(t *testing.T) {
+	e := newTestEnv(t)
+	st := e.run(&PodConfig{Name: "stuck", Containers: []ContainerConfig{e.container("app", "sleep", "3600")}})
+	real := destroyCgroup
+	destroyCgroup = func(string) error { return errors.New("processes [4242] still there 10s after SIGKILL") }
+	err := e.m.Remove(context.Background(), "stuck", true)
+	destroyCgroup = real
+	if err == nil || !strings.Contains(err.Error(), "the pod is kept") {
+		t.Fatalf("Remove with a cgroup that can not be emptied: %v", err)
+	}
+	kept, err := e.m.Status(context.Background(), "stuck")
+	if err != nil {
+		t.Fatalf("the pod's record is gone: %v", err)
+	}
+	if !strings.Contains(kept.Message, "removal incomplete") || !strings.Contains(kept.Message, "4242") {
+		t.Errorf("status message %q does not say what is left", kept.Message)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cgroupV1Prefix(), st.CgroupPath)); err != nil {
+		t.Errorf("the pod's cgroup is gone: %v", err)
+	}
+	leases, _ := os.ReadDir(filepath.Join(e.opts.Root, "net", "leases"))
+	if len(leases) != 1 {
+		t.Errorf("%d leases after the half-done remove, want the pod's still held", len(leases))
+	}
+	if err := e.m.Remove(context.Background(), "stuck", true); err != nil {
+		t.Fatalf("second Remove: %v", err)
+	}
+	if _, err := e.m.Status(context.Background(), "stuck"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("after the second Remove: %v", err)
+	}
+}
+
+// cgroupV1Prefix is "memory" on cgroup v1 (where a pod cgroup has a copy
+// per controller), "" on v2.
+func cgroupV1Prefix() string {
+	if cgroups.IsV2() {
+		return ""
+	}
+	return "memory"
+}

@@ -188,6 +188,9 @@ const stateFile = "state.json"
 // (the CLI, a monitor, an embedder) never interleave changes to one pod.
 type podLock struct{ f *os.File }
 
+// lockDir takes the pod's lock. A directory removed while this waited for
+// the lock (the pod was removed meanwhile) is os.ErrNotExist: the lock of
+// a pod that is gone guards nothing.
 func lockDir(dir string) (*podLock, error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -196,6 +199,11 @@ func lockDir(dir string) (*podLock, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %q: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, fmt.Errorf("lock %q: %w", dir, os.ErrNotExist)
 	}
 	return &podLock{f: f}, nil
 }
