@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command (`sudo make demo`): one two-container pod, told
 # as a short story. It uses podbox's defaults (state in /run/podbox, images in
-# /var/lib/podbox/images, bridge podbox0 with 10.88.0.0/16) unless the PODBOX_*
+# /var/lib/podbox/images, bridge podbox0 with 10.87.0.0/16) unless the PODBOX_*
 # variables say otherwise. It touches no pod it did not create: its pod has a
 # name of its own, and the network is removed at the end only when no other
 # pod uses it.

@@ -122,8 +122,11 @@ func TestNewConfig(t *testing.T) {
 	if c.Bridge != DefaultBridge || c.Subnet != DefaultSubnet || c.VethPrefix != DefaultVethPrefix || c.Table != DefaultTable {
 		t.Errorf("defaults not filled in: %+v", c)
 	}
-	if n.Gateway() != netip.MustParseAddr("10.88.0.1") {
+	if n.Gateway() != netip.MustParseAddr("10.87.0.1") {
 		t.Errorf("gateway %v", n.Gateway())
+	}
+	if d, err := New(Config{Bridge: "br7"}); err != nil || d.Config().StateDir != "/run/podbox/networks/br7" {
+		t.Errorf("default StateDir: %v, %v; want the node's, by bridge", d, err)
 	}
 	for _, bad := range []Config{
 		{Bridge: "a-bridge-name-too-long"},

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,10 +21,18 @@ import (
 // Defaults of Config.
 const (
 	DefaultBridge     = "podbox0"
-	DefaultSubnet     = "10.88.0.0/16"
+	// DefaultSubnet is one that no common tool takes by default (podman's
+	// is 10.88.0.0/16, CRI-O's 10.85.0.0/16, Docker's 172.17.0.0/16,
+	// flannel's 10.244.0.0/16, k3s' 10.42.0.0/16); it is checked against
+	// the host's routes when the bridge is made.
+	DefaultSubnet     = "10.87.0.0/16"
 	DefaultVethPrefix = "pbx"
-	DefaultStateDir   = "/run/podbox/net"
-	DefaultTable      = "podbox"
+	// NetworksDir holds each network's leases, by bridge name:
+	// NetworksDir/<bridge> is the default StateDir. It is the node's, not
+	// a state root's: every podbox on the host that uses a bridge shares
+	// its allocator, as CNI keeps /var/lib/cni/networks/<network>.
+	NetworksDir  = "/run/podbox/networks"
+	DefaultTable = "podbox"
 )
 
 // PodInterface is the name of the pod's end of its veth pair.
@@ -35,7 +44,7 @@ type Config struct {
 	Bridge     string // bridge name, default DefaultBridge
 	Subnet     string // IPv4 pod subnet, default DefaultSubnet; the gateway is its first host address, on the bridge
 	VethPrefix string // host veth names are this plus hex of sha256(pod), 15 bytes in all; default DefaultVethPrefix
-	StateDir   string // leases and their lock, default DefaultStateDir
+	StateDir   string // leases and their lock, default NetworksDir/<Bridge>
 	Table      string // nftables table (family ip) holding every rule podbox makes, default DefaultTable
 	MTU        int    // of the bridge ports and the pods' eth0; 0 leaves the kernel default (1500)
 }
@@ -100,7 +109,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.VethPrefix = DefaultVethPrefix
 	}
 	if cfg.StateDir == "" {
-		cfg.StateDir = DefaultStateDir
+		cfg.StateDir = filepath.Join(NetworksDir, cfg.Bridge)
 	}
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
@@ -393,6 +402,29 @@ func (n *Network) Reclaim(alive func(pod string) bool) error {
 	return nil
 }
 
+// ReclaimUnpinned releases the leases (and hostPort rules) of pods whose
+// network namespace is no longer pinned where their lease says: pods taken
+// apart, or lost with a reboot or a crash, whichever podbox state root made
+// them. A lease being made (its namespace pinned, Attach under way) is kept.
+func (n *Network) ReclaimUnpinned() error {
+	leases, err := n.store.list()
+	if err != nil {
+		return fmt.Errorf("reclaim leases: %w", err)
+	}
+	var errs []error
+	for _, l := range leases {
+		if l.Netns != "" && !IsPinned(l.Netns) {
+			if err := n.Detach(context.Background(), l.Pod); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("reclaim leases: %w", err)
+	}
+	return nil
+}
+
 // Remove takes the Network off the host: its nftables table, its bridge and
 // StateDir. Pods still attached lose their network (their veths go with the
 // bridge's ports, not with the pods). For uninstalling and for tests;
@@ -450,6 +482,37 @@ func (n *Network) ensureHost() (netlink.Link, error) {
 	return br, nil
 }
 
+// checkRoutes refuses a subnet that overlaps a route of the host's main
+// table (the default route aside).
+//
+// Equivalent to: ip -4 route show table main
+func (n *Network) checkRoutes() error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list the host's routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		dst, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		if !ok {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		p := netip.PrefixFrom(dst, ones).Masked()
+		if ones == 0 || !p.Overlaps(n.pool.prefix) {
+			continue
+		}
+		dev := ""
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+			dev = " dev " + l.Attrs().Name
+		}
+		return fmt.Errorf("pod subnet %s overlaps the host's route to %s%s: choose a free one (--subnet)", n.pool.prefix, p, dev)
+	}
+	return nil
+}
+
 // setupHost makes the bridge exist, up, with the gateway address and a
 // fixed MAC (a bridge without one takes the lowest MAC of its ports, which
 // changes as pods come and go and leaves the pods' ARP caches stale), turns
@@ -464,6 +527,11 @@ func (n *Network) setupHost() (netlink.Link, error) {
 	name := n.cfg.Bridge
 	br, err := netlink.LinkByName(name)
 	if isLinkGone(err) {
+		// A new network: its subnet must not take addresses the host
+		// already routes elsewhere (another tool's bridge, a VPN, the LAN).
+		if err := n.checkRoutes(); err != nil {
+			return nil, err
+		}
 		la := netlink.NewLinkAttrs()
 		la.Name = name
 		la.HardwareAddr = bridgeMAC(name)

@@ -420,7 +420,7 @@ func (r *runner) finish(ctx context.Context) error {
 		if b, err := os.ReadFile(filepath.Join(r.dir, stopRequestFile)); err == nil {
 			var req stopRequest
 			if json.Unmarshal(b, &req) == nil {
-				grace = time.Duration(req.GraceSeconds) * time.Second
+				grace = CapSeconds(req.GraceSeconds, MaxGracePeriod)
 			}
 		}
 	}

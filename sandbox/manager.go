@@ -35,7 +35,8 @@ type Options struct {
 	// make install puts it), else "podbox-pause" or "pause" on PATH.
 	PauseBinary string
 	// Network is the pod network: bridge, subnet, veth prefix, nftables
-	// table; its StateDir defaults to Root/net.
+	// table; its StateDir (the leases) defaults to the node's, shared by
+	// every podbox using the bridge: netns.NetworksDir/<bridge>.
 	Network netns.Config
 	// AllocatableMemory is the memory pods may be admitted against; 0
 	// means MemTotal minus a reserve (cgroups.DefaultAllocatable).
@@ -132,9 +133,6 @@ func New(opts Options) (*Manager, error) {
 		}
 		opts.PauseBinary = p
 	}
-	if opts.Network.StateDir == "" {
-		opts.Network.StateDir = filepath.Join(opts.Root, "net")
-	}
 	n, err := netns.New(opts.Network)
 	if err != nil {
 		return nil, err
@@ -174,8 +172,24 @@ func pauseNear(dir string) string {
 }
 
 func (m *Manager) podDir(name string) string { return filepath.Join(m.opts.Root, "pods", name) }
-func (m *Manager) cgroupPath(name string) string {
-	return m.opts.CgroupParent + "/" + name
+// cgroupPath is the pod's cgroup, named from its UID as the kubelet names
+// pod cgroups (pod<uid>), so that pods of the same name in two state roots
+// or namespaces never share one; a pod recorded before UIDs has its name.
+func (m *Manager) cgroupPath(st *PodStatus) string {
+	if st.UID == "" {
+		return m.opts.CgroupParent + "/" + st.Name
+	}
+	return m.opts.CgroupParent + "/pod" + st.UID
+}
+
+// podCgroup is the pod cgroup a state file names, once it is sure of it: a
+// state file is not trusted to name what Remove kills, so the UID must be
+// one podbox makes and the name valid.
+func (m *Manager) podCgroup(st *PodStatus) (string, error) {
+	if (st.UID != "" && !uidPattern.MatchString(st.UID)) || ValidateName("pod name", st.Name) != nil {
+		return "", fmt.Errorf("pod %q: state names uid %q, not one podbox makes", st.Name, st.UID)
+	}
+	return m.cgroupPath(st), nil
 }
 
 // runcRoot is libcontainer's state root for the pod's containers.
@@ -239,6 +253,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	st := &PodStatus{
 		Name:        cfg.Name,
 		UID:         uid,
+		CgroupPath:  m.opts.CgroupParent + "/pod" + uid,
 		LogDir:      m.logDir(cfg.namespace(), cfg.Name, uid),
 		LogMaxSize:  m.opts.ContainerLogMaxSize,
 		LogMaxFiles: m.opts.ContainerLogMaxFiles,
@@ -246,7 +261,6 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		AllowSwap:   m.opts.AllowSwap,
 		Phase:       PhaseUnknown,
 		Created:     time.Now().UTC(),
-		CgroupPath:  m.cgroupPath(cfg.Name),
 		Config:      *cfg,
 		Namespaces:  map[string]string{},
 	}
@@ -449,9 +463,12 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	return nil
 }
 
-// teardown takes the pod apart from what is on the host, needing no state
-// file: everything it removes is named from the pod's directory and cgroup
-// path. The order matters: processes first, then mounts, cgroups and files.
+// teardown takes the pod apart from what is on the host: its processes
+// first, then mounts, cgroups and files. Its state file, written when the
+// pod's directory was made, names the pod's UID and so its cgroup; the
+// pause is found by the argv[0] that names the pod's directory. A state
+// file that can not be read stops the teardown: the pod's cgroup would be
+// unknown, and what runs in it would outlive the pod's record.
 func (m *Manager) teardown(ctx context.Context, name string) error {
 	dir := m.podDir(name)
 	// The pod's lock for the whole teardown: a Create, AdoptMonitor or
@@ -465,28 +482,37 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 		return err
 	}
 	defer l.unlock()
-	st, _ := readState(dir)
+	st, err := readState(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		// (A directory without a state file is a creation that stopped
+		// before anything ran.)
+		return fmt.Errorf("%w: not removing the pod, whose cgroup it names", err)
+	}
 	if st != nil && st.MonitorPID != 0 && st.MonitorPID != os.Getpid() && alive(st.MonitorPID, st.MonitorStart) {
 		unix.Kill(st.MonitorPID, unix.SIGKILL)
 	}
 	m.killPause(dir, st)
 	// Kills whatever is left in the pod's cgroups and removes them, and
 	// the monitor's cgroup (AdoptMonitor).
-	if err := destroyCgroup(m.cgroupPath(name)); err != nil {
-		// Processes that would not die (in uninterruptible sleep, say):
-		// taking the rest apart would leave them running and invisible to
-		// ps. Keep the pod's record, lease, mounts and cgroup, say so, and
-		// let the next Remove resume.
-		if st != nil {
+	var errs []error
+	if st != nil {
+		cgroupPath, err := m.podCgroup(st)
+		if err != nil {
+			return err
+		}
+		if err := destroyCgroup(cgroupPath); err != nil {
+			// Processes that would not die (in uninterruptible sleep,
+			// say): taking the rest apart would leave them running and
+			// invisible to ps. Keep the pod's record, lease, mounts and
+			// cgroup, say so, and let the next Remove resume.
 			st.Phase = PhaseUnknown
 			st.Message = "removal incomplete, remove it again: " + err.Error()
 			writeState(dir, st)
+			return fmt.Errorf("%w (the pod is kept: remove it again to finish)", err)
 		}
-		return fmt.Errorf("%w (the pod is kept: remove it again to finish)", err)
-	}
-	var errs []error
-	if err := cgroups.LoadPod(m.cgroupPath(name) + monitorCgroupSuffix).Destroy(); err != nil {
-		errs = append(errs, err)
+		if err := cgroups.LoadPod(cgroupPath + monitorCgroupSuffix).Destroy(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := mounts.CleanupVolumes(dir); err != nil {
 		errs = append(errs, err)
@@ -497,7 +523,11 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	}
 	// With the namespace unpinned and its processes gone, the kernel
 	// removes the veth; Detach releases the lease and the hostPort rules.
-	if err := m.net.Detach(ctx, name); err != nil {
+	key := name
+	if st != nil {
+		key = netKey(st)
+	}
+	if err := m.net.Detach(ctx, key); err != nil {
 		errs = append(errs, err)
 	}
 	if st != nil {
@@ -621,13 +651,12 @@ func (m *Manager) RemoveNetwork() error { return m.net.Remove() }
 func (m *Manager) PodDir(name string) string { return m.podDir(name) }
 
 // monitorCgroupSuffix names a pod's monitor cgroup beside the pod's:
-// "<parent>/<pod>.monitor". A pod name is a DNS label, which has no dot, so
-// it never names a pod's cgroup.
+// "<parent>/pod<uid>.monitor", which no pod's cgroup is called.
 const monitorCgroupSuffix = ".monitor"
 
 // AdoptMonitor moves pid, the process that will run the pod's lifecycle
 // apart from its caller (podbox's detached monitor), into a cgroup of its
-// own, "<cgroup parent>/<pod>.monitor/monitor": outside the cgroup of
+// own, "<cgroup parent>/pod<uid>.monitor/monitor": outside the cgroup of
 // whoever started it, so that stopping that session or unit does not end
 // the pod's lifecycle, and outside the pod's quota, so that the pod's OOM
 // kills never pick it. It also lowers its oom_score_adj to the kubelet's
@@ -640,7 +669,15 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 	// Under the pod's lock, which a Remove holds while it takes the pod
 	// and this cgroup apart: after one, the pod is gone and so is this.
 	err := m.withLock(name, func() error {
-		cg, err := cgroups.CreatePod(m.cgroupPath(name)+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
+		st, err := readState(m.podDir(name))
+		if err != nil {
+			return err
+		}
+		path, err := m.podCgroup(st)
+		if err != nil {
+			return err
+		}
+		cg, err := cgroups.CreatePod(path+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,16 @@ import (
 	"github.com/podbox/podbox/netns"
 )
 
+// netKey is what the pod is called on the node's network (its lease, its
+// veth's name, its hostPort rules): its UID, unique across every podbox
+// state root sharing the network, or the name of a pod made before UIDs.
+func netKey(st *PodStatus) string {
+	if st.UID != "" {
+		return st.UID
+	}
+	return st.Name
+}
+
 // podFiles are the per-pod files bind-mounted into every container, by
 // their path in the container.
 var podFiles = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
@@ -28,20 +38,17 @@ func (m *Manager) setUpNetwork(ctx context.Context, dir string, st *PodStatus) e
 		if err := netns.LoopbackUp(st.Namespaces["net"]); err != nil {
 			return err
 		}
-		// Leases of pods that no longer exist (a crash, a reboot) go back
-		// to the pool.
-		m.net.Reclaim(func(pod string) bool {
-			_, err := os.Stat(m.podDir(pod))
-			return err == nil
-		})
-		a, err := m.net.Attach(ctx, cfg.Name, st.Namespaces["net"])
+		// Leases of pods that no longer exist (a crash, a reboot), of
+		// whichever state root, go back to the pool.
+		m.net.ReclaimUnpinned()
+		a, err := m.net.Attach(ctx, netKey(st), st.Namespaces["net"])
 		if err != nil {
 			return err
 		}
 		ip = a.IP
 		st.PodIP, st.HostVeth = a.IP.String(), a.HostVeth
 		if ports := hostPorts(cfg); len(ports) > 0 {
-			if err := m.net.PublishPorts(cfg.Name, ports); err != nil {
+			if err := m.net.PublishPorts(netKey(st), ports); err != nil {
 				return err
 			}
 		}

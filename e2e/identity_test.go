@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// secondRoot is another podbox on the same host as e: a state root, log
+// root and image store of its own, but e's bridge, subnet, nftables table
+// and cgroup parent, as two users of one node's default network have. Its
+// pods are removed before e's cleanup runs.
+func (e *env) secondRoot(t *testing.T) *env {
+	t.Helper()
+	o := &env{t: t, prefix: e.prefix, hex: e.hex, bin: e.bin, root: filepath.Join(e.root, "second"),
+		bridge: e.bridge, veth: e.veth, subnet: e.subnet}
+	for _, kv := range e.vars {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PODBOX_ROOT", "PODBOX_LOG_ROOT", "PODBOX_IMAGE_ROOT":
+			kv = k + "=" + filepath.Join(o.root, strings.ToLower(strings.TrimPrefix(k, "PODBOX_")))
+		}
+		o.vars = append(o.vars, kv)
+	}
+	mustPodbox(t, o, "image", "import", "busybox", busyboxTar(t))
+	t.Cleanup(func() {
+		for _, r := range o.ps(t) {
+			podbox(t, o, "rm", "-f", r.Name)
+		}
+	})
+	return o
+}
+
+// TestTwoRootsOneNetwork: two podbox state roots on one bridge, each with a
+// pod called httpd: distinct IPs, cgroups and veths, both reachable, and
+// rm -f in one leaves the other running and reachable.
+func TestTwoRootsOneNetwork(t *testing.T) {
+	t.Parallel()
+	a := newEnvWithBusybox(t)
+	b := a.secondRoot(t)
+	mustPodbox(t, a, "run", localManifest(t, "httpd.yaml"))
+	mustPodbox(t, b, "run", localManifest(t, "httpd.yaml"))
+	ia, ib := a.inspect(t, "httpd"), b.inspect(t, "httpd")
+	if ia.PodIP == ib.PodIP || ia.Veth == ib.Veth || ia.Cgroup.Path == ib.Cgroup.Path || ia.UID == ib.UID {
+		t.Fatalf("two pods share host objects: IPs %s %s, veths %s %s, cgroups %s %s, uids %s %s",
+			ia.PodIP, ib.PodIP, ia.Veth, ib.Veth, ia.Cgroup.Path, ib.Cgroup.Path, ia.UID, ib.UID)
+	}
+	if want := "/" + a.prefix + "/pod" + ia.UID; ia.Cgroup.Path != want {
+		t.Errorf("pod cgroup %s, want %s (named from the UID)", ia.Cgroup.Path, want)
+	}
+	for _, ip := range []string{ia.PodIP, ib.PodIP} {
+		fetchEventually(t, 5*time.Second, "http://"+ip+"/", "served by httpd")
+	}
+	mustPodbox(t, b, "rm", "-f", "httpd")
+	if rows := a.ps(t); len(rows) != 1 || rows[0].Phase != "Running" {
+		t.Fatalf("the first root's pod after rm -f in the second: %+v", rows)
+	}
+	fetchEventually(t, 5*time.Second, "http://"+ia.PodIP+"/", "served by httpd")
+	if rows := b.ps(t); len(rows) != 0 {
+		t.Errorf("the second root still lists %+v", rows)
+	}
+}
