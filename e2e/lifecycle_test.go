@@ -523,3 +523,37 @@ func TestRunRmRace(t *testing.T) {
 	}
 	e.assertNothingLeft(t)
 }
+
+// TestHostNetworkPauseKilledHeals: a hostNetwork pod's pause (in the host's
+// network and UTS namespaces, the pod's own IPC one) is replaced too.
+func TestHostNetworkPauseKilledHeals(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := manifest(t, "hostnet.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: app, image: busybox, command: ["sleep", "3600"]}
+`)
+	mustPodbox(t, e, "run", m)
+	before := e.inspect(t, "hostnet")
+	if err := syscall.Kill(before.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var after *inspectOut
+	eventually(t, 5*time.Second, "a new pause", func() (bool, string) {
+		after = e.inspect(t, "hostnet")
+		return after.PausePID > 0 && after.PausePID != before.PausePID && syscall.Kill(after.PausePID, 0) == nil,
+			fmt.Sprintf("pausePid %d (was %d), phase %s", after.PausePID, before.PausePID, after.Phase)
+	})
+	if after.Phase != "Running" {
+		t.Errorf("phase after the pause was replaced: %s", after.Phase)
+	}
+	ino, err := netns.Inode(fmt.Sprintf("/proc/%d/ns/ipc", after.PausePID))
+	if err != nil || ino != after.Namespaces["ipc"].Inode {
+		t.Errorf("new pause's ipc namespace %d (%v), the pod's is %d", ino, err, after.Namespaces["ipc"].Inode)
+	}
+}

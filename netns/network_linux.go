@@ -20,7 +20,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBridge     = "podbox0"
+	DefaultBridge = "podbox0"
 	// DefaultSubnet is one that no common tool takes by default (podman's
 	// is 10.88.0.0/16, CRI-O's 10.85.0.0/16, Docker's 172.17.0.0/16,
 	// flannel's 10.244.0.0/16, k3s' 10.42.0.0/16); it is checked against

@@ -557,6 +557,9 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			return
 		}
 		for _, kind := range []string{"net", "ipc", "uts"} {
+			if !podHas(&st.Config, kind) {
+				continue // a hostNetwork pod's pause is in the host's
+			}
 			f, err := os.Open(st.Namespaces[kind])
 			if err != nil {
 				resc <- result{err: err}

@@ -172,6 +172,7 @@ func pauseNear(dir string) string {
 }
 
 func (m *Manager) podDir(name string) string { return filepath.Join(m.opts.Root, "pods", name) }
+
 // cgroupPath is the pod's cgroup, named from its UID as the kubelet names
 // pod cgroups (pod<uid>), so that pods of the same name in two state roots
 // or namespaces never share one; a pod recorded before UIDs has its name.
