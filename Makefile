@@ -26,15 +26,21 @@ build: $(BIN)/podbox $(BIN)/pause
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null) go.mod go.sum
 
+# bin/.version changes whenever the version and commit stamped into the
+# binaries do (a commit that touches no source included), so that they are
+# rebuilt then and `podbox version` never names an older commit.
+STAMP := $(BIN)/.version
+$(shell mkdir -p $(BIN); v='$(VERSION) $(COMMIT)'; [ "$$(cat $(STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" >$(STAMP))
+
 # On amd64 the pause starts at its assembly entry and never runs the Go runtime
 # (see pause/pause.go); -tags purego in GOFLAGS builds the pure-Go pause instead.
-$(BIN)/pause: $(GO_SOURCES) $(wildcard pause/*.s)
+$(BIN)/pause: $(GO_SOURCES) $(STAMP) $(wildcard pause/*.s)
 	@mkdir -p $(BIN)
 	entry=; if [ "$$($(GO) env GOARCH)" = amd64 ] && ! $(GO) env GOFLAGS | grep -q purego; then \
 		entry=-E=github.com/podbox/podbox/pause.asmentry; fi; \
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $$entry -X github.com/podbox/podbox/pause.Version=$(VERSION)" -o $@ ./cmd/pause
 
-$(BIN)/podbox: $(GO_SOURCES)
+$(BIN)/podbox: $(GO_SOURCES) $(STAMP)
 	@$(MAKE) -s deps
 	@mkdir -p $(BIN)
 	@if [ -d cmd/podbox ]; then \
