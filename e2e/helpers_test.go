@@ -344,6 +344,7 @@ func (e *env) assertNothingLeft(t *testing.T) {
 
 // psRow is a row of `podbox ps -o json`.
 type psRow struct {
+	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 	Phase      string `json:"phase"`
 	IP         string `json:"ip"`

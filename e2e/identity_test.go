@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "k8s.io/api/core/v1"
 )
 
 // secondRoot is another podbox on the same host as e: a state root, log
@@ -60,4 +65,51 @@ func TestTwoRootsOneNetwork(t *testing.T) {
 	if rows := b.ps(t); len(rows) != 0 {
 		t.Errorf("the second root still lists %+v", rows)
 	}
+}
+
+// TestNamespaces: -n scopes every verb; two namespaces hold pods of the
+// same name, each with its own UID, IP and cgroup; ps -A shows both.
+func TestNamespaces(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := localManifest(t, "httpd.yaml")
+	mustPodbox(t, e, "run", m)
+	mustPodbox(t, e, "-n", "team", "run", m)
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Namespace != "default" {
+		t.Errorf("ps in the default namespace: %+v", rows)
+	}
+	out := mustPodbox(t, e, "ps", "-A")
+	if !strings.Contains(out, "NAMESPACE") || !regexp.MustCompile(`(?m)^default\s+httpd\s+Running`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^team\s+httpd\s+Running`).MatchString(out) {
+		t.Errorf("ps -A:\n%s", out)
+	}
+	var team v1.Pod
+	if err := json.Unmarshal([]byte(mustPodbox(t, e, "-n", "team", "get", "pod", "httpd", "-o", "json")), &team); err != nil {
+		t.Fatal(err)
+	}
+	def := e.getPod(t, "httpd")
+	if team.Namespace != "team" || def.Namespace != "default" || team.UID == def.UID || team.Status.PodIP == def.Status.PodIP {
+		t.Errorf("two pods httpd: team %s/%s %s, default %s/%s %s", team.Namespace, team.UID, team.Status.PodIP, def.Namespace, def.UID, def.Status.PodIP)
+	}
+	if out := mustPodbox(t, e, "exec", "-n", "team", "httpd", "--", "hostname"); out != "httpd\n" {
+		t.Errorf("exec in team/httpd: %q", out)
+	}
+	failPodbox(t, e, 1, []string{`the manifest's namespace "team" does not match -n "other"`},
+		"-n", "other", "run", manifest(t, "ns.yaml", strings.Replace(readFile(t, m), "name: httpd", "name: httpd\n  namespace: team", 1)))
+	mustPodbox(t, e, "rm", "-n", "team", "-f", "httpd")
+	if rows := e.ps(t); len(rows) != 1 || rows[0].Phase != "Running" {
+		t.Errorf("the default namespace's httpd after rm -n team: %+v", rows)
+	}
+	if out := mustPodbox(t, e, "ps", "-A"); strings.Contains(out, "team") {
+		t.Errorf("ps -A after rm -n team:\n%s", out)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

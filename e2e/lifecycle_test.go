@@ -421,7 +421,7 @@ func TestStopOrphanedSparesReusedPID(t *testing.T) {
 	go func() { ended <- bystander.Wait() }()
 	t.Cleanup(func() { bystander.Process.Kill() })
 
-	statePath := filepath.Join(e.root, "root", "pods", "httpd", "state.json")
+	statePath := filepath.Join(e.root, "root", "pods", "default_httpd", "state.json")
 	b, err := os.ReadFile(statePath)
 	if err != nil {
 		t.Fatal(err)

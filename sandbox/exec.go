@@ -36,7 +36,7 @@ type ExecProcess struct {
 //
 // Equivalent to: runc exec CTR ARGS...
 func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (int, error) {
-	if err := ValidateName("pod name", pod); err != nil {
+	if _, _, err := ParseRef(pod); err != nil {
 		return -1, fmt.Errorf("exec: %w", err)
 	}
 	if err := ValidateName("container name", ctr); err != nil {

@@ -605,19 +605,19 @@ func (m *Manager) Start(ctx context.Context, name string, opts RunOptions) error
 	rctx, cancel := context.WithCancel(context.Background())
 	h := &runHandle{cancel: cancel, done: make(chan struct{})}
 	m.mu.Lock()
-	if _, ok := m.runners[name]; ok {
+	if _, ok := m.runners[canonical(name)]; ok {
 		m.mu.Unlock()
 		cancel()
 		return fmt.Errorf("start pod %q: %w", name, ErrRunning)
 	}
-	m.runners[name] = h
+	m.runners[canonical(name)] = h
 	m.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() {
 		defer close(h.done)
 		defer func() {
 			m.mu.Lock()
-			delete(m.runners, name)
+			delete(m.runners, canonical(name))
 			m.mu.Unlock()
 		}()
 		errc <- m.Run(rctx, name, opts)
@@ -640,7 +640,7 @@ func (m *Manager) requestStop(name string, grace time.Duration) error {
 // the grace period given, and waits for it; false when there is none.
 func (m *Manager) stopRunner(name string, grace time.Duration) bool {
 	m.mu.Lock()
-	h := m.runners[name]
+	h := m.runners[canonical(name)]
 	m.mu.Unlock()
 	if h == nil {
 		return false
@@ -846,7 +846,7 @@ func (m *Manager) becomeSubreaper() {
 }
 
 func (m *Manager) lockPod(name string) (*podLock, error) {
-	if err := ValidateName("pod name", name); err != nil {
+	if _, _, err := ParseRef(name); err != nil {
 		return nil, err
 	}
 	l, err := lockDir(m.podDir(name))

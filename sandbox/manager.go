@@ -171,8 +171,6 @@ func pauseNear(dir string) string {
 	return ""
 }
 
-func (m *Manager) podDir(name string) string { return filepath.Join(m.opts.Root, "pods", name) }
-
 // cgroupPath is the pod's cgroup, named from its UID as the kubelet names
 // pod cgroups (pod<uid>), so that pods of the same name in two state roots
 // or namespaces never share one; a pod recorded before UIDs has its name.
@@ -187,7 +185,7 @@ func (m *Manager) cgroupPath(st *PodStatus) string {
 // state file is not trusted to name what Remove kills, so the UID must be
 // one podbox makes and the name valid.
 func (m *Manager) podCgroup(st *PodStatus) (string, error) {
-	if (st.UID != "" && !uidPattern.MatchString(st.UID)) || ValidateName("pod name", st.Name) != nil {
+	if (st.UID != "" && !uidPattern.MatchString(st.UID)) || ValidateName("pod name", st.Name) != nil || ValidateName("namespace", st.Config.namespace()) != nil {
 		return "", fmt.Errorf("pod %q: state names uid %q, not one podbox makes", st.Name, st.UID)
 	}
 	return m.cgroupPath(st), nil
@@ -232,7 +230,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	dir := m.podDir(cfg.Name)
+	dir := m.podDir(cfg.ref())
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -308,7 +306,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	defer func() {
 		if retErr != nil {
 			// Undo with a context of its own: the caller's may be cancelled.
-			if err := m.teardown(context.Background(), cfg.Name); err != nil {
+			if err := m.teardown(context.Background(), cfg.ref()); err != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("undo: %w", err))
 			}
 		}
@@ -441,8 +439,8 @@ func (m *Manager) killPause(dir string, st *PodStatus) {
 // whose creation or removal was interrupted at any point, and removing a
 // pod that does not exist with force is not an error.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
-	if err := ValidateName("pod name", name); err != nil {
-		return fmt.Errorf("remove pod: %w", err)
+	if _, _, err := ParseRef(name); err != nil {
+		return fmt.Errorf("remove: %w", err)
 	}
 	dir := m.podDir(name)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
@@ -550,7 +548,7 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 var destroyCgroup = func(path string) error { return cgroups.LoadPod(path).Destroy() }
 
 func (m *Manager) readPod(name string) (*PodStatus, error) {
-	if err := ValidateName("pod name", name); err != nil {
+	if _, _, err := ParseRef(name); err != nil {
 		return nil, err
 	}
 	st, err := readState(m.podDir(name))
@@ -608,7 +606,8 @@ func (s *PodStatus) active() bool {
 	return false
 }
 
-// List returns the status of every pod under the state root, by name.
+// List returns the status of every pod under the state root, of every
+// namespace, by namespace and name.
 func (m *Manager) List(ctx context.Context) ([]*PodStatus, error) {
 	ents, err := os.ReadDir(filepath.Join(m.opts.Root, "pods"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -619,15 +618,25 @@ func (m *Manager) List(ctx context.Context) ([]*PodStatus, error) {
 	}
 	var pods []*PodStatus
 	for _, e := range ents {
-		st, err := m.Status(ctx, e.Name())
+		ref := refOfDir(e.Name())
+		ns, name, err := ParseRef(ref)
+		if err != nil {
+			continue // not a pod's directory
+		}
+		st, err := m.Status(ctx, ref)
 		if err != nil {
 			// A pod whose creation was interrupted before its state was
 			// written: show it so that it can be removed.
-			st = &PodStatus{Name: e.Name(), Phase: PhaseUnknown}
+			st = &PodStatus{Name: name, Phase: PhaseUnknown, Config: PodConfig{Namespace: ns}}
 		}
 		pods = append(pods, st)
 	}
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	sort.Slice(pods, func(i, j int) bool {
+		if a, b := pods[i].Namespace(), pods[j].Namespace(); a != b {
+			return a < b
+		}
+		return pods[i].Name < pods[j].Name
+	})
 	return pods, nil
 }
 
@@ -649,7 +658,7 @@ func crashPoint(p string) {
 func (m *Manager) RemoveNetwork() error { return m.net.Remove() }
 
 // PodDir is the pod's directory under the state root.
-func (m *Manager) PodDir(name string) string { return m.podDir(name) }
+func (m *Manager) PodDir(ref string) string { return m.podDir(ref) }
 
 // monitorCgroupSuffix names a pod's monitor cgroup beside the pod's:
 // "<parent>/pod<uid>.monitor", which no pod's cgroup is called.
@@ -664,7 +673,7 @@ const monitorCgroupSuffix = ".monitor"
 // -999 where the capability allows. Remove takes the cgroup away with the
 // pod.
 func (m *Manager) AdoptMonitor(name string, pid int) error {
-	if err := ValidateName("pod name", name); err != nil {
+	if _, _, err := ParseRef(name); err != nil {
 		return fmt.Errorf("adopt monitor: %w", err)
 	}
 	// Under the pod's lock, which a Remove holds while it takes the pod

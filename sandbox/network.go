@@ -120,3 +120,17 @@ func hostPorts(cfg *PodConfig) []netns.PortMapping {
 	}
 	return ports
 }
+
+// NetworkLeases lists the owners of the pod network's leases: the pods of
+// every podbox state root on this host that use the network now.
+func (m *Manager) NetworkLeases() ([]string, error) {
+	leases, err := m.net.Leases()
+	if err != nil {
+		return nil, err
+	}
+	var owners []string
+	for _, l := range leases {
+		owners = append(owners, l.Pod)
+	}
+	return owners, nil
+}

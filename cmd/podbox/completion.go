@@ -160,7 +160,7 @@ func (s completionSource) pods() []string {
 	}
 	pods, _ := m.List(s.c.Context)
 	var names []string
-	for _, p := range pods {
+	for _, p := range inNamespace(s.c, pods) {
 		names = append(names, p.Name)
 	}
 	return names
@@ -171,7 +171,7 @@ func (s completionSource) containers(pod string) []string {
 	if err != nil {
 		return nil
 	}
-	st, err := m.Status(s.c.Context, pod)
+	st, err := m.Status(s.c.Context, podRef(s.c, pod))
 	if err != nil {
 		return nil
 	}

@@ -63,7 +63,7 @@ Example:
 				}
 			}
 		}
-		code, err := m.Exec(c.Context, name, cs.Name, p)
+		code, err := m.Exec(c.Context, podRef(c, name), cs.Name, p)
 		if err != nil {
 			return err
 		}

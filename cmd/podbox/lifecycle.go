@@ -125,7 +125,7 @@ Example:
 		}
 		var errs []error
 		for _, name := range c.Args().Slice() {
-			if err := m.Remove(c.Context, name, c.Bool("force")); err != nil {
+			if err := m.Remove(c.Context, podRef(c, name), c.Bool("force")); err != nil {
 				if errors.Is(err, sandbox.ErrRunning) {
 					// The library's own advice names its API (force); say it once, in CLI terms.
 					err = fmt.Errorf("pod %q %w: stop it first (podbox stop %s), or use podbox rm -f %s", name, sandbox.ErrRunning, name, name)
@@ -163,7 +163,13 @@ Example:
 				return err
 			}
 			if len(pods) > 0 {
-				return fmt.Errorf("network rm: %d pods are left: remove them first (podbox rm -f)", len(pods))
+				return fmt.Errorf("network rm: %d pods are left: remove them first (podbox rm -f, in each namespace)", len(pods))
+			}
+			// The network is the node's: other state roots may have pods on it.
+			if owners, err := m.NetworkLeases(); err != nil {
+				return err
+			} else if len(owners) > 0 {
+				return fmt.Errorf("network rm: %d pods of other podbox state roots are on the network: remove them first", len(owners))
 			}
 			return m.RemoveNetwork()
 		},

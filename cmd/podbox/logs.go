@@ -66,7 +66,7 @@ Example:
 				return false
 			}
 			w.Flush()
-			now, err := m.Status(context.Background(), name)
+			now, err := m.Status(context.Background(), podRef(c, name))
 			if err != nil {
 				return false
 			}

@@ -63,6 +63,7 @@ Example:
    podbox rm -f web`,
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: sandbox.DefaultNamespace, EnvVars: []string{"PODBOX_NAMESPACE"}, Usage: "the namespace every verb works in, as kubectl -n"},
 			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
 			&cli.StringFlag{Name: "image-root", Value: image.DefaultRoot, EnvVars: []string{"PODBOX_IMAGE_ROOT"}, Usage: "image store"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/podbox", EnvVars: []string{"PODBOX_CGROUP_PARENT"}, Usage: "absolute cgroup path under which pod cgroups are made"},
@@ -128,24 +129,50 @@ func runOptions(c *cli.Context) sandbox.RunOptions {
 	return sandbox.RunOptions{BackoffBase: base, BackoffMax: 30 * base}
 }
 
-// podManager returns the one pod name a verb takes, and the Manager.
+// podRef is the library's reference of the pod called name in the
+// namespace -n names.
+func podRef(c *cli.Context, name string) string {
+	return sandbox.PodRef(c.String("namespace"), name)
+}
+
+// podManager returns the reference of the one pod a verb takes, and the
+// Manager.
 func podManager(c *cli.Context) (string, *sandbox.Manager, error) {
 	if c.NArg() != 1 {
 		return "", nil, fmt.Errorf("%s: want one pod name (see podbox %s --help)", c.Command.Name, c.Command.Name)
 	}
 	m, err := manager(c)
-	return c.Args().First(), m, err
+	return podRef(c, c.Args().First()), m, err
 }
 
-// podStatus returns the Manager and the status of the pod called name.
+// podStatus returns the Manager and the status of the pod called name in
+// the namespace -n names.
 func podStatus(c *cli.Context, name string) (*sandbox.Manager, *sandbox.PodStatus, error) {
 	m, err := manager(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := m.Status(c.Context, name)
+	st, err := m.Status(c.Context, podRef(c, name))
 	return m, st, err
 }
+
+// inNamespace keeps the pods of the namespace -n names, or all with
+// --all-namespaces.
+func inNamespace(c *cli.Context, pods []*sandbox.PodStatus) []*sandbox.PodStatus {
+	if c.Bool("all-namespaces") {
+		return pods
+	}
+	var out []*sandbox.PodStatus
+	for _, p := range pods {
+		if p.Namespace() == c.String("namespace") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// allNamespacesFlag is kubectl's -A.
+var allNamespacesFlag = &cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "pods of every namespace"}
 
 // globalArgs repeats the global flags a child podbox (the monitor) needs.
 func globalArgs(c *cli.Context) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +49,19 @@ Example:
 		if err != nil {
 			return err
 		}
+		// The manifest's namespace, else -n's; both, they must agree (as
+		// kubectl apply -n says).
+		var meta struct {
+			Metadata struct{ Namespace string } `json:"metadata"`
+		}
+		json.Unmarshal(cfg.Manifest, &meta)
+		switch ns := c.String("namespace"); {
+		case meta.Metadata.Namespace == "":
+			cfg.Namespace = ns
+		case c.IsSet("namespace") && meta.Metadata.Namespace != ns:
+			return fmt.Errorf("run: the manifest's namespace %q does not match -n %q", meta.Metadata.Namespace, ns)
+		}
+		ref := sandbox.PodRef(cfg.Namespace, cfg.Name)
 		store, err := image.Open(c.String("image-root"))
 		if err != nil {
 			return err
@@ -62,7 +76,7 @@ Example:
 		ctx := c.Context
 		// The monitor starts first and waits for the pod: its start-up
 		// overlaps the sandbox's creation.
-		mon, err := startMonitor(c, cfg.Name)
+		mon, err := startMonitor(c, m, ref)
 		if err != nil {
 			return err
 		}
@@ -72,20 +86,20 @@ Example:
 		}
 		// Out of our cgroup and session before it runs anything: stopping
 		// whatever started podbox run must not end the pod's lifecycle.
-		err = m.AdoptMonitor(cfg.Name, mon.cmd.Process.Pid)
+		err = m.AdoptMonitor(ref, mon.cmd.Process.Pid)
 		if err == nil {
 			err = mon.proceed()
 		} else {
 			mon.abort()
 		}
 		if err != nil {
-			m.Remove(context.Background(), cfg.Name, true)
+			m.Remove(context.Background(), ref, true)
 			return err
 		}
 		if !c.Bool("no-wait") {
 			err := mon.waitStarted()
 			if err == nil {
-				err = m.WaitStarted(ctx, cfg.Name, nil)
+				err = m.WaitStarted(ctx, ref, nil)
 			}
 			if err != nil {
 				return fmt.Errorf("%w\n(the pod is kept: see podbox logs %s, remove it with podbox rm -f %s)", err, cfg.Name, cfg.Name)
@@ -186,7 +200,11 @@ type monitorHandle struct {
 // startMonitor starts the pod's monitor: this binary, hidden verb
 // __monitor, in a session of its own. It waits for go_ before it runs the
 // pod.
-func startMonitor(c *cli.Context, name string) (*monitorHandle, error) {
+func startMonitor(c *cli.Context, m *sandbox.Manager, ref string) (*monitorHandle, error) {
+	ns, name, err := sandbox.ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -201,7 +219,7 @@ func startMonitor(c *cli.Context, name string) (*monitorHandle, error) {
 		goW.Close()
 		return nil, err
 	}
-	args := append(globalArgs(c), "__monitor", name)
+	args := append(globalArgs(c), "--namespace="+ns, "__monitor", name)
 	cmd := exec.Command(exe, args...)
 	cmd.ExtraFiles = []*os.File{goR, startedW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -214,7 +232,7 @@ func startMonitor(c *cli.Context, name string) (*monitorHandle, error) {
 		return nil, fmt.Errorf("start monitor of pod %q: %w", name, err)
 	}
 	return &monitorHandle{cmd: cmd, goW: goW, startedR: startedR,
-		logPath: filepath.Join(c.String("root"), "pods", name, "monitor.log")}, nil
+		logPath: filepath.Join(m.PodDir(ref), "monitor.log")}, nil
 }
 
 // abort tells the monitor that the pod was not created: it exits.
@@ -256,7 +274,7 @@ var monitorCommand = &cli.Command{
 	Usage:     "run a pod's lifecycle (started by podbox run)",
 	ArgsUsage: "POD",
 	Action: func(c *cli.Context) error {
-		name, m, err := podManager(c)
+		ref, m, err := podManager(c)
 		if err != nil {
 			return err
 		}
@@ -280,11 +298,11 @@ var monitorCommand = &cli.Command{
 			fmt.Fprintf(os.Stderr, "%s podbox monitor: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 		}
 		// From here on the monitor's output goes to the pod's directory.
-		if f, err := os.OpenFile(filepath.Join(m.PodDir(name), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		if f, err := os.OpenFile(filepath.Join(m.PodDir(ref), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 			unix.Dup2(int(f.Fd()), 1)
 			unix.Dup2(int(f.Fd()), 2)
 			f.Close()
 		}
-		return m.Run(ctx, name, opts)
+		return m.Run(ctx, ref, opts)
 	},
 }

@@ -31,7 +31,7 @@ or Stopped for a pod stopped with podbox stop. podbox get pods prints the same.
 Example:
    podbox ps
    podbox ps -o json`,
-	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "table or json"}},
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "table or json"}, allNamespacesFlag},
 	Action: func(c *cli.Context) error {
 		m, err := manager(c)
 		if err != nil {
@@ -41,6 +41,7 @@ Example:
 		if err != nil {
 			return err
 		}
+		pods = inNamespace(c, pods)
 		switch c.String("output") {
 		case "json":
 			rows := []psRow{}
@@ -59,6 +60,11 @@ Example:
 // printTable prints pods as podbox ps does.
 func printTable(c *cli.Context, pods []*sandbox.PodStatus) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 3, ' ', 0)
+	// With -A a NAMESPACE column first, as kubectl.
+	all := c.Bool("all-namespaces")
+	if all {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
 	fmt.Fprintln(tw, "NAME\tPHASE\tIP\tREADY\tRESTARTS\tAGE")
 	for _, p := range pods {
 		r := row(p)
@@ -66,12 +72,16 @@ func printTable(c *cli.Context, pods []*sandbox.PodStatus) error {
 		if ip == "" {
 			ip = "-"
 		}
+		if all {
+			fmt.Fprintf(tw, "%s\t", r.Namespace)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%s\n", r.Name, r.Phase, ip, r.Ready, r.Containers, r.Restarts, age(p.Created))
 	}
 	return tw.Flush()
 }
 
 type psRow struct {
+	Namespace  string    `json:"namespace"`
 	Name       string    `json:"name"`
 	Phase      string    `json:"phase"`
 	IP         string    `json:"ip"`
@@ -85,7 +95,7 @@ type psRow struct {
 // row is a pod's line in ps. READY counts app containers and native
 // sidecars, as kubectl does; RESTARTS counts every container's restarts.
 func row(p *sandbox.PodStatus) psRow {
-	r := psRow{Name: p.Name, Phase: string(p.Phase), IP: p.PodIP, Created: p.Created, Message: p.Message}
+	r := psRow{Namespace: p.Namespace(), Name: p.Name, Phase: string(p.Phase), IP: p.PodIP, Created: p.Created, Message: p.Message}
 	for _, list := range [][]sandbox.ContainerStatus{p.InitContainers, p.Containers} {
 		for _, cs := range list {
 			r.Restarts += cs.RestartCount
@@ -139,7 +149,7 @@ Example:
    podbox get pod web -o json | jq -r .status.podIP
    podbox get pods
    podbox get pods -o json | jq -r '.items[].metadata.name'`,
-	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, yaml or table (default: yaml for one pod, else table)"}},
+	Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, yaml or table (default: yaml for one pod, else table)"}, allNamespacesFlag},
 	Action: func(c *cli.Context) error {
 		switch c.Args().First() {
 		case "pod", "pods", "po":
@@ -156,9 +166,10 @@ Example:
 			if pods, err = m.List(c.Context); err != nil {
 				return err
 			}
+			pods = inNamespace(c, pods)
 		}
 		for _, n := range names {
-			st, err := m.Status(c.Context, n)
+			st, err := m.Status(c.Context, podRef(c, n))
 			if err != nil {
 				return err
 			}
@@ -209,10 +220,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		json.Unmarshal(st.Config.Manifest, pod)
 	}
 	pod.APIVersion, pod.Kind = "v1", "Pod"
-	pod.Name = st.Name
-	if pod.Namespace == "" {
-		pod.Namespace = "default"
-	}
+	pod.Name, pod.Namespace = st.Name, st.Namespace()
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
 	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
 	s := v1.PodStatus{Phase: kubePhase(st), Message: st.Message, HostIP: hostIP()}
