@@ -179,7 +179,7 @@ func TestStatusVerbs(t *testing.T) {
 	}
 	// ps -o json.
 	rows := e.ps(t)
-	if len(rows) != 1 || rows[0] != (psRow{Name: "pair", Phase: "Running", IP: podIP, Ready: 2, Containers: 2}) {
+	if len(rows) != 1 || rows[0] != (psRow{Namespace: "default", Name: "pair", Phase: "Running", IP: podIP, Ready: 2, Containers: 2}) {
 		t.Errorf("ps -o json = %+v", rows)
 	}
 

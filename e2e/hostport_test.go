@@ -53,7 +53,7 @@ func TestHostPortHeldAcrossRoots(t *testing.T) {
 	mustPodbox(t, a, "run", hostPortPod(t, "first", port))
 	failPodbox(t, b, 1, []string{
 		fmt.Sprintf("hostPort tcp *:%d: host port already published: in use on the host by pid", port),
-		"the pause of pod first of the podbox state root " + a.root + "/root",
+		"the pause of pod default/first of the podbox state root " + a.root + "/root",
 	}, "run", hostPortPod(t, "second", port))
 	mustPodbox(t, a, "rm", "-f", "first")
 	mustPodbox(t, b, "run", hostPortPod(t, "second", port))

@@ -116,11 +116,11 @@ func portOwner(proto string, port uint16) string {
 				pid := filepath.Base(filepath.Dir(fdDir))
 				comm, _ := os.ReadFile("/proc/" + pid + "/comm")
 				who := " by pid " + pid + " (" + strings.TrimSpace(string(comm)) + ")"
-				// podbox's pause is "podbox-pause:<state root>/pods/<pod>".
+				// podbox's pause is "podbox-pause:<state root>/pods/<ns>_<pod>".
 				if cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil {
 					argv0, _, _ := strings.Cut(string(cmdline), "\x00")
 					if dir, ok := strings.CutPrefix(argv0, "podbox-pause:"); ok {
-						who += ", the pause of pod " + filepath.Base(dir) + " of the podbox state root " + filepath.Dir(filepath.Dir(dir))
+						who += ", the pause of pod " + strings.Replace(filepath.Base(dir), "_", "/", 1) + " of the podbox state root " + filepath.Dir(filepath.Dir(dir))
 					}
 				}
 				return who
