@@ -113,15 +113,14 @@ spec:
   - name: c
     image: busybox
     command: ["sleep", "3600"]
-    livenessProbe:
-      exec: {command: ["true"]}
+    volumeDevices: [{name: d, devicePath: /dev/xvda}]
 `)
-	errOut := failPodbox(t, e, 1, []string{"spec.containers[0].livenessProbe: not supported by podbox"}, "run", probe)
+	errOut := failPodbox(t, e, 1, []string{"spec.containers[0].volumeDevices: not supported by podbox"}, "run", probe)
 	if !strings.HasPrefix(errOut, "podbox: ") {
 		t.Errorf("stderr does not start with \"podbox: \": %q", errOut)
 	}
 	probeData, _ := os.ReadFile(probe)
-	if _, errOut, code := podboxIn(t, e, string(probeData), "run", "-"); code != 1 || !strings.Contains(errOut, "spec.containers[0].livenessProbe: not supported by podbox") {
+	if _, errOut, code := podboxIn(t, e, string(probeData), "run", "-"); code != 1 || !strings.Contains(errOut, "spec.containers[0].volumeDevices: not supported by podbox") {
 		t.Errorf("run - < probe.yaml: exit %d, stderr %q", code, errOut)
 	}
 	unknown := manifest(t, "unknown.yaml", `apiVersion: v1

@@ -182,6 +182,13 @@ type ContainerConfig struct {
 	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
 	// Mounts are bind mounts straight from host paths (for embedders).
 	Mounts []BindMount `json:"mounts,omitempty"`
+	// LivenessProbe, ReadinessProbe and StartupProbe are Kubernetes'
+	// probes, run by the pod's lifecycle (see Probe).
+	LivenessProbe  *Probe `json:"livenessProbe,omitempty"`
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	StartupProbe   *Probe `json:"startupProbe,omitempty"`
+	// Lifecycle holds the postStart and preStop hooks and the stop signal.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 }
 
 // EnvVar is a variable with a literal Value, or one taken from a pod field

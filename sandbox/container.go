@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,19 @@ type instance struct {
 	pid     int
 	started time.Time
 	logs    sync.WaitGroup
+	// done is closed when the process has ended.
+	done chan struct{}
+	// The lifecycle's own (only its goroutine touches them): stopping is
+	// set once a stop began; hookPending while postStart runs; killMsg says
+	// why the lifecycle killed it; gate is closed once the startup probe
+	// passed; cancelProbes ends the probe workers.
+	stopping     bool
+	hookPending  bool
+	killMsg      string
+	gate         chan struct{}
+	cancelProbes func()
+	// killed: the grace period ran out and it was sent SIGKILL.
+	killed atomic.Bool
 }
 
 // exitEvent says that an instance's process ended, and how.
@@ -134,7 +148,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		logf.Close()
 		return nil, err
 	}
-	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC()}
+	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{})}
 	in.pid, _ = p.Pid()
 	for stream, r := range streams.out {
 		in.logs.Add(1)
@@ -153,6 +167,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		in.logs.Wait()
 		streams.close()
 		logf.Close()
+		close(in.done)
 		exits <- exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
 			ExitCode: code, Reason: reason, StartedAt: in.started, FinishedAt: finished,
 		}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,11 @@ type runner struct {
 	timers     map[string]*time.Timer
 	backoff    map[string]time.Duration
 	stopping   bool
+	// probes and hooks bring probe results and postStart ends; quit is
+	// closed when the lifecycle ends, so that nothing waits to send.
+	probes chan probeResult
+	hooks  chan hookResult
+	quit   chan struct{}
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -122,7 +128,11 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		restartDue: make(chan string, 16),
 		timers:     map[string]*time.Timer{},
 		backoff:    map[string]time.Duration{},
+		probes:     make(chan probeResult, 16),
+		hooks:      make(chan hookResult, 16),
+		quit:       make(chan struct{}),
 	}
+	defer close(r.quit)
 	return r.run(ctx)
 }
 
@@ -172,6 +182,10 @@ func (r *runner) run(ctx context.Context) error {
 				r.onExit(ev)
 			case name := <-r.restartDue:
 				r.restart(name)
+			case res := <-r.probes:
+				r.onProbe(res)
+			case res := <-r.hooks:
+				r.onHook(res)
 			case <-pauseCheck.C:
 				if !r.checkPause() {
 					return false
@@ -197,7 +211,9 @@ func (r *runner) run(ctx context.Context) error {
 				r.scheduleRestart(cs)
 			}
 			r.sidecars = append(r.sidecars, cfg.Name)
-			if !loop(func() bool { return cs.State == StateRunning }) {
+			// The next init container waits for it to have started: its
+			// postStart hook and startup probe passed.
+			if !loop(func() bool { return cs.StartedProbe() }) {
 				return r.finish(ctx)
 			}
 			continue
@@ -223,10 +239,15 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 	}
-	// App containers, in order.
+	// App containers, in order; each one's postStart hook ends before the
+	// next starts, as the kubelet runs them.
 	for i := range r.st.Config.Containers {
+		name := r.st.Config.Containers[i].Name
 		if !r.start(&r.st.Config.Containers[i], &r.st.Containers[i]) {
 			r.afterExit(&r.st.Containers[i])
+		}
+		if !loop(func() bool { in := r.running[name]; return in == nil || !in.hookPending }) {
+			return r.finish(ctx)
 		}
 	}
 	r.updatePhase()
@@ -267,10 +288,22 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 		return false
 	}
 	r.running[cfg.Name] = in
+	var postStart *LifecycleHandler
+	if cfg.Lifecycle != nil {
+		postStart = cfg.Lifecycle.PostStart
+	}
 	*cs = ContainerStatus{
 		Name: cs.Name, Kind: cs.Kind, State: StateRunning, PID: in.pid, StartedAt: in.started,
 		RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: true,
 		CgroupPath: cs.CgroupPath, LogPath: logPath,
+		StartupPending: postStart != nil || cfg.StartupProbe != nil,
+		NotReady:       cfg.ReadinessProbe != nil,
+	}
+	if postStart != nil {
+		in.hookPending = true
+		go r.postStart(in, newTarget(r.m, r.st, cfg), postStart)
+	} else {
+		r.startProbes(in, cfg)
 	}
 	r.save()
 	crashPoint("container-started")
@@ -283,9 +316,13 @@ func (r *runner) onExit(ev exitEvent) {
 		return
 	}
 	delete(r.running, ev.name)
+	if in.cancelProbes != nil {
+		in.cancelProbes()
+	}
 	cs := r.st.container(ev.name)
 	cs.State, cs.PID = StateTerminated, 0
-	cs.ExitCode, cs.Reason = ev.term.ExitCode, ev.term.Reason
+	cs.StartupPending, cs.NotReady = false, false
+	cs.ExitCode, cs.Reason, cs.Message = ev.term.ExitCode, ev.term.Reason, in.killMsg
 	cs.StartedAt, cs.FinishedAt = ev.term.StartedAt, ev.term.FinishedAt
 	// A container that ran long enough starts its backoff again.
 	if ev.term.FinishedAt.Sub(ev.term.StartedAt) >= r.opts.BackoffReset {
@@ -500,33 +537,37 @@ func (r *runner) markStopped(names, killed []string, grace time.Duration) {
 	}
 }
 
-// terminate sends SIGTERM to the named running containers and waits for
-// them until deadline, then SIGKILLs what is left and waits for it. It
-// returns the names it had to SIGKILL.
+// terminate stops the named running containers (stopInstance: preStop
+// hook, stop signal, SIGKILL at deadline) and waits for them. It returns
+// the names it had to SIGKILL.
 func (r *runner) terminate(names []string, deadline time.Time) (killed []string) {
-	left := map[string]bool{}
+	left := map[string]*instance{}
 	for _, n := range names {
 		if in, ok := r.running[n]; ok {
-			in.c.Signal(unix.SIGTERM)
-			left[n] = true
+			r.stopInstance(in, r.st.containerConfig(n), time.Until(deadline))
+			left[n] = in
 		}
 	}
-	timer := time.NewTimer(time.Until(deadline))
+	all := maps.Clone(left)
+	// A backstop: a process that outlives its SIGKILL by 10 s is given up
+	// on (a preStop hook may have added minPreStopGrace).
+	timer := time.NewTimer(time.Until(deadline) + minPreStopGrace + 10*time.Second)
 	defer timer.Stop()
+wait:
 	for len(left) > 0 {
 		select {
 		case ev := <-r.exits:
 			r.onExit(ev)
-			delete(left, ev.name)
+			if in, ok := left[ev.name]; ok && in.pid == ev.pid {
+				delete(left, ev.name)
+			}
 		case <-timer.C:
-			if len(killed) > 0 {
-				return killed // a process that survives SIGKILL for 10 s: give up on it
-			}
-			for n := range left {
-				r.running[n].c.Signal(unix.SIGKILL)
-				killed = append(killed, n)
-			}
-			timer.Reset(10 * time.Second)
+			break wait
+		}
+	}
+	for n, in := range all {
+		if in.killed.Load() {
+			killed = append(killed, n)
 		}
 	}
 	return killed

@@ -98,6 +98,12 @@ type ContainerStatus struct {
 	LogPath string `json:"logPath,omitempty"`
 	// OOMBase is the cgroup's OOM kill count when the instance started.
 	OOMBase uint64 `json:"oomBase,omitempty"`
+	// StartupPending: the running instance's postStart hook or startup
+	// probe has not passed yet (Kubernetes' started is false).
+	StartupPending bool `json:"startupPending,omitempty"`
+	// NotReady: the running instance's readiness probe has not passed, or
+	// failed since.
+	NotReady bool `json:"notReady,omitempty"`
 }
 
 // termination is how the current instance ended.
@@ -105,9 +111,15 @@ func (c *ContainerStatus) termination() *Termination {
 	return &Termination{ExitCode: c.ExitCode, Reason: c.Reason, Message: c.Message, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
 }
 
-// Ready reports Kubernetes' ready: running (podbox has no readiness
-// probes).
-func (c *ContainerStatus) Ready() bool { return c.State == StateRunning }
+// Ready reports Kubernetes' ready: running, started (postStart hook and
+// startup probe passed) and, with a readiness probe, passing it.
+func (c *ContainerStatus) Ready() bool {
+	return c.State == StateRunning && !c.StartupPending && !c.NotReady
+}
+
+// StartedProbe reports Kubernetes' started: running, with its postStart
+// hook and startup probe passed.
+func (c *ContainerStatus) StartedProbe() bool { return c.State == StateRunning && !c.StartupPending }
 
 // PodStatus is what the state root knows about a pod, checked against the
 // live processes when read.

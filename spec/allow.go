@@ -69,6 +69,10 @@ var container = obj(with(leaves(
 		"capabilities":   obj(leaves("add", "drop")),
 		"seccompProfile": seccompProfile,
 	})),
+	"livenessProbe":  probe,
+	"readinessProbe": probe,
+	"startupProbe":   probe,
+	"lifecycle":      lifecycle,
 }))
 
 // allowed is every Pod field podbox honours or knowingly ignores.
@@ -108,6 +112,7 @@ var allowed = obj(fields{
 			"options":     list(obj(leaves("name", "value"))),
 		}),
 		"resources": resources,
+		"os":        obj(leaves("name")),
 		// podbox has no service account and injects no service variables,
 		// so these are accepted when they say just that.
 		"automountServiceAccountToken": onlyValue(false),

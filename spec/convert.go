@@ -112,6 +112,10 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		Stdin:      k.Stdin,
 		TTY:        k.TTY,
 	}
+	c.LivenessProbe = convertProbe(k.LivenessProbe)
+	c.ReadinessProbe = convertProbe(k.ReadinessProbe)
+	c.StartupProbe = convertProbe(k.StartupProbe)
+	c.Lifecycle = convertLifecycle(k.Lifecycle)
 	if k.RestartPolicy != nil {
 		c.RestartPolicy = sandbox.RestartPolicy(*k.RestartPolicy)
 	}

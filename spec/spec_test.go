@@ -389,15 +389,17 @@ func TestRefusals(t *testing.T) {
 		want []string        // each a line of the error
 	}{
 		// Refused: not supported by podbox.
-		{name: "probe", is: ErrUnsupported,
-			mut:  func(p *v1.Pod) { p.Spec.Containers[0].LivenessProbe = &v1.Probe{InitialDelaySeconds: 1} },
-			want: []string{"spec.containers[0].livenessProbe: not supported by podbox"}},
-		{name: "init lifecycle", is: ErrUnsupported,
+		{name: "volume devices", is: ErrUnsupported,
+			mut: func(p *v1.Pod) {
+				p.Spec.Containers[0].VolumeDevices = []v1.VolumeDevice{{Name: "d", DevicePath: "/dev/x"}}
+			},
+			want: []string{"spec.containers[0].volumeDevices: not supported by podbox"}},
+		{name: "init lifecycle", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.InitContainers = []v1.Container{{Name: "i", Image: "busybox",
 					Lifecycle: &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"x"}}}}}}
 			},
-			want: []string{"spec.initContainers[0].lifecycle: not supported by podbox"}},
+			want: []string{"spec.initContainers[0].lifecycle: may not be set for init containers without restartPolicy: Always"}},
 		{name: "configMap volume", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectReference: v1.LocalObjectReference{Name: "cm"}}}
@@ -716,11 +718,11 @@ func TestRefusals(t *testing.T) {
 		// Both kinds at once.
 		{name: "unsupported and invalid together",
 			mut: func(p *v1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = &v1.Probe{PeriodSeconds: 3}
+				p.Spec.Containers[0].VolumeDevices = []v1.VolumeDevice{{Name: "d", DevicePath: "/dev/x"}}
 				p.Spec.Containers[1].VolumeMounts = []v1.VolumeMount{{Name: "logs", MountPath: "/logs"}}
 				p.Spec.Containers[1].Image = ""
 			},
-			want: []string{"spec.containers[0].readinessProbe: not supported by podbox",
+			want: []string{"spec.containers[0].volumeDevices: not supported by podbox",
 				`spec.containers[1].volumeMounts[0].name: volume "logs" is not defined`,
 				"spec.containers[1].image: an image is required"}},
 	}
@@ -774,7 +776,7 @@ func TestRefusals(t *testing.T) {
 func TestErrorsAreFieldErrors(t *testing.T) {
 	p := base()
 	p.Spec.Containers[1].VolumeMounts = []v1.VolumeMount{{Name: "logs", MountPath: "/logs"}}
-	p.Spec.Containers[0].StartupProbe = &v1.Probe{PeriodSeconds: 3}
+	p.Spec.Containers[0].VolumeDevices = []v1.VolumeDevice{{Name: "d", DevicePath: "/dev/x"}}
 	data, _ := yaml.Marshal(p)
 	_, err := Parse(data)
 	var fe *FieldError

@@ -34,6 +34,7 @@ var checks = []check{
 	checkVolumeMounts,
 	checkResources,
 	checkSecurityContext,
+	checkProbes,
 }
 
 func validate(p *v1.Pod) []error {

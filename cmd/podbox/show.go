@@ -312,7 +312,7 @@ func kubeContainer(st *sandbox.PodStatus, cs sandbox.ContainerStatus, img string
 		Name: cs.Name, Image: img, ImageID: img, RestartCount: int32(cs.RestartCount),
 		Ready: cs.Ready(), ContainerID: "podbox://" + st.Name + "/" + cs.Name,
 	}
-	started := cs.State == sandbox.StateRunning
+	started := cs.StartedProbe()
 	k.Started = &started
 	switch cs.State {
 	case sandbox.StateRunning:
