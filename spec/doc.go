@@ -5,7 +5,7 @@
 // Decoding is strict: an unknown field, a field in the wrong case or a key
 // given twice is an error. Then every field that is set is checked against
 // an allow-list of the fields podbox honours; anything else is refused with
-// its path ("spec.containers[0].livenessProbe: not supported by podbox"),
+// its path ("spec.containers[0].volumeDevices: not supported by podbox"),
 // never silently ignored. Then a list of small checks validates the values.
 // All problems are reported at once, one per line (see [Errors]); each is a
 // [*FieldError] that wraps [ErrUnsupported] or [ErrInvalid].
@@ -26,6 +26,14 @@
 //     readOnlyRootFilesystem, privileged, allowPrivilegeEscalation,
 //     capabilities, seccompProfile), stdin, tty, and restartPolicy Always on an
 //     init container (a native sidecar).
+//   - livenessProbe, readinessProbe and startupProbe (exec, httpGet with
+//     scheme, host, path, port by number or name and httpHeaders, tcpSocket,
+//     grpc; the kubelet's timing fields) and lifecycle (postStart and
+//     preStop: exec, httpGet or sleep; stopSignal, which the API allows
+//     only with spec.os.name) on app containers and native sidecars,
+//     checked as the API server checks them. A port named in a probe or
+//     hook must be one of the container's TCP ports (the kubelet would
+//     fail every try; podbox says so at once).
 //   - imagePullPolicy is accepted and checked, and changes nothing: podbox
 //     only has a local image store, so every policy means "use the local
 //     image", and an image that is not there fails the pod's start.
