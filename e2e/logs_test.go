@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "k8s.io/api/core/v1"
 )
 
 // TestLogRotation: a container writing 30 MiB to stdout as fast as it can,
@@ -130,5 +132,55 @@ spec:
 	out := mustPodbox(t, e, "logs", "-f", "burst")
 	if !strings.HasSuffix(out, "line 1999\nline 2000\n") {
 		t.Errorf("logs -f ended with %q; want all 2000 lines", lastLines(out, 3))
+	}
+}
+
+// TestEvictionForLocalStorage: a disk emptyDir over its sizeLimit, and a
+// container writing past its ephemeral-storage limit, get their pod
+// evicted as the kubelet does: phase Failed, reason Evicted, a message
+// saying which limit, the containers stopped.
+func TestEvictionForLocalStorage(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	e.vars = append(e.vars, "PODBOX_EVICTION_INTERVAL=300ms")
+	for _, tc := range []struct{ name, manifest, message string }{
+		{"scratch", `apiVersion: v1
+kind: Pod
+metadata: {name: scratch}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{name: scratch, emptyDir: {sizeLimit: 10Mi}}]
+  containers:
+  - name: filler
+    image: busybox
+    command: ["sh", "-c", "trap '' TERM; dd if=/dev/zero of=/scratch/fill bs=1M count=20; sleep 3600"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+`, `Usage of EmptyDir volume "scratch" exceeds the limit "10Mi".`},
+		{"layer", `apiVersion: v1
+kind: Pod
+metadata: {name: layer}
+spec:
+  containers:
+  - name: writer
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/fill bs=1M count=20; sleep 3600"]
+    resources: {limits: {ephemeral-storage: 10Mi}}
+`, `Container writer exceeded its local ephemeral storage limit "10Mi".`},
+	} {
+		mustPodbox(t, e, "run", manifest(t, tc.name+".yaml", tc.manifest))
+		var pod *v1.Pod
+		eventually(t, 20*time.Second, tc.name+" evicted", func() (bool, string) {
+			pod = e.getPod(t, tc.name)
+			return pod.Status.Phase == v1.PodFailed, string(pod.Status.Phase) + " " + pod.Status.Reason
+		})
+		if pod.Status.Reason != "Evicted" || pod.Status.Message != tc.message {
+			t.Errorf("%s: reason %q message %q; want Evicted, %q", tc.name, pod.Status.Reason, pod.Status.Message, tc.message)
+		}
+		for _, cs := range pod.Status.ContainerStatuses {
+			if cs.State.Terminated == nil {
+				t.Errorf("%s: container %s not terminated after the eviction: %+v", tc.name, cs.Name, cs.State)
+			}
+		}
+		mustPodbox(t, e, "rm", "-f", tc.name)
 	}
 }

@@ -149,8 +149,12 @@ type ContainerConfig struct {
 	// CFS quota over a 100 ms period; CPURequestMillis weighs it against
 	// other containers (cpu.shares / cpu.weight), as the kubelet does. 0
 	// means none.
-	CPULimitMillis   int64 `json:"cpuLimitMillis,omitempty"`
-	CPURequestMillis int64 `json:"cpuRequestMillis,omitempty"`
+	CPULimitMillis int64 `json:"cpuLimitMillis,omitempty"`
+	// EphemeralStorageLimit is the most disk the container may use for its
+	// writable root filesystem and its logs (limits.ephemeral-storage);
+	// past it the pod is evicted, as the kubelet does. 0: no limit.
+	EphemeralStorageLimit int64 `json:"ephemeralStorageLimit,omitempty"`
+	CPURequestMillis      int64 `json:"cpuRequestMillis,omitempty"`
 	// ReadOnlyRootfs mounts the container's root read-only.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
 	// Privileged gives every capability and device, and no masked paths.

@@ -29,6 +29,10 @@ type RunOptions struct {
 	// BackoffReset: a container that ran this long starts its backoff
 	// again; default 10 min.
 	BackoffReset time.Duration
+	// EvictionInterval is how often a pod that states local storage limits
+	// (emptyDir sizeLimit on disk, ephemeral-storage) is measured; default
+	// 10 s, the kubelet's housekeeping period.
+	EvictionInterval time.Duration
 	// Logf, when set, is told what the lifecycle could not do but went on
 	// without (the library prints nothing itself); podbox's monitor writes
 	// it to the pod's monitor.log.
@@ -46,6 +50,9 @@ func (o *RunOptions) defaults() {
 	}
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 300 * time.Second
+	}
+	if o.EvictionInterval <= 0 {
+		o.EvictionInterval = 10 * time.Second
 	}
 	if o.BackoffReset <= 0 {
 		o.BackoffReset = 10 * time.Minute
@@ -82,6 +89,9 @@ type runner struct {
 	probes chan probeResult
 	hooks  chan hookResult
 	quit   chan struct{}
+	// evicted: the pod used more local storage than it stated; it is
+	// stopped at once (grace 0), as the kubelet evicts.
+	evicted bool
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -173,6 +183,13 @@ func (r *runner) save() {
 func (r *runner) run(ctx context.Context) error {
 	pauseCheck := time.NewTicker(500 * time.Millisecond)
 	defer pauseCheck.Stop()
+	// Local storage is measured only for a pod that states a limit.
+	var storageCheck <-chan time.Time
+	if r.st.Config.hasStorageLimits() {
+		t := time.NewTicker(r.opts.EvictionInterval)
+		defer t.Stop()
+		storageCheck = t.C
+	}
 	// loop handles events until done() holds; false when the pod must stop
 	// (ctx ended, or it failed).
 	loop := func(done func() bool) bool {
@@ -188,6 +205,14 @@ func (r *runner) run(ctx context.Context) error {
 				r.onHook(res)
 			case <-pauseCheck.C:
 				if !r.checkPause() {
+					return false
+				}
+			case <-storageCheck:
+				if why := r.storageOverLimit(); why != "" {
+					r.logf("evicting the pod: %s", why)
+					r.st.Phase, r.st.Reason, r.st.Message = PhaseFailed, ReasonEvicted, why
+					r.evicted = true
+					r.save()
 					return false
 				}
 			case <-ctx.Done():
@@ -453,6 +478,9 @@ func (r *runner) finish(ctx context.Context) error {
 		delete(r.timers, name)
 	}
 	grace := r.st.Config.gracePeriod()
+	if r.evicted {
+		grace = 0
+	}
 	if ctx.Err() != nil {
 		if b, err := os.ReadFile(filepath.Join(r.dir, stopRequestFile)); err == nil {
 			var req stopRequest

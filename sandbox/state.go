@@ -126,8 +126,10 @@ func (c *ContainerStatus) StartedProbe() bool { return c.State == StateRunning &
 type PodStatus struct {
 	Name string `json:"name"`
 	// UID is the pod's metadata.uid, made when it was created.
-	UID     string    `json:"uid,omitempty"`
-	Phase   PodPhase  `json:"phase"`
+	UID   string   `json:"uid,omitempty"`
+	Phase PodPhase `json:"phase"`
+	// Reason is a word for why the pod is in its phase: Evicted.
+	Reason  string    `json:"reason,omitempty"`
 	Message string    `json:"message,omitempty"`
 	Created time.Time `json:"created"`
 	// StartTime is when the pod's containers began to start.

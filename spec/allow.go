@@ -52,6 +52,13 @@ var resources = obj(fields{
 	"requests": keyed(leaves("memory", "cpu")),
 })
 
+// containerResources add ephemeral-storage: a limit on what the container
+// writes to its root filesystem and its logs, enforced by eviction.
+var containerResources = obj(fields{
+	"limits":   keyed(leaves("memory", "cpu", "ephemeral-storage")),
+	"requests": keyed(leaves("memory", "cpu", "ephemeral-storage")),
+})
+
 var seccompProfile = obj(leaves("type", "localhostProfile"))
 
 var container = obj(with(leaves(
@@ -62,7 +69,7 @@ var container = obj(with(leaves(
 	"env": list(obj(with(leaves("name", "value"), fields{
 		"valueFrom": obj(fields{"fieldRef": obj(leaves("apiVersion", "fieldPath"))}),
 	}))),
-	"resources":    resources,
+	"resources":    containerResources,
 	"volumeMounts": list(obj(leaves("name", "mountPath", "readOnly", "subPath", "mountPropagation"))),
 	"securityContext": obj(with(leaves("runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
 		"privileged", "allowPrivilegeEscalation"), fields{

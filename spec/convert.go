@@ -152,6 +152,9 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	if q, ok := k.Resources.Limits[v1.ResourceCPU]; ok {
 		c.CPULimitMillis = q.MilliValue()
 	}
+	if q, ok := k.Resources.Limits[v1.ResourceEphemeralStorage]; ok {
+		c.EphemeralStorageLimit = q.Value()
+	}
 	if q, ok := k.Resources.Requests[v1.ResourceCPU]; ok {
 		c.CPURequestMillis = q.MilliValue()
 	} else if c.CPULimitMillis > 0 {

@@ -445,11 +445,13 @@ func TestRefusals(t *testing.T) {
 			want: []string{`spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: "spec.nodeName" not supported by podbox (only metadata.name, metadata.namespace and status.podIP)`}},
 		{name: "resources", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
-				p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"ephemeral-storage": mem("1Gi"), "nvidia.com/gpu": mem("1")}
+				p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"hugepages-2Mi": mem("2Mi"), "nvidia.com/gpu": mem("1")}
 				p.Spec.Containers[0].Resources.Claims = []v1.ResourceClaim{{Name: "gpu"}}
+				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"ephemeral-storage": mem("1Gi")}}
 			},
 			want: []string{"spec.containers[0].resources.claims: not supported by podbox",
-				"spec.containers[0].resources.limits[ephemeral-storage]: not supported by podbox",
+				"spec.containers[0].resources.limits[hugepages-2Mi]: not supported by podbox",
+				"spec.resources.limits[ephemeral-storage]: not supported by podbox",
 				"spec.containers[0].resources.limits[nvidia.com/gpu]: not supported by podbox"}},
 		{name: "only values", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {

@@ -507,7 +507,7 @@ func checkRequirements(f string, r *v1.ResourceRequirements) []error {
 		name string
 		list v1.ResourceList
 	}{{"limits", r.Limits}, {"requests", r.Requests}} {
-		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
+		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU, v1.ResourceEphemeralStorage} {
 			q, ok := kind.list[res]
 			if !ok {
 				continue
@@ -518,7 +518,9 @@ func checkRequirements(f string, r *v1.ResourceRequirements) []error {
 				errs = append(errs, invalid(rf, "%s is negative", &q))
 			case q.Sign() == 0 && kind.name == "limits" && res == v1.ResourceMemory:
 				errs = append(errs, invalid(rf, "a memory limit of 0 would mean no limit; leave it out"))
-			case kind.name == "limits" && res == v1.ResourceMemory && tooLarge(&q):
+			case q.Sign() == 0 && kind.name == "limits" && res == v1.ResourceEphemeralStorage:
+				errs = append(errs, invalid(rf, "an ephemeral-storage limit of 0 would evict the pod at once; leave it out"))
+			case kind.name == "limits" && res != v1.ResourceCPU && tooLarge(&q):
 				errs = append(errs, invalid(rf, "%s is too large", &q))
 			case kind.name == "limits" && res == v1.ResourceMemory && q.Cmp(minMemoryLimit) < 0:
 				errs = append(errs, invalid(rf, "%s is below %s, the least a container (or pod) needs to start", &q, &minMemoryLimit))

@@ -78,6 +78,7 @@ Example:
 			&cli.BoolFlag{Name: "allow-swap", EnvVars: []string{"PODBOX_ALLOW_SWAP"}, Usage: "let pods use the node's swap (default: memory.swap.max 0 on cgroup v2, as the kubelet's NoSwap)"},
 			&cli.StringFlag{Name: "seccomp-root", Value: sandbox.DefaultSeccompRoot, EnvVars: []string{"PODBOX_SECCOMP_ROOT"}, Usage: "directory of Localhost seccomp profiles (a localhostProfile is relative to it)"},
 			&cli.Int64Flag{Name: "pod-pids-limit", Value: cgroups.DefaultPidsLimit, EnvVars: []string{"PODBOX_POD_PIDS_LIMIT"}, Usage: "most processes and threads a pod may hold at once (pids.max of its cgroup, the kubelet's podPidsLimit); -1: no limit"},
+			&cli.DurationFlag{Name: "eviction-interval", Value: 10 * time.Second, EnvVars: []string{"PODBOX_EVICTION_INTERVAL"}, Usage: "how often a pod's local storage is measured against its limits", Hidden: true},
 			&cli.DurationFlag{Name: "backoff-base", Value: 10 * time.Second, EnvVars: []string{"PODBOX_BACKOFF_BASE"}, Usage: "crash-loop backoff base (doubles up to 30x)", Hidden: true},
 		},
 		Commands: []*cli.Command{
@@ -126,7 +127,7 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 
 func runOptions(c *cli.Context) sandbox.RunOptions {
 	base := c.Duration("backoff-base")
-	return sandbox.RunOptions{BackoffBase: base, BackoffMax: 30 * base}
+	return sandbox.RunOptions{BackoffBase: base, BackoffMax: 30 * base, EvictionInterval: c.Duration("eviction-interval")}
 }
 
 // podRef is the library's reference of the pod called name in the
@@ -182,7 +183,7 @@ func globalArgs(c *cli.Context) []string {
 			args = append(args, "--"+name+"="+v)
 		}
 	}
-	args = append(args, "--backoff-base="+c.Duration("backoff-base").String())
+	args = append(args, "--backoff-base="+c.Duration("backoff-base").String(), "--eviction-interval="+c.Duration("eviction-interval").String())
 	return args
 }
 

@@ -223,7 +223,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	pod.Name, pod.Namespace = st.Name, st.Namespace()
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
 	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
-	s := v1.PodStatus{Phase: kubePhase(st), Message: st.Message, HostIP: hostIP()}
+	s := v1.PodStatus{Phase: kubePhase(st), Reason: st.Reason, Message: st.Message, HostIP: hostIP()}
 	if st.Phase == sandbox.PhaseStopped {
 		s.Reason = sandbox.ReasonStopped
 	}
