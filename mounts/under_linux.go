@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,44 @@ func UnmountUnder(dir string) error {
 	}
 	mps, _ := MountsUnder(dir)
 	return fmt.Errorf("unmount under %q: still mounted: %s", dir, strings.Join(mps, ", "))
+}
+
+// PropagationOf says how the mount that holds path (after symlinks)
+// propagates in the calling thread's mount namespace: shared (it sends and
+// receives mount events: "shared:N" in mountinfo) or slave ("master:N": it
+// receives them), and names that mount.
+func PropagationOf(path string) (shared, slave bool, mountpoint string, err error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return false, false, "", err
+	}
+	b, err := os.ReadFile("/proc/thread-self/mountinfo") // not /proc/self: see MountsUnder
+	if err != nil {
+		return false, false, "", err
+	}
+	// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": the
+	// mount point is field 5, the optional fields run from 7 to the "-".
+	// The last of the deepest mount points that hold path is the one on top.
+	best := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 {
+			continue
+		}
+		mp := unescape(f[4])
+		if !(real == mp || mp == "/" || strings.HasPrefix(real, mp+"/")) || len(mp) < len(best) {
+			continue
+		}
+		best, shared, slave = mp, false, false
+		for _, opt := range f[6:] {
+			if opt == "-" {
+				break
+			}
+			shared = shared || strings.HasPrefix(opt, "shared:")
+			slave = slave || strings.HasPrefix(opt, "master:")
+		}
+	}
+	return shared, slave, best, nil
 }
 
 // unescape decodes mountinfo's octal escapes (\040 for a space).

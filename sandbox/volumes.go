@@ -25,8 +25,14 @@ func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
 		vols = append(vols, mv)
 	}
 	paths, err := mounts.PrepareVolumes(dir, vols)
-	if err != nil || cfg.FSGroup == nil {
-		return paths, err
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPropagation(cfg, paths); err != nil {
+		return nil, err
+	}
+	if cfg.FSGroup == nil {
+		return paths, nil
 	}
 	for _, v := range cfg.Volumes {
 		if v.EmptyDir == nil {
@@ -37,6 +43,37 @@ func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// checkPropagation refuses, as the kubelet does, a mount of a hostPath that
+// asks for mounts to propagate from the host (HostToContainer) when the
+// host mount that holds it is private, and Bidirectional when it is not
+// shared: nothing would propagate, silently.
+func checkPropagation(cfg *PodConfig, paths map[string]string) error {
+	hostPath := map[string]bool{}
+	for _, v := range cfg.Volumes {
+		hostPath[v.Name] = v.HostPath != nil
+	}
+	for _, list := range [][]ContainerConfig{cfg.InitContainers, cfg.Containers} {
+		for _, c := range list {
+			for _, vm := range c.VolumeMounts {
+				if !hostPath[vm.Name] || (vm.Propagation != "HostToContainer" && vm.Propagation != "Bidirectional") {
+					continue
+				}
+				shared, slave, mp, err := mounts.PropagationOf(paths[vm.Name])
+				if err != nil {
+					return fmt.Errorf("container %q volume mount %q: %w", c.Name, vm.Target, err)
+				}
+				switch {
+				case vm.Propagation == "Bidirectional" && !shared:
+					return fmt.Errorf("container %q volume mount %q: mountPropagation Bidirectional: hostPath %q is on mount %q, which is not shared (mount --make-shared %s)", c.Name, vm.Target, paths[vm.Name], mp, mp)
+				case vm.Propagation == "HostToContainer" && !shared && !slave:
+					return fmt.Errorf("container %q volume mount %q: mountPropagation HostToContainer: hostPath %q is on mount %q, which is private: nothing would propagate (mount --make-shared or --make-slave %s)", c.Name, vm.Target, paths[vm.Name], mp, mp)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 var rroSupported = sync.OnceValue(mounts.RecursiveReadOnlySupported)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestVolumes(t *testing.T) {
@@ -102,4 +104,38 @@ func TestSubPathAcrossRestarts(t *testing.T) {
 	if err := e.m.Remove(context.Background(), "sub", true); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPropagationFromPrivateMountRefused: HostToContainer from a hostPath on
+// a private mount would propagate nothing: refused before anything runs,
+// naming the mount; once the mount is a slave (or shared), accepted.
+func TestPropagationFromPrivateMountRefused(t *testing.T) {
+	e := newTestEnv(t)
+	mnt := filepath.Join(e.opts.Root, "private")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("podbox-test", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	if err := unix.Mount("", mnt, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := e.container("c", "sleep", "3600")
+	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/host", Propagation: "HostToContainer"}}
+	cfg := &PodConfig{Name: "prop", Containers: []ContainerConfig{c}, Volumes: []Volume{
+		{Name: "host", HostPath: &HostPathVolume{Path: mnt, Type: "Directory"}},
+	}}
+	_, err := e.m.Create(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "mountPropagation HostToContainer") || !strings.Contains(err.Error(), "which is private") {
+		t.Fatalf("HostToContainer from a private mount: %v", err)
+	}
+	if _, err := os.Stat(e.m.podDir("prop")); !os.IsNotExist(err) {
+		t.Errorf("the refused pod left its directory")
+	}
+	if err := unix.Mount("", mnt, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.run(cfg)
 }
