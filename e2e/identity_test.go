@@ -113,3 +113,30 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestTornLeaseSkipped: a lease file that can not be read (a crash, a full
+// disk) no longer blocks every later pod: its address stays held, the pod
+// gets another, and run says so.
+func TestTornLeaseSkipped(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	// The first address of the test's subnet, torn.
+	first := strings.TrimSuffix(e.subnet, "0/24") + "2"
+	leases := filepath.Join("/run/podbox/networks", e.bridge, "leases")
+	if err := os.MkdirAll(leases, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leases, first), []byte(`{"pod": "half`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := podbox(t, e, "run", localManifest(t, "httpd.yaml"))
+	if code != 0 || !strings.Contains(stderr, "warning: lease file "+filepath.Join(leases, first)+" is unreadable") ||
+		!strings.Contains(stderr, "address "+first+" is held") {
+		t.Fatalf("run with a torn lease: exit %d, stderr %q", code, stderr)
+	}
+	if ip := e.inspect(t, "httpd").PodIP; ip == first || ip == "" {
+		t.Errorf("the pod got %q, the torn lease's address is %s", ip, first)
+	}
+	mustPodbox(t, e, "rm", "-f", "httpd")
+	os.Remove(filepath.Join(leases, first))
+}

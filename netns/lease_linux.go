@@ -22,6 +22,10 @@ type Lease struct {
 	HostVeth string     `json:"hostVeth"`
 	Netns    string     `json:"netns"`
 	Created  time.Time  `json:"created"`
+	// Torn says why the lease file could not be read (a crash, a full
+	// disk): its address, from the file's name, stays held, as some pod
+	// may use it, and the rest of the network works on.
+	Torn string `json:"-"`
 }
 
 // leaseStore is the lease directory. Every read-modify-write runs under an
@@ -78,8 +82,17 @@ func (s leaseStore) list() ([]Lease, error) {
 			return nil, fmt.Errorf("read lease %q: %w", e.Name(), err)
 		}
 		var l Lease
-		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("read lease %q: %w", e.Name(), err)
+		if err := json.Unmarshal(data, &l); err != nil || l.Pod == "" || l.IP.String() != e.Name() {
+			ip, perr := netip.ParseAddr(e.Name())
+			if perr != nil {
+				continue // not a lease: nothing to hold
+			}
+			if err == nil {
+				err = errors.New("no pod, or another address than its name")
+			}
+			out = append(out, Lease{IP: ip, Torn: fmt.Sprintf("lease file %s is unreadable (%v): address %s is held; remove the file once no pod uses it",
+				filepath.Join(s.leaseDir(), e.Name()), err, ip)})
+			continue
 		}
 		out = append(out, l)
 	}
@@ -94,7 +107,7 @@ func (s leaseStore) find(pod string) (Lease, error) {
 		return Lease{}, err
 	}
 	for _, l := range all {
-		if l.Pod == pod {
+		if l.Torn == "" && l.Pod == pod {
 			return l, nil
 		}
 	}

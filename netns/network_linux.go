@@ -94,6 +94,9 @@ type Attachment struct {
 	MAC       net.HardwareAddr // of the pod's eth0
 	HostVeth  string           // host end, on the bridge
 	Bridge    string
+	// Warnings are what the network could not use but worked around: torn
+	// lease files, whose addresses stay held. For the operator to see.
+	Warnings []string
 }
 
 // New checks cfg, fills in defaults and returns the Network. It touches
@@ -186,9 +189,16 @@ func (n *Network) Attach(ctx context.Context, pod, netnsPath string) (_ *Attachm
 	}
 	veth := n.HostVeth(pod)
 	var lease Lease
+	var warnings []string
 	err = n.store.locked(func() error {
 		var err error
 		lease, err = n.store.allocate(n.pool, Lease{Pod: pod, HostVeth: veth, Netns: netnsPath, Created: time.Now().UTC()})
+		all, _ := n.store.list()
+		for _, l := range all {
+			if l.Torn != "" {
+				warnings = append(warnings, l.Torn)
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -266,6 +276,7 @@ func (n *Network) Attach(ctx context.Context, pod, netnsPath string) (_ *Attachm
 		return nil, fmt.Errorf("attach pod %q: ip route add default via %s: %w", pod, n.pool.gateway, err)
 	}
 	return &Attachment{
+		Warnings:  warnings,
 		Pod:       pod,
 		IP:        lease.IP,
 		Subnet:    n.pool.prefix,
@@ -390,7 +401,7 @@ func (n *Network) Reclaim(alive func(pod string) bool) error {
 	}
 	var errs []error
 	for _, l := range leases {
-		if !alive(l.Pod) {
+		if l.Torn == "" && !alive(l.Pod) {
 			if err := n.Detach(context.Background(), l.Pod); err != nil {
 				errs = append(errs, err)
 			}

@@ -47,6 +47,7 @@ func (m *Manager) setUpNetwork(ctx context.Context, dir string, st *PodStatus) e
 		}
 		ip = a.IP
 		st.PodIP, st.HostVeth = a.IP.String(), a.HostVeth
+		st.Warnings = append(st.Warnings, a.Warnings...)
 		if ports := hostPorts(cfg); len(ports) > 0 {
 			if err := m.net.PublishPorts(netKey(st), ports); err != nil {
 				return err
@@ -130,7 +131,9 @@ func (m *Manager) NetworkLeases() ([]string, error) {
 	}
 	var owners []string
 	for _, l := range leases {
-		owners = append(owners, l.Pod)
+		if l.Torn == "" {
+			owners = append(owners, l.Pod)
+		}
 	}
 	return owners, nil
 }

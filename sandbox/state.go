@@ -128,6 +128,9 @@ type PodStatus struct {
 	// UID is the pod's metadata.uid, made when it was created.
 	UID   string   `json:"uid,omitempty"`
 	Phase PodPhase `json:"phase"`
+	// Warnings are what podbox worked around when it made the pod (a torn
+	// lease file of the pod network, say): for the operator to see.
+	Warnings []string `json:"warnings,omitempty"`
 	// Reason is a word for why the pod is in its phase: Evicted.
 	Reason  string    `json:"reason,omitempty"`
 	Message string    `json:"message,omitempty"`

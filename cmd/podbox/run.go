@@ -80,9 +80,13 @@ Example:
 		if err != nil {
 			return err
 		}
-		if _, err := m.Create(ctx, cfg); err != nil {
+		created, err := m.Create(ctx, cfg)
+		if err != nil {
 			mon.abort()
 			return err
+		}
+		for _, w := range created.Warnings {
+			fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", w)
 		}
 		// Out of our cgroup and session before it runs anything: stopping
 		// whatever started podbox run must not end the pod's lifecycle.
