@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podbox/podbox/internal/testutil"
-	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/namespaces"
 )
 
 func TestHelpHasExamples(t *testing.T) {
@@ -240,7 +240,7 @@ func TestStatusVerbs(t *testing.T) {
 	if !strings.HasPrefix(in.Veth, e.veth) {
 		t.Errorf("inspect: veth %q does not start with %q", in.Veth, e.veth)
 	}
-	hostMnt, err := netns.Inode("/proc/self/ns/mnt")
+	hostMnt, err := namespaces.Inode("/proc/self/ns/mnt")
 	if err != nil {
 		t.Fatal(err)
 	}

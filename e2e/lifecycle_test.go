@@ -19,7 +19,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/podbox/podbox/cgroups"
-	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/namespaces"
 )
 
 // TestInitContainersInOrder: init1, then init2 (which needs init1's
@@ -238,7 +238,7 @@ func TestPauseKilledHeals(t *testing.T) {
 	}
 	// The new pause is in the pod's pinned namespaces.
 	for _, kind := range []string{"net", "ipc", "uts"} {
-		ino, err := netns.Inode(fmt.Sprintf("/proc/%d/ns/%s", after.PausePID, kind))
+		ino, err := namespaces.Inode(fmt.Sprintf("/proc/%d/ns/%s", after.PausePID, kind))
 		if err != nil || ino != after.Namespaces[kind].Inode {
 			t.Errorf("new pause's %s namespace %d (%v), the pod's is %d", kind, ino, err, after.Namespaces[kind].Inode)
 		}
@@ -552,7 +552,7 @@ spec:
 	if after.Phase != "Running" {
 		t.Errorf("phase after the pause was replaced: %s", after.Phase)
 	}
-	ino, err := netns.Inode(fmt.Sprintf("/proc/%d/ns/ipc", after.PausePID))
+	ino, err := namespaces.Inode(fmt.Sprintf("/proc/%d/ns/ipc", after.PausePID))
 	if err != nil || ino != after.Namespaces["ipc"].Inode {
 		t.Errorf("new pause's ipc namespace %d (%v), the pod's is %d", ino, err, after.Namespaces["ipc"].Inode)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/namespaces"
 )
 
 // Defaults of Config.
@@ -311,7 +313,7 @@ func (n *Network) Detach(ctx context.Context, pod string) error {
 	}
 	lease, lerr := n.store.find(pod)
 	if link, err := netlink.LinkByName(veth); err == nil {
-		if lerr == nil && !IsPinned(lease.Netns) {
+		if lerr == nil && !namespaces.IsPinned(lease.Netns) {
 			// The sandbox has released the namespace: the kernel deletes
 			// both ends when its cleanup runs (10-30 ms later here). Fence
 			// the port now, which is cheap, instead of deleting it, which
@@ -424,7 +426,7 @@ func (n *Network) ReclaimUnpinned() error {
 	}
 	var errs []error
 	for _, l := range leases {
-		if l.Netns != "" && !IsPinned(l.Netns) {
+		if l.Netns != "" && !namespaces.IsPinned(l.Netns) {
 			if err := n.Detach(context.Background(), l.Pod); err != nil {
 				errs = append(errs, err)
 			}

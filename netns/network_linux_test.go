@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/podbox/podbox/internal/testutil"
+	"github.com/podbox/podbox/namespaces"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -148,7 +149,7 @@ func newTestPod(t testing.TB, n *Network, name string) *testPod {
 	p := &testPod{name: name, netns: filepath.Join(dir, "net"), ipcns: filepath.Join(dir, "ipc"), cmd: cmd}
 	t.Cleanup(p.release)
 	for kind, path := range map[string]string{"net": p.netns, "ipc": p.ipcns} {
-		if err := Pin(cmd.Process.Pid, kind, path); err != nil {
+		if err := namespaces.Pin(cmd.Process.Pid, kind, path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,8 +160,8 @@ func newTestPod(t testing.TB, n *Network, name string) *testPod {
 // last holder and reap it.
 func (p *testPod) release() {
 	p.once.Do(func() {
-		Unpin(p.netns)
-		Unpin(p.ipcns)
+		namespaces.Unpin(p.netns)
+		namespaces.Unpin(p.ipcns)
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 	})

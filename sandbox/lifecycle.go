@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/netns"
 )
 
@@ -612,35 +612,20 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 		held, _ = netns.HoldPorts(hostPorts(&st.Config))
 		defer closeAll(held)
 	}
-	type result struct {
+	// Born in the pod's namespaces: forked from a thread that joined them
+	// (those it has: a hostNetwork pod's pause is in the host's network
+	// and UTS namespaces).
+	paths := map[string]string{}
+	for _, kind := range []string{"net", "ipc", "uts"} {
+		if podHas(&st.Config, kind) {
+			paths[kind] = st.Namespaces[kind]
+		}
+	}
+	var res struct {
 		pid   int
 		start uint64
-		err   error
 	}
-	resc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		// CLONE_FS is shared by Go's threads; unshare it so setns can work.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			resc <- result{err: err}
-			return
-		}
-		for _, kind := range []string{"net", "ipc", "uts"} {
-			if !podHas(&st.Config, kind) {
-				continue // a hostNetwork pod's pause is in the host's
-			}
-			f, err := os.Open(st.Namespaces[kind])
-			if err != nil {
-				resc <- result{err: err}
-				return
-			}
-			err = unix.Setns(int(f.Fd()), 0)
-			f.Close()
-			if err != nil {
-				resc <- result{err: fmt.Errorf("join pod %s namespace: %w", kind, err)}
-				return
-			}
-		}
+	err := namespaces.Enter(paths, func() error {
 		cmd := &exec.Cmd{
 			Path:        m.opts.PauseBinary,
 			Args:        []string{pauseArgv0(dir)},
@@ -648,17 +633,20 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			ExtraFiles:  held,
 		}
 		if err := cmd.Start(); err != nil {
-			resc <- result{err: err}
-			return
+			return err
 		}
 		go cmd.Wait()
 		protectFromOOM(cmd.Process.Pid)
-		start, err := processStart(cmd.Process.Pid)
-		resc <- result{cmd.Process.Pid, start, err}
-	}()
-	res := <-resc
-	if res.err != nil {
-		return 0, 0, res.err
+		res.pid = cmd.Process.Pid
+		var err error
+		res.start, err = processStart(res.pid)
+		return err
+	})
+	if err != nil {
+		if res.pid > 0 {
+			unix.Kill(res.pid, unix.SIGKILL)
+		}
+		return 0, 0, err
 	}
 	if err := cgroups.LoadPod(st.CgroupPath).Join(pauseCgroup, res.pid); err != nil {
 		unix.Kill(res.pid, unix.SIGKILL)

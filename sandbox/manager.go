@@ -18,6 +18,7 @@ import (
 
 	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/mounts"
+	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/netns"
 )
 
@@ -348,7 +349,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 			continue
 		}
 		p := filepath.Join(dir, "ns", ns.kind)
-		if err := netns.Pin(pid, ns.kind, p); err != nil {
+		if err := namespaces.Pin(pid, ns.kind, p); err != nil {
 			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 		}
 		st.Namespaces[ns.kind] = p

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/namespaces"
 )
 
 // processStart returns the start time of pid in clock ticks since boot
@@ -77,42 +78,13 @@ func findByArgv0(argv0 string) []int {
 }
 
 // setHostname sets the hostname inside the UTS namespace pinned at nsPath.
-// A fresh goroutine's locked thread enters the namespace and leaves it; a
-// thread whose namespace could not be restored is never unlocked, so the
-// runtime discards it (as CNI's ns.Do does).
 //
 // Equivalent to: nsenter --uts=NSPATH hostname NAME
 func setHostname(nsPath, name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/uts")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWUTS); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", nsPath, err)
-			runtime.UnlockOSThread()
-			return
-		}
-		err = unix.Sethostname([]byte(name))
-		if rerr := unix.Setns(int(self.Fd()), unix.CLONE_NEWUTS); rerr != nil {
-			// Leave the thread locked: it dies with this goroutine.
-			errc <- errors.Join(err, fmt.Errorf("restore uts namespace: %w", rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
+	err := namespaces.Enter(map[string]string{"uts": nsPath}, func() error {
+		return unix.Sethostname([]byte(name))
+	})
+	if err != nil {
 		return fmt.Errorf("set hostname %q: %w", name, err)
 	}
 	return nil

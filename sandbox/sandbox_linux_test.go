@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/podbox/podbox/cgroups"
-	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/namespaces"
 )
 
 // nsInode returns the inode of a process's namespace; pid 0 means this
@@ -26,7 +26,7 @@ func nsInode(t *testing.T, pid int, kind string) uint64 {
 	if pid != 0 {
 		p = "/proc/" + strconv.Itoa(pid) + "/ns/" + kind
 	}
-	ino, err := netns.Inode(p)
+	ino, err := namespaces.Inode(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestContainersShareThePodNamespaces(t *testing.T) {
 	}
 	for _, kind := range []string{"net", "ipc", "uts"} {
 		want := nsInode(t, st.PausePID, kind)
-		pinned, err := netns.Inode(st.Namespaces[kind])
+		pinned, err := namespaces.Inode(st.Namespaces[kind])
 		if err != nil || pinned != want {
 			t.Fatalf("%s: pinned inode %d (%v), pause %d", kind, pinned, err, want)
 		}
@@ -190,7 +190,7 @@ func zombiesIn(t *testing.T, ns uint64) []string {
 		if err != nil {
 			continue
 		}
-		ino, err := netns.Inode("/proc/" + ent.Name() + "/ns/pid")
+		ino, err := namespaces.Inode("/proc/" + ent.Name() + "/ns/pid")
 		if err != nil || ino != ns {
 			continue
 		}

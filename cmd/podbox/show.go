@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podbox/podbox/cgroups"
-	"github.com/podbox/podbox/netns"
+	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/sandbox"
 )
 
@@ -384,7 +384,7 @@ func printNamespaces(c *cli.Context, out inspectOut) error {
 	fmt.Fprintln(tw, "PROCESS\tPID\tNET\tIPC\tUTS\tPID NS\tMNT")
 	pause := map[string]string{}
 	for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
-		if ino, err := netns.Inode("/proc/" + strconv.Itoa(out.PausePID) + "/ns/" + kind); err == nil {
+		if ino, err := namespaces.Inode("/proc/" + strconv.Itoa(out.PausePID) + "/ns/" + kind); err == nil {
 			pause[kind] = strconv.FormatUint(ino, 10)
 		}
 	}
@@ -453,7 +453,7 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 		PausePID: st.PausePID, MonitorPID: st.MonitorPID, Namespaces: map[string]nsInfo{},
 	}
 	for kind, path := range st.Namespaces {
-		ino, _ := netns.Inode(path)
+		ino, _ := namespaces.Inode(path)
 		out.Namespaces[kind] = nsInfo{Path: path, Inode: ino}
 	}
 	pod := cgroups.LoadPod(st.CgroupPath)
@@ -478,7 +478,7 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 				ic.PID = cs.PID
 				ic.Namespaces = map[string]uint64{}
 				for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
-					if ino, err := netns.Inode("/proc/" + strconv.Itoa(cs.PID) + "/ns/" + kind); err == nil {
+					if ino, err := namespaces.Inode("/proc/" + strconv.Itoa(cs.PID) + "/ns/" + kind); err == nil {
 						ic.Namespaces[kind] = ino
 					}
 				}

@@ -1,8 +1,8 @@
-// Package netns creates, pins, opens and removes the namespaces a pod holds,
-// and (later) wires the pod network. Pinning is a bind mount of a process's
-// /proc/PID/ns/KIND file, which keeps the namespace alive after that process
-// exits, the same way `ip netns add` keeps a network namespace.
-package netns
+// Package namespaces pins, enters and removes the namespaces a pod holds.
+// Pinning is a bind mount of a process's /proc/PID/ns/KIND file, which keeps
+// the namespace alive after that process exits, the same way `ip netns add`
+// keeps a network namespace. The pod network lives in package netns.
+package namespaces
 
 import (
 	"errors"

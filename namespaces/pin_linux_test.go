@@ -1,4 +1,4 @@
-package netns
+package namespaces
 
 import (
 	"os"
@@ -83,20 +83,46 @@ func TestPinMissingProcess(t *testing.T) {
 	}
 }
 
-func TestLoopbackUp(t *testing.T) {
+// TestEnter: a function run in another UTS and network namespace sets the
+// hostname there, starts a process born there, and leaves the caller's
+// thread and the rest of the process where they were.
+func TestEnter(t *testing.T) {
 	testutil.RequiresRoot(t)
 	cmd := exec.Command("sleep", "60")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ns := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/net"
-	if err := LoopbackUp(ns); err != nil {
+	proc := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/"
+	host, _ := os.Hostname()
+	var child *exec.Cmd
+	err := Enter(map[string]string{"uts": proc + "uts", "net": proc + "net"}, func() error {
+		if err := syscall.Sethostname([]byte("entered")); err != nil {
+			return err
+		}
+		child = exec.Command("sleep", "60")
+		return child.Start()
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("nsenter", "--net="+ns, "ip", "-o", "link", "show", "lo").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "UP") {
-		t.Fatalf("lo after LoopbackUp: %v %s", err, out)
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	out, err := exec.Command("nsenter", "--uts="+proc+"uts", "hostname").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "entered" {
+		t.Errorf("hostname in the namespace: %q, %v", out, err)
+	}
+	if now, _ := os.Hostname(); now != host {
+		t.Errorf("the host's hostname changed to %q", now)
+	}
+	for _, kind := range []string{"uts", "net"} {
+		want, _ := Inode(proc + kind)
+		got, _ := Inode("/proc/" + strconv.Itoa(child.Process.Pid) + "/ns/" + kind)
+		if got != want {
+			t.Errorf("a process started in Enter is not in the %s namespace entered", kind)
+		}
+	}
+	if err := Enter(map[string]string{"mnt": proc + "mnt"}, func() error { return nil }); err == nil {
+		t.Error("Enter joined a mount namespace, which setns on a Go thread can not do safely")
 	}
 }
