@@ -264,7 +264,6 @@ func TestRootKillBySignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := startInPod(t, p, "app", "sh", "-c", "sleep 60 & sleep 60 & wait")
-	time.Sleep(100 * time.Millisecond) // let it fork
 	var dir string
 	if IsV2() {
 		dir = filepath.Join("/sys/fs/cgroup", p.Child("app"))
@@ -275,9 +274,12 @@ func TestRootKillBySignals(t *testing.T) {
 		}
 		dir = m.Path("memory")
 	}
-	pids, err := occg.GetPids(dir)
-	if err != nil || len(pids) != 3 {
-		t.Fatalf("pids in %s: %v, %v; want 3", dir, pids, err)
+	// The shell and its two sleeps, once it has forked them.
+	var pids []int
+	for deadline := time.Now().Add(testutil.Wait(5 * time.Second)); len(pids) != 3; time.Sleep(10 * time.Millisecond) {
+		if pids, err = occg.GetPids(dir); err != nil || time.Now().After(deadline) {
+			t.Fatalf("pids in %s: %v, %v; want 3", dir, pids, err)
+		}
 	}
 	if err := killAll([]string{dir}, killInCgroup, nil); err != nil {
 		t.Fatal(err)

@@ -145,6 +145,15 @@ func field(status, name string) string {
 	return ""
 }
 
+// sigMask is a signal mask line (SigCgt:, SigIgn:) of pid's status.
+func sigMask(t *testing.T, pid int, line string) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	return mustHex(t, field(string(b), line))
+}
+
 func mustHex(t *testing.T, s string) uint64 {
 	v, err := strconv.ParseUint(s, 16, 64)
 	if err != nil {
@@ -175,10 +184,37 @@ func TestSharedProcessNamespace(t *testing.T) {
 	if _, code := e.exec("shared", "a", "sh", "-c", "sleep 0.2 & sleep 0.2 & sleep 0.2 & exit 0"); code != 0 {
 		t.Fatal("exec failed")
 	}
-	time.Sleep(1200 * time.Millisecond)
+	// Reaped: the sleeps are gone from the PID namespace altogether, not
+	// left as zombies.
+	waitFor(t, 5*time.Second, "the orphans to end and be reaped", func() bool {
+		return len(procsIn(t, podPID, "sleep\x000.2\x00")) == 0
+	})
 	if z := zombiesIn(t, podPID); len(z) != 0 {
 		t.Fatalf("zombies left in the pod: %v", z)
 	}
+}
+
+// procsIn lists the processes whose command line is cmdline (NUL-separated
+// and -ended as in /proc; a zombie has none left, so it counts whatever its
+// command was) in the PID namespace with inode ns.
+func procsIn(t *testing.T, ns uint64, cmdline string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		if ino, err := namespaces.Inode("/proc/" + ent.Name() + "/ns/pid"); err != nil || ino != ns {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		st, _ := os.ReadFile("/proc/" + ent.Name() + "/status")
+		if string(b) == cmdline || strings.Contains(string(st), "State:\tZ") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // zombiesIn lists zombie processes in the PID namespace with inode ns.
@@ -269,14 +305,19 @@ func TestPodQuotaOOMKillsOneContainer(t *testing.T) {
 func TestStopGracePeriod(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	e.run(&PodConfig{Name: "stop", Containers: []ContainerConfig{
+	running := e.run(&PodConfig{Name: "stop", Containers: []ContainerConfig{
 		// Exits on TERM. (It must handle TERM: as PID 1 of its own PID
 		// namespace, a process without a handler ignores it.)
 		e.container("polite", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.05; done"),
 		// Ignores TERM: needs the SIGKILL after the grace period.
 		e.container("stubborn", "sh", "-c", "trap '' TERM; while :; do sleep 1; done"),
 	}})
-	time.Sleep(100 * time.Millisecond) // let the trap be installed
+	// Once the shells have set their traps: TERM caught by one (SigCgt),
+	// ignored by the other (SigIgn).
+	waitFor(t, 5*time.Second, "the TERM traps to be set", func() bool {
+		return sigMask(t, running.Containers[0].PID, "SigCgt:")&(1<<(syscall.SIGTERM-1)) != 0 &&
+			sigMask(t, running.Containers[1].PID, "SigIgn:")&(1<<(syscall.SIGTERM-1)) != 0
+	})
 	start := time.Now()
 	if err := e.m.Stop(ctx, "stop", 500*time.Millisecond); err != nil {
 		t.Fatal(err)
