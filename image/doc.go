@@ -1,14 +1,21 @@
-// Package image is podbox's local image store: it imports images from the
-// local disk (never the network) and resolves the `image:` of a pod's
-// containers to a root filesystem directory.
+// Package image is podbox's image store: content-addressed and layered. It
+// pulls images from OCI and docker registries (Pull, Ensure with
+// Kubernetes' pull policies) and imports them from the local disk, and
+// keeps each layer unpacked once, shared by every image that has it; a
+// container's root filesystem is an overlay of an image's layer
+// directories (Image.LayerDirs). Pods hold leases (AddLease) on what they
+// run from, so that neither Remove nor a re-import takes it away.
 //
 // An image is imported from a root filesystem directory, a root filesystem
 // tarball (plain or gzip), an OCI image layout (a directory, or a tar of
 // one) or a `docker save` archive; Import tells which by looking. OCI and
 // docker layers are applied in order with their whiteouts (".wh.NAME"
 // deletes NAME, ".wh..wh..opq" empties a directory of what lower layers put
-// there). The result is one flat directory per image, meant as the read-only
-// lower layer of a container's overlay.
+// there): the first into an empty directory, each next one through an
+// overlay mount of those below it (so the kernel records its deletions as
+// overlay whiteouts and copies up a lower file it hard-links to), as
+// containerd's overlay snapshotter does. Layers above the first therefore
+// need root.
 //
 // Extraction never writes outside the image's root filesystem. Every
 // member is created relative to a file descriptor of the root, never
@@ -36,25 +43,29 @@
 // # Layout on disk
 //
 //	ROOT/                          (default /var/lib/podbox/images)
-//	  lock                         flock(2) held by every mutation (Import, Remove)
-//	  names/NAME                   symlink -> ../content/DIR, NAME the normalized
-//	                               name with url.PathEscape ("busybox:latest",
-//	                               "example.com%2Fteam%2Fapp:v1")
-//	  content/DIR/image.json       the Image (name, id, created, size, config)
-//	  content/DIR/rootfs/          the root filesystem
-//	  tmp/DIR/                     an import in progress
+//	  lock                         flock(2): shared by imports and pulls, exclusive for collection
+//	  images/NAME                  the Image record (JSON), NAME the normalized name with
+//	                               url.PathEscape ("busybox:latest", "example.com%2Fteam%2Fapp:v1")
+//	  layers/HEX/layer.json        one layer, HEX its chain ID: DiffID, parent, size
+//	  layers/HEX/fs/               the layer's files (with overlay whiteouts above the first)
+//	  leases/KEY.json              a pod's lease: the images and layers it runs from
+//	  locks/HEX                    flock(2) of the one process unpacking that layer
+//	  tmp/                         layers being unpacked, read-only views
 //
-// content/ and tmp/ are mode 0700, so that host users cannot reach the
-// set-id programs an image may hold. An import extracts into tmp/DIR,
-// flushes it with syncfs(2), moves it to content/DIR with rename(2), then
-// points names/NAME at it by
-// renaming a fresh symlink over the old one: readers (Get, List) take no
-// lock and see the old image or the new one, never a half-extracted one. The
-// replaced content directory is removed afterwards, so a caller must not
-// replace or remove an image that a running container still uses as its
-// lower layer. Every mutation first removes what a crashed one left: all of
-// tmp/ and any content directory no name points at. Each name has its own
-// content directory, even when two names hold the same image.
+// layers/ and tmp/ are mode 0700, so that host users cannot reach the
+// set-id programs an image may hold. A layer is unpacked under tmp/,
+// flushed with syncfs(2) and renamed into layers/; an image record is
+// written to a temporary file, fsync'ed and renamed over images/NAME: a
+// crash (even SIGKILL) at any point leaves whole layers and whole records,
+// readers (Get, List) take no lock, and the next pull of the image
+// unpacks only the layers still missing. Collection (after an import,
+// pull or Remove when no other runs, or Prune) removes what tmp/ holds
+// and every layer that no image record and no lease names. Compressed
+// blobs are not kept: a layer is streamed from the registry or archive
+// into its directory, its DiffID checked.
+//
+// A store of the older layout (names/NAME symlinks to content/DIR with a
+// flat rootfs/) is converted on Open, each image becoming one layer.
 //
 // Names are normalized only by adding the tag: "busybox" and
 // "docker.io/library/busybox" are two names (though both pick the image

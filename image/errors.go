@@ -10,3 +10,7 @@ var (
 	// follow the reference grammar (see NormalizeName).
 	ErrInvalidName = errors.New("invalid image name")
 )
+
+// ErrInUse is wrapped by the error Remove returns for an image that pods
+// hold a lease on.
+var ErrInUse = errors.New("image is in use")

@@ -258,7 +258,7 @@ func TestOCILayerPairEscape(t *testing.T) {
 	t.Run("dir", func(t *testing.T) {
 		sb := newSandbox(t)
 		rel := strings.TrimPrefix(sb.canary, "/")
-		_, img, err := ociImport(t,
+		s, img, err := ociImport(t,
 			layer(t, dir("etc/"), symlink("etc/conf", sb.canary), symlink("up", "../../../../../../../..")),
 			layer(t, file("etc/conf/secret", "pwned"), dir("etc/conf/sub/"), file("up"+sb.canary+"/sub/file", "pwned"),
 				file("etc/conf/.wh.link", ""), file("up/.wh.tmp", "")))
@@ -266,9 +266,9 @@ func TestOCILayerPairEscape(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Confined: the symlink is followed as if the root were "/".
-		assertFile(t, img.Rootfs, rel+"/secret", "pwned", 0o644)
-		assertFile(t, img.Rootfs, rel+"/sub/file", "pwned", 0o644)
-		assertLink(t, img.Rootfs, "etc/conf", sb.canary)
+		assertFile(t, rootfs(t, s, img), rel+"/secret", "pwned", 0o644)
+		assertFile(t, rootfs(t, s, img), rel+"/sub/file", "pwned", 0o644)
+		assertLink(t, rootfs(t, s, img), "etc/conf", sb.canary)
 		sb.check(t)
 	})
 }

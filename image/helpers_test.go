@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,19 +156,40 @@ func listDir(t testing.TB, dir string) []string {
 	return names
 }
 
-// assertClean checks that the store holds exactly n content directories
-// and nothing in tmp/.
+// assertClean checks that the store holds exactly n layers and nothing in
+// tmp/.
 func assertClean(t testing.TB, s *Store, n int) {
 	t.Helper()
-	if got := listDir(t, filepath.Join(s.Root(), "tmp")); len(got) != 0 {
-		t.Errorf("tmp/ holds %v, want nothing", got)
+	for _, e := range listDir(t, filepath.Join(s.Root(), "tmp")) {
+		if !strings.HasPrefix(e, "view-") { // the test's own views
+			t.Errorf("tmp/ holds %q, want nothing", e)
+		}
 	}
-	if got := listDir(t, filepath.Join(s.Root(), "content")); len(got) != n {
-		t.Errorf("content/ holds %v, want %d entries", got, n)
+	if got := listDir(t, filepath.Join(s.Root(), "layers")); len(got) != n {
+		t.Errorf("layers/ holds %v, want %d entries", got, n)
 	}
 }
 
 func sha256Hex(data []byte) string {
 	h := sha256.Sum256(data)
 	return hex.EncodeToString(h[:])
+}
+
+// rootfs returns a directory showing img's root filesystem: the layer of a
+// one-layer image, else a read-only overlay of its layers (root only),
+// unmounted at the end of the test.
+func rootfs(t testing.TB, s *Store, img *Image) string {
+	t.Helper()
+	if img.Rootfs != "" {
+		return img.Rootfs
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("an image of several layers is viewed through an overlay mount, which needs root")
+	}
+	dir, release, err := s.View(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return dir
 }

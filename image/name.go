@@ -15,8 +15,9 @@ var (
 	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	// A registry host: DNS labels (any case) separated by dots, or an
 	// IPv6 address in brackets, with an optional port.
-	hostRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$`)
-	tagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	hostRE   = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$`)
+	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 )
 
 // maxNameLen bounds a normalized name so that its entry in the store stays
@@ -24,10 +25,13 @@ var (
 const maxNameLen = 200
 
 // NormalizeName checks name against the docker reference grammar (loosely:
-// no digests, no default registry) and returns it as "repository:tag",
-// adding the tag "latest" when name has none. Valid names are "busybox",
-// "busybox:1.36", "example.com/team/app:v1" and "localhost:5000/app".
-// The returned error wraps ErrInvalidName and names the name.
+// no default registry) and returns it as "repository:tag", adding the tag
+// "latest" when name has none, or as "repository@sha256:HEX" for a
+// reference by digest (a tag beside the digest is dropped: the digest
+// names the image). Valid names are "busybox", "busybox:1.36",
+// "example.com/team/app:v1", "localhost:5000/app" and
+// "localhost:5000/app@sha256:<64 hex>". The returned error wraps
+// ErrInvalidName and names the name.
 func NormalizeName(name string) (string, error) {
 	bad := func(why string) (string, error) {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidName, name, why)
@@ -35,12 +39,13 @@ func NormalizeName(name string) (string, error) {
 	if name == "" {
 		return bad("empty")
 	}
-	if strings.Contains(name, "@") {
-		return bad("digest references are not supported; use NAME[:TAG]")
+	rest, digest, byDigest := strings.Cut(name, "@")
+	if byDigest && !digestRE.MatchString(digest) {
+		return bad("digest must be sha256: and 64 lowercase hex digits")
 	}
-	repo, tag := name, DefaultTag
-	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
-		repo, tag = name[:i], name[i+1:]
+	repo, tag := rest, DefaultTag
+	if i := strings.LastIndexByte(rest, ':'); i > strings.LastIndexByte(rest, '/') {
+		repo, tag = rest[:i], rest[i+1:]
 		if !tagRE.MatchString(tag) {
 			return bad("tag must be 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
 		}
@@ -60,14 +65,21 @@ func NormalizeName(name string) (string, error) {
 		}
 	}
 	full := repo + ":" + tag
+	if byDigest {
+		full = repo + "@" + digest
+	}
 	if len(full) > maxNameLen {
 		return bad(fmt.Sprintf("longer than %d characters", maxNameLen))
 	}
 	return full, nil
 }
 
-// splitName splits a normalized name into repository and tag.
-func splitName(normalized string) (repo, tag string) {
+// SplitName splits a normalized name into repository and tag, or
+// repository and digest for a reference by digest.
+func SplitName(normalized string) (repo, tag, digest string) {
+	if r, d, ok := strings.Cut(normalized, "@"); ok {
+		return r, "", d
+	}
 	i := strings.LastIndexByte(normalized, ':')
-	return normalized[:i], normalized[i+1:]
+	return normalized[:i], normalized[i+1:], ""
 }

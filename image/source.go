@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -142,26 +140,21 @@ func (cs closers) Close() error {
 	return errors.Join(errs...)
 }
 
-// unpacked is what an import puts in the store beside the root filesystem.
-type unpacked struct {
-	id     string
-	config Config
-}
-
-// unpack lays out source (of the given kind) as the root filesystem rootfs,
-// using work for scratch space. ref is the normalized name being imported,
-// which picks the image out of an archive of several.
-func unpack(ctx context.Context, kind sourceKind, source, rootfs, work, ref string, opts ExtractOptions) (*unpacked, error) {
+// unpack puts the layers of source (of the given kind) in the store and
+// returns the image, without a name yet, using work for scratch space.
+// ref is the normalized name being imported, which picks the image out
+// of an archive of several.
+func (s *Store) unpack(ctx context.Context, kind sourceKind, source, work, ref string, opts ExtractOptions) (*Image, error) {
+	budget := &extractor{opts: opts.withDefaults()}
 	switch kind {
 	case kindRootfsDir:
-		return unpackDir(ctx, source, rootfs, opts)
-	case kindRootfsTar:
-		rc, err := openArchive(source)
+		src, err := filepath.EvalSymlinks(source)
 		if err != nil {
 			return nil, err
 		}
-		defer rc.Close()
-		return unpackTar(ctx, rc, rootfs, opts)
+		return s.unpackRootfs(ctx, func() (io.ReadCloser, error) { return dirTarStream(ctx, src), nil }, budget)
+	case kindRootfsTar:
+		return s.unpackRootfs(ctx, func() (io.ReadCloser, error) { return openArchive(source) }, budget)
 	case kindOCITar:
 		dir := filepath.Join(work, "oci")
 		if err := os.Mkdir(dir, 0o700); err != nil {
@@ -173,62 +166,75 @@ func unpack(ctx context.Context, kind sourceKind, source, rootfs, work, ref stri
 			return nil, err
 		}
 		// The layout's own files: never devices, whatever opts say.
-		layoutOpts := opts
-		layoutOpts.AllowDevices = false
-		_, err = unpackTar(ctx, rc, dir, layoutOpts)
+		x, err := newExtractor(dir, false, ExtractOptions{MaxBytes: opts.MaxBytes, MaxEntries: opts.MaxEntries, MaxNameLen: opts.MaxNameLen})
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		err = x.apply(ctx, rc)
+		if err == nil {
+			err = x.finish()
+		}
+		x.close()
 		rc.Close()
 		if err != nil {
 			return nil, err
 		}
-		return unpackOCI(ctx, dir, rootfs, ref, opts)
+		img, err := ociLayoutImage(dir, ref)
+		if err != nil {
+			return nil, err
+		}
+		return s.storeImage(ctx, img, budget, nil)
 	case kindOCIDir:
-		return unpackOCI(ctx, source, rootfs, ref, opts)
+		img, err := ociLayoutImage(source, ref)
+		if err != nil {
+			return nil, err
+		}
+		return s.storeImage(ctx, img, budget, nil)
 	case kindDockerTar:
-		return unpackDocker(ctx, source, rootfs, ref, opts)
+		img, err := dockerArchiveImage(source, ref)
+		if err != nil {
+			return nil, err
+		}
+		return s.storeImage(ctx, img, budget, nil)
 	}
 	return nil, fmt.Errorf("unknown source kind %d", kind)
 }
 
-// unpackTar extracts a root filesystem tar stream; the ID is the digest of
-// the (uncompressed) stream.
-func unpackTar(ctx context.Context, r io.Reader, rootfs string, opts ExtractOptions) (*unpacked, error) {
-	x, err := newExtractor(rootfs, false, opts)
+// unpackRootfs stores a root filesystem tar stream as an image of one
+// layer; the ID is the digest of the (uncompressed) stream.
+func (s *Store) unpackRootfs(ctx context.Context, open func() (io.ReadCloser, error), budget *extractor) (*Image, error) {
+	chain, err := s.ensureLayer(ctx, layerSource{name: "#0", open: open}, budget)
 	if err != nil {
 		return nil, err
 	}
-	defer x.close()
-	h := sha256.New()
-	if err := x.apply(ctx, io.TeeReader(r, h)); err != nil {
-		return nil, err
-	}
-	if err := x.finish(); err != nil {
-		return nil, err
-	}
-	return &unpacked{id: "sha256:" + hex.EncodeToString(h.Sum(nil))}, nil
+	return &Image{ID: chain, Layers: []string{chain}}, nil
 }
 
-// unpackDir copies a root filesystem directory by streaming it as a tar
-// through the same extractor; the ID is the digest of that stream.
-func unpackDir(ctx context.Context, src, rootfs string, opts ExtractOptions) (*unpacked, error) {
-	src, err := filepath.EvalSymlinks(src)
-	if err != nil {
-		return nil, err
-	}
+// dirTarStream streams the tree under src as a tar (see writeDirTar).
+func dirTarStream(ctx context.Context, src string) io.ReadCloser {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		pw.CloseWithError(writeDirTar(ctx, pw, src))
 	}()
-	u, err := unpackTar(ctx, pr, rootfs, opts)
-	pr.CloseWithError(errors.New("extraction stopped")) // unblocks the writer on failure
-	<-done
-	return u, err
+	return readCloser{pr, closeFunc(func() error {
+		pr.CloseWithError(errors.New("extraction stopped")) // unblocks the writer on failure
+		<-done
+		return nil
+	})}
 }
 
-// imageConfig is what Image.Config keeps of an OCI or docker image config.
-func imageConfig(img v1.Image) (*unpacked, error) {
-	digest, err := img.ConfigName()
+type closeFunc func() error
+
+func (f closeFunc) Close() error { return f() }
+
+// storeImage unpacks img's layers that the store lacks, bottom first, and
+// returns the image. openLayer, when set, opens a layer's uncompressed
+// stream (a pull counts the compressed bytes for its progress).
+func (s *Store) storeImage(ctx context.Context, img v1.Image, budget *extractor, openLayer func(int, v1.Layer) (io.ReadCloser, error)) (*Image, error) {
+	cfgDigest, err := img.ConfigName()
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
 	}
@@ -236,56 +242,48 @@ func imageConfig(img v1.Image) (*unpacked, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
 	}
-	c := cf.Config
-	return &unpacked{id: digest.String(), config: Config{
-		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
-	}}, nil
-}
-
-// applyLayers extracts img's layers in order, honouring whiteouts. An
-// error names the layer by its DiffID (the digest of the uncompressed tar
-// the extractor read).
-func applyLayers(ctx context.Context, img v1.Image, rootfs string, opts ExtractOptions) (*unpacked, error) {
-	u, err := imageConfig(img)
-	if err != nil {
-		return nil, err
-	}
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("image layers: %w", err)
 	}
-	x, err := newExtractor(rootfs, true, opts)
-	if err != nil {
-		return nil, err
+	if len(cf.RootFS.DiffIDs) != len(layers) {
+		return nil, fmt.Errorf("image config lists %d layers and the manifest %d", len(cf.RootFS.DiffIDs), len(layers))
 	}
-	defer x.close()
+	if len(layers) == 0 {
+		return nil, errors.New("image has no layers")
+	}
+	diffIDs := make([]string, len(layers))
+	for i, d := range cf.RootFS.DiffIDs {
+		if !digestRE.MatchString(d.String()) {
+			return nil, fmt.Errorf("image config: layer DiffID %q is not a sha256 digest", d)
+		}
+		diffIDs[i] = d.String()
+	}
+	chains := chainIDs(diffIDs)
 	for i, l := range layers {
-		if err := applyLayer(ctx, x, l); err != nil {
-			name := fmt.Sprintf("#%d", i)
-			if d, derr := l.DiffID(); derr == nil {
-				name = d.String()
-			}
-			var xe *extractError
-			if errors.As(err, &xe) {
-				xe.layer = name
-				return nil, err
-			}
-			return nil, fmt.Errorf("extract layer %q: %w", name, err)
+		src := layerSource{chain: chains[i], diffID: diffIDs[i], name: fmt.Sprintf("#%d", i)}
+		if i > 0 {
+			src.parent = chains[i-1]
+		}
+		for j := i - 1; j >= 0; j-- {
+			src.lowers = append(src.lowers, filepath.Join(s.layerDir(chains[j]), "fs"))
+		}
+		l, i := l, i
+		src.open = l.Uncompressed
+		if openLayer != nil {
+			src.open = func() (io.ReadCloser, error) { return openLayer(i, l) }
+		}
+		if _, err := s.ensureLayer(ctx, src, budget); err != nil {
+			return nil, err
 		}
 	}
-	if err := x.finish(); err != nil {
-		return nil, err
+	out := &Image{ID: cfgDigest.String(), Layers: chains}
+	if d, err := img.Digest(); err == nil {
+		out.Digest = d.String()
 	}
-	return u, nil
-}
-
-func applyLayer(ctx context.Context, x *extractor, l v1.Layer) error {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	return x.apply(ctx, rc)
+	c := cf.Config
+	out.Config = Config{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User}
+	return out, nil
 }
 
 // sameRef reports whether two references name the same repository and tag
@@ -301,7 +299,9 @@ func sameRef(a, b string) bool {
 	return errA == nil && errB == nil && na == nb
 }
 
-func unpackDocker(ctx context.Context, source, rootfs, ref string, opts ExtractOptions) (*unpacked, error) {
+// dockerArchiveImage is the image tagged ref in a `docker save` archive,
+// or its only image.
+func dockerArchiveImage(source, ref string) (v1.Image, error) {
 	opener := func() (io.ReadCloser, error) { return openArchive(source) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
@@ -328,7 +328,7 @@ func unpackDocker(ctx context.Context, source, rootfs, ref string, opts ExtractO
 	if err != nil {
 		return nil, fmt.Errorf("docker archive: %w", err)
 	}
-	return applyLayers(ctx, img, rootfs, opts)
+	return img, nil
 }
 
 const (
@@ -336,7 +336,9 @@ const (
 	annotationImageName = "io.containerd.image.name"
 )
 
-func unpackOCI(ctx context.Context, dir, rootfs, ref string, opts ExtractOptions) (*unpacked, error) {
+// ociLayoutImage is the image named ref in an OCI image layout, or its
+// only image, resolved to this machine's platform.
+func ociLayoutImage(dir, ref string) (v1.Image, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout: %w", err)
@@ -345,7 +347,7 @@ func unpackOCI(ctx context.Context, dir, rootfs, ref string, opts ExtractOptions
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout index: %w", err)
 	}
-	repo, _ := splitName(ref)
+	repo, _, _ := SplitName(ref)
 	var match []v1.Descriptor
 	var all []string
 	for _, d := range im.Manifests {
@@ -385,11 +387,7 @@ func unpackOCI(ctx context.Context, dir, rootfs, ref string, opts ExtractOptions
 	default:
 		return nil, fmt.Errorf("OCI layout holds %d images named %q", len(match), ref)
 	}
-	img, err := ociImage(idx, d)
-	if err != nil {
-		return nil, err
-	}
-	return applyLayers(ctx, img, rootfs, opts)
+	return ociImage(idx, d)
 }
 
 // ociImage resolves a descriptor to an image, descending into an index by

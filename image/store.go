@@ -2,8 +2,6 @@ package image
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,12 +28,36 @@ type Store struct {
 
 // Image is an image in the store.
 type Image struct {
-	Name    string    `json:"name"`    // normalized, such as "busybox:latest"
-	ID      string    `json:"id"`      // "sha256:HEX": the config digest (OCI, docker) or the digest of the root filesystem's tar stream
-	Rootfs  string    `json:"-"`       // absolute path of the root filesystem directory; use it read-only
-	Created time.Time `json:"created"` // when it was first imported (importing the same ID again keeps it)
-	Size    int64     `json:"size"`    // bytes on disk (allocated blocks, hard links counted once)
-	Config  Config    `json:"config"`  // from the image config; empty for a root filesystem
+	Name    string    `json:"name"`             // normalized, such as "busybox:latest" or "app@sha256:..."
+	ID      string    `json:"id"`               // "sha256:HEX": the config digest (OCI, docker) or the digest of the root filesystem's tar stream
+	Digest  string    `json:"digest,omitempty"` // the manifest's digest, when the image came with a manifest (pulled, OCI, docker archive)
+	Repo    string    `json:"repo,omitempty"`   // the registry repository it was pulled from ("docker.io/library/busybox")
+	Created time.Time `json:"created"`          // when it was first imported or pulled (the same ID again keeps it)
+	Size    int64     `json:"size"`             // bytes on disk of its layers (allocated blocks, hard links counted once)
+	Config  Config    `json:"config"`           // from the image config; empty for a root filesystem
+	// Layers are the chain IDs of the image's layers, bottom first: each
+	// is unpacked once under layers/ and shared by every image that has it.
+	Layers []string `json:"layers"`
+	// LayerDirs are the layers' directories, topmost first: the lowerdir
+	// list of an overlay mount. Use them read-only.
+	LayerDirs []string `json:"-"`
+	// Rootfs is the root filesystem directory of an image of one layer
+	// (a root filesystem import, most single-layer images); empty for an
+	// image of several layers, which exists only as LayerDirs stacked.
+	Rootfs string `json:"-"`
+}
+
+// ImageRef is the image as the kubelet reports a container's imageID:
+// repository@digest, the manifest's digest when there is one, else the ID.
+func (img *Image) ImageRef() string {
+	repo, _, _ := SplitName(img.Name)
+	if img.Repo != "" {
+		repo = img.Repo
+	}
+	if img.Digest != "" {
+		return repo + "@" + img.Digest
+	}
+	return repo + "@" + img.ID
 }
 
 // Config is what podbox uses of an OCI or docker image config.
@@ -47,96 +69,108 @@ type Config struct {
 	User       string   `json:"user,omitempty"`
 }
 
-// Open opens the store under root, creating its directories if needed.
+// Open opens the store under root, creating its directories if needed. A
+// store written by podbox before layers were shared (a names/ directory of
+// symlinks into content/) is converted in place: each image becomes an
+// image of one layer.
 func Open(root string) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("open image store %q: %w", root, err)
 	}
+	if strings.Contains(abs, ":") {
+		return nil, fmt.Errorf("open image store %q: a path with \":\" can not be an overlay lower directory", root)
+	}
 	for _, d := range []struct {
 		name string
 		mode fs.FileMode
-	}{{"", 0o755}, {"names", 0o755}, {"content", 0o700}, {"tmp", 0o700}} {
+	}{{"", 0o755}, {"images", 0o755}, {"layers", 0o700}, {"leases", 0o700}, {"locks", 0o700}, {"tmp", 0o700}} {
 		if err := os.MkdirAll(filepath.Join(abs, d.name), d.mode); err != nil {
 			return nil, fmt.Errorf("open image store %q: %w", root, err)
 		}
 	}
-	return &Store{root: abs}, nil
+	s := &Store{root: abs}
+	if _, err := os.Stat(filepath.Join(abs, "names")); err == nil {
+		if err := s.migrate(); err != nil {
+			return nil, fmt.Errorf("open image store %q: convert the store of an older podbox (move %s aside to start afresh): %w", root, filepath.Join(abs, "names"), err)
+		}
+	}
+	return s, nil
 }
 
 // Root returns the store's root directory.
 func (s *Store) Root() string { return s.root }
 
 func (s *Store) namePath(normalized string) string {
-	return filepath.Join(s.root, "names", url.PathEscape(normalized))
+	return filepath.Join(s.root, "images", url.PathEscape(normalized))
+}
+
+func (s *Store) layerDir(chain string) string {
+	return filepath.Join(s.root, "layers", strings.TrimPrefix(chain, "sha256:"))
 }
 
 type notFoundError struct{ name string }
 
 func (e *notFoundError) Error() string {
-	return fmt.Sprintf("image %q not found: import it with \"podbox image import %s SOURCE\"", e.name, e.name)
+	return fmt.Sprintf("image %q not found in the store", e.name)
 }
 
 func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Get returns the image called name ("busybox" is "busybox:latest"). A
-// missing image gives an error wrapping ErrNotFound that says how to
-// import it.
+// missing image gives an error wrapping ErrNotFound.
 func (s *Store) Get(name string) (*Image, error) {
 	n, err := NormalizeName(name)
 	if err != nil {
 		return nil, err
 	}
-	// A concurrent replace may remove the content between the readlink and
-	// the read: look again.
-	for try := 0; ; try++ {
-		img, err := s.load(s.namePath(n))
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, lerr := os.Lstat(s.namePath(n)); errors.Is(lerr, fs.ErrNotExist) {
-				return nil, &notFoundError{n}
-			}
-			if try < 3 {
-				continue
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get image %q: %w", n, err)
-		}
-		return img, nil
+	img, err := s.load(s.namePath(n))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &notFoundError{n}
 	}
+	if err != nil {
+		return nil, fmt.Errorf("get image %q: %w", n, err)
+	}
+	return img, nil
 }
 
-// load reads the image a names/ entry points at.
+// load reads an images/ record.
 func (s *Store) load(entry string) (*Image, error) {
-	target, err := os.Readlink(entry)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(filepath.Dir(entry), target)
-	data, err := os.ReadFile(filepath.Join(dir, "image.json"))
+	data, err := os.ReadFile(entry)
 	if err != nil {
 		return nil, err
 	}
 	var img Image
 	if err := json.Unmarshal(data, &img); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "image.json"), err)
+		return nil, fmt.Errorf("%s: %w", entry, err)
 	}
-	img.Rootfs = filepath.Join(dir, "rootfs")
+	s.fillDirs(&img)
 	return &img, nil
+}
+
+func (s *Store) fillDirs(img *Image) {
+	img.LayerDirs = make([]string, len(img.Layers))
+	for i, c := range img.Layers {
+		img.LayerDirs[len(img.Layers)-1-i] = filepath.Join(s.layerDir(c), "fs")
+	}
+	img.Rootfs = ""
+	if len(img.LayerDirs) == 1 {
+		img.Rootfs = img.LayerDirs[0]
+	}
 }
 
 // List returns the images in the store, sorted by name.
 func (s *Store) List() ([]*Image, error) {
-	entries, err := os.ReadDir(filepath.Join(s.root, "names"))
+	entries, err := os.ReadDir(filepath.Join(s.root, "images"))
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
 	var out []*Image
 	for _, e := range entries {
 		if e.Name()[0] == '.' {
-			continue // a symlink being renamed into place
+			continue // a record being written
 		}
-		img, err := s.load(filepath.Join(s.root, "names", e.Name()))
+		img, err := s.load(filepath.Join(s.root, "images", e.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
 		}
@@ -153,10 +187,10 @@ func (s *Store) List() ([]*Image, error) {
 // replacing an image of that name atomically. Source is a root filesystem
 // directory, a root filesystem tarball (plain or gzip), an OCI image layout
 // (directory or tar) or a `docker save` archive. From an archive of several
-// images, the one tagged name is taken. A failed import leaves nothing
-// behind.
+// images, the one tagged name is taken. Layers already in the store are
+// not unpacked again. A failed import leaves no image behind.
 //
-// Extraction never writes outside the image's root filesystem and refuses
+// Extraction never writes outside the layer's directory and refuses
 // what could (see the package documentation); ImportWith sets its limits
 // and allows device nodes.
 //
@@ -185,166 +219,169 @@ func (s *Store) ImportWith(ctx context.Context, name, source string, opts Extrac
 	if kind == kindRootfsDir && s.within(source) {
 		return nil, fmt.Errorf("source directory holds the image store %q", s.root)
 	}
-	unlock, err := s.lock(ctx)
+	img, err = s.importLocked(ctx, kind, source, n, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.collect(false) // what the old image of that name alone held
+	return img, nil
+}
+
+func (s *Store) importLocked(ctx context.Context, kind sourceKind, source, n string, opts ExtractOptions) (*Image, error) {
+	unlock, err := s.lockShared(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	s.collect()
-
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	id := hex.EncodeToString(rnd[:])
-	work := filepath.Join(s.root, "tmp", id)
-	if err := os.Mkdir(work, 0o700); err != nil {
+	work, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "import-")
+	if err != nil {
 		return nil, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			removeAll(work)
-		}
-	}()
-	rootfs := filepath.Join(work, "rootfs")
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return nil, err
-	}
-	u, err := unpack(ctx, kind, source, rootfs, work, n, opts)
+	defer removeAll(work)
+	img, err := s.unpack(ctx, kind, source, work, n, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	size, err := diskUsage(rootfs)
-	if err != nil {
+	img.Name = n
+	if err := s.commit(img); err != nil {
 		return nil, err
 	}
-	img = &Image{Name: n, ID: u.id, Created: time.Now().UTC(), Size: size, Config: u.config}
-	// The same image imported again keeps its age, as docker load does.
-	if prev, err := s.load(s.namePath(n)); err == nil && prev.ID == img.ID {
-		img.Created = prev.Created
-	}
-	data, err := json.MarshalIndent(img, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(work, "image.json"), data, 0o644); err != nil {
-		return nil, err
-	}
-	// Everything on disk before the image becomes visible: a crash never
-	// exposes a name whose files were still in the page cache.
-	if err := syncfs(work); err != nil {
-		return nil, err
-	}
-	content := filepath.Join(s.root, "content", id)
-	if err := os.Rename(work, content); err != nil {
-		return nil, err
-	}
-	committed = true
-	entry := s.namePath(n)
-	old, _ := os.Readlink(entry)
-	if err := s.link(entry, filepath.Join("..", "content", id)); err != nil {
-		removeAll(content)
-		return nil, err
-	}
-	if old != "" && filepath.Base(old) != id {
-		removeAll(filepath.Join(s.root, "content", filepath.Base(old)))
-	}
-	img.Rootfs = filepath.Join(content, "rootfs")
 	return img, nil
 }
 
-// link points entry at target by renaming a new symlink over it.
-func (s *Store) link(entry, target string) error {
-	tmp := filepath.Join(filepath.Dir(entry), ".new")
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
+// commit sizes img from its layers and points its name at it by renaming
+// a new record over the old one: readers see the old image or the new one.
+// Layers the old image alone held go at the next collection. The caller
+// holds the store's lock shared.
+func (s *Store) commit(img *Image) error {
+	img.Created = time.Now().UTC()
+	// The same image stored again keeps its age, as docker load does.
+	if prev, err := s.load(s.namePath(img.Name)); err == nil && prev.ID == img.ID {
+		img.Created = prev.Created
+	}
+	img.Size = 0
+	for _, c := range img.Layers {
+		l, err := s.readLayer(c)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", c, err)
+		}
+		img.Size += l.Size
+	}
+	data, err := json.MarshalIndent(img, "", "  ")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, entry); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(s.namePath(img.Name), data); err != nil {
 		return err
 	}
+	s.fillDirs(img)
 	return nil
 }
 
-// Remove deletes the image called name. A missing image gives an error
-// wrapping ErrNotFound.
-func (s *Store) Remove(name string) error {
+// writeFileAtomic writes p through a temporary file, flushed, renamed over
+// p: a crash leaves the old content or the new, never a part.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".new-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// Remove deletes the name of an image and, once no other image or pod
+// uses them, its layers. An image a pod holds a lease on (see Lease) is
+// refused with an error wrapping ErrInUse that names the pods; Untag
+// removes the name anyway. A missing image gives an error wrapping
+// ErrNotFound.
+func (s *Store) Remove(name string) error { return s.remove(name, false) }
+
+// Untag deletes the name of an image even when pods use it; its layers
+// stay until no image and no pod uses them.
+func (s *Store) Untag(name string) error { return s.remove(name, true) }
+
+func (s *Store) remove(name string, force bool) error {
 	n, err := NormalizeName(name)
 	if err != nil {
 		return err
 	}
-	unlock, err := s.lock(context.Background())
+	img, err := s.Get(n)
 	if err != nil {
-		return fmt.Errorf("remove image %q: %w", n, err)
+		return err
 	}
-	defer unlock()
-	entry := s.namePath(n)
-	target, err := os.Readlink(entry)
-	if errors.Is(err, fs.ErrNotExist) {
+	if !force {
+		if users, err := s.Users(img); err != nil {
+			return fmt.Errorf("remove image %q: %w", n, err)
+		} else if len(users) > 0 {
+			return fmt.Errorf("remove image %q: %w by pod %s", n, ErrInUse, strings.Join(users, ", "))
+		}
+	}
+	if err := os.Remove(s.namePath(n)); errors.Is(err, fs.ErrNotExist) {
 		return &notFoundError{n}
-	}
-	if err != nil {
+	} else if err != nil {
 		return fmt.Errorf("remove image %q: %w", n, err)
 	}
-	if err := os.Remove(entry); err != nil {
-		return fmt.Errorf("remove image %q: %w", n, err)
-	}
-	if err := removeAll(filepath.Join(s.root, "content", filepath.Base(target))); err != nil {
-		return fmt.Errorf("remove image %q: %w", n, err)
-	}
+	s.collect(true)
 	return nil
 }
 
-// lock takes the store's mutation lock, waiting for it as long as ctx lets.
-// Equivalent to: `flock ROOT/lock`.
-func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.root, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+// lockShared takes the store's lock shared, as every import and pull
+// does (they may run at once); lockExclusive takes it alone, as a
+// collection does. Both wait as long as ctx lets.
+// Equivalent to: `flock -s ROOT/lock` and `flock ROOT/lock`.
+func (s *Store) lockShared(ctx context.Context) (func(), error) {
+	return flockFile(ctx, filepath.Join(s.root, "lock"), unix.LOCK_SH)
+}
+
+func (s *Store) lockExclusive(ctx context.Context) (func(), error) {
+	return flockFile(ctx, filepath.Join(s.root, "lock"), unix.LOCK_EX)
+}
+
+// flockFile takes a flock(2) on p, polling so that ctx can end the wait;
+// a nil ctx tries once.
+func flockFile(ctx context.Context, p string, how int) (unlock func(), err error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock image store: %w", err)
+		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
-			return nil, fmt.Errorf("lock image store: %w", err)
+			return nil, fmt.Errorf("lock %s: %w", p, err)
+		}
+		if ctx == nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", p, errBusy)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("lock image store: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+			return nil, fmt.Errorf("lock %s: %w", p, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// collect removes what a crashed mutation left: everything in tmp/ and the
-// content directories no name points at. The caller holds the lock.
-func (s *Store) collect() {
-	if entries, err := os.ReadDir(filepath.Join(s.root, "tmp")); err == nil {
-		for _, e := range entries {
-			removeAll(filepath.Join(s.root, "tmp", e.Name()))
-		}
-	}
-	used := map[string]bool{}
-	names, err := os.ReadDir(filepath.Join(s.root, "names"))
-	if err != nil {
-		return
-	}
-	for _, e := range names {
-		if t, err := os.Readlink(filepath.Join(s.root, "names", e.Name())); err == nil {
-			used[filepath.Base(t)] = true
-		}
-	}
-	content, _ := os.ReadDir(filepath.Join(s.root, "content"))
-	for _, e := range content {
-		if !used[e.Name()] {
-			removeAll(filepath.Join(s.root, "content", e.Name()))
-		}
-	}
-}
+var errBusy = errors.New("held by another process")
 
 // diskUsage sums the blocks allocated under dir, counting each inode once.
 // Equivalent to: `du -s -B1 dir`.
