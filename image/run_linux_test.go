@@ -1,7 +1,9 @@
-package image
+package image_test
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/internal/testutil"
 	"github.com/podbox/podbox/netns"
 	"github.com/podbox/podbox/sandbox"
@@ -49,7 +52,7 @@ func TestContainerFromEachFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDirTar(context.Background(), f, rootfs); err != nil {
+	if err := image.WriteDirTar(context.Background(), f, rootfs); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -79,12 +82,32 @@ func TestContainerFromEachFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	store, err := Open(filepath.Join(work, "images"))
+	// Two layers: the image above, and one that adds a file.
+	top, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return os.Open(writeTar(t, filepath.Join(work, "top.tar"), "etc/layer2", "ran from layered image\n"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layered, err := mutate.AppendLayers(img, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layeredDir := filepath.Join(work, "oci-layered")
+	lp, err := layout.Write(layeredDir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(layered); err != nil {
+		t.Fatal(err)
+	}
+
+	store, err := image.Open(filepath.Join(work, "images"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := sandbox.New(sandbox.Options{
-		Root: filepath.Join(work, "state"), LogRoot: filepath.Join(work, "logs"), CgroupParent: "/" + prefix, PauseBinary: testutil.Binary(t, "pause"),
+		Images: store, Root: filepath.Join(work, "state"), LogRoot: filepath.Join(work, "logs"), CgroupParent: "/" + prefix, PauseBinary: testutil.Binary(t, "pause"),
 		Network: netns.Config{Bridge: "pb" + hex, VethPrefix: "pv" + hex, Subnet: "10.89.253.0/24", Table: prefix},
 	})
 	if err != nil {
@@ -100,17 +123,13 @@ func TestContainerFromEachFormat(t *testing.T) {
 		{"tar", rootTar, "echo ran from tar image"},
 		{"oci", ociDir, ""},
 		{"docker", dockerTar, ""},
+		{"layered", layeredDir, "cat /etc/layer2"},
 	} {
-		imported, err := store.Import(ctx, "busybox:"+src.format, src.path)
-		if err != nil {
+		if _, err := store.Import(ctx, "busybox:"+src.format, src.path); err != nil {
 			t.Fatalf("%s: %v", src.format, err)
 		}
-		c := sandbox.ContainerConfig{Name: "c", Rootfs: imported.Rootfs,
-			Command: imported.Config.Entrypoint, Args: imported.Config.Cmd}
-		for _, kv := range imported.Config.Env {
-			k, v, _ := strings.Cut(kv, "=")
-			c.Env = append(c.Env, sandbox.EnvVar{Name: k, Value: v})
-		}
+		// The library resolves the image: layers, entrypoint, cmd, env.
+		c := sandbox.ContainerConfig{Name: "c", Image: "busybox:" + src.format}
 		if src.cmd != "" {
 			c.Command = []string{"sh", "-c", src.cmd}
 		}
@@ -139,8 +158,34 @@ func TestContainerFromEachFormat(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("%s: log %q does not say %q", src.format, log, want)
 		}
+		// The pod holds a lease: the image is not removed under it.
+		if err := store.Remove("busybox:" + src.format); !errors.Is(err, image.ErrInUse) || !strings.Contains(err.Error(), pod) {
+			t.Errorf("%s: Remove of an image in use: %v, want ErrInUse naming %s", src.format, err, pod)
+		}
 		if err := m.Remove(ctx, pod, true); err != nil {
 			t.Fatal(err)
 		}
+		if err := store.Remove("busybox:" + src.format); err != nil {
+			t.Errorf("%s: Remove once the pod is gone: %v", src.format, err)
+		}
 	}
+}
+
+// writeTar writes a tar of one file at p.
+func writeTar(t *testing.T, p, name, body string) string {
+	t.Helper()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(body))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -89,7 +89,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Overlay returns the mount of a container's root filesystem: the image
-// directory lower (never written) under a writable layer kept in dir.
+// directory lower (never written; several joined by ':', topmost first)
+// under a writable layer kept in dir.
 // dir/upper and dir/work hold the container's changes; dir/rootfs is where
 // the root filesystem is mounted.
 func Overlay(lower, dir string) Mount {
@@ -109,14 +110,22 @@ func Overlay(lower, dir string) Mount {
 // image directory lower. It returns the path of the mounted root. On failure
 // nothing is left mounted.
 func CreateOverlay(lower, dir string) (string, error) {
-	st, err := os.Stat(lower)
-	if err != nil {
-		return "", fmt.Errorf("container root filesystem: image %q: %w", lower, err)
+	return CreateOverlayLayers([]string{lower}, dir)
+}
+
+// CreateOverlayLayers is CreateOverlay over several image layers, topmost
+// first (an image's layer directories as an image store keeps them).
+func CreateOverlayLayers(lowers []string, dir string) (string, error) {
+	for _, lower := range lowers {
+		st, err := os.Stat(lower)
+		if err != nil {
+			return "", fmt.Errorf("container root filesystem: image %q: %w", lower, err)
+		}
+		if !st.IsDir() {
+			return "", fmt.Errorf("container root filesystem: image %q is not a directory", lower)
+		}
 	}
-	if !st.IsDir() {
-		return "", fmt.Errorf("container root filesystem: image %q is not a directory", lower)
-	}
-	m := Overlay(lower, dir)
+	m := Overlay(strings.Join(lowers, ":"), dir)
 	for _, d := range []string{"upper", "work"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return "", fmt.Errorf("container root filesystem: %w", err)

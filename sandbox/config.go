@@ -122,15 +122,26 @@ type ContainerConfig struct {
 	// Name is a DNS-1123 label, unique in the pod.
 	Name string `json:"name"`
 	// Image is the image's name as the manifest gives it, for display and
-	// for resolving Rootfs in an image store.
+	// for resolving Rootfs in an image store (Options.Images, ResolveImages).
 	Image string `json:"image,omitempty"`
+	// ImagePullPolicy is the manifest's imagePullPolicy ("Always",
+	// "IfNotPresent", "Never"); empty means Kubernetes' default for Image
+	// (see image.DefaultPullPolicy). PullImages honours it.
+	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+	// ImageID is the image Image resolved to, as the kubelet reports it
+	// (repository@sha256:digest); ResolveImages fills it.
+	ImageID string `json:"imageID,omitempty"`
 	// Rootfs is the image's root filesystem directory. It is never written:
 	// each container gets its own writable overlay on top.
 	Rootfs string `json:"rootfs"`
+	// RootfsLayers, when set instead of Rootfs, are the directories of the
+	// image's layers, topmost first, stacked as the overlay's lower layers
+	// (image.Image.LayerDirs). Never written either.
+	RootfsLayers []string `json:"rootfsLayers,omitempty"`
 	// Command and Args are Kubernetes' command and args: the process run is
-	// Command followed by Args. Whoever resolves Image (the CLI, through its
-	// image store) fills them from the image's entrypoint and cmd the way
-	// Kubernetes does: Command replaces the entrypoint, Args replaces cmd.
+	// Command followed by Args. Whoever resolves Image (ResolveImages)
+	// fills them from the image's entrypoint and cmd the way Kubernetes
+	// does: Command replaces the entrypoint, Args replaces cmd.
 	Command []string `json:"command,omitempty"`
 	Args    []string `json:"args,omitempty"`
 	// Env are the container's variables, in order; PATH gets a default
@@ -345,8 +356,13 @@ func checkContainers(c *PodConfig) []error {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", f, ctr.Name))
 		}
 		seen[ctr.Name] = true
-		if !path.IsAbs(ctr.Rootfs) {
+		if len(ctr.RootfsLayers) == 0 && !path.IsAbs(ctr.Rootfs) {
 			errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))
+		}
+		for j, l := range ctr.RootfsLayers {
+			if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
+				errs = append(errs, fmt.Errorf("%s.rootfsLayers[%d]: %q is not an absolute path without ':' or ','", f, j, l))
+			}
 		}
 		if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
 			errs = append(errs, fmt.Errorf("%s.command: a command is required", f))

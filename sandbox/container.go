@@ -80,7 +80,11 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 			removeInstance(dir, cfg.Name)
 		}
 	}()
-	rootfs, err := mounts.CreateOverlay(cfg.Rootfs, containerDir(dir, cfg.Name))
+	lowers := cfg.RootfsLayers
+	if len(lowers) == 0 {
+		lowers = []string{cfg.Rootfs}
+	}
+	rootfs, err := mounts.CreateOverlayLayers(lowers, containerDir(dir, cfg.Name))
 	if err != nil {
 		return nil, err
 	}

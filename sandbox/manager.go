@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/mounts"
 	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/netns"
@@ -54,6 +55,11 @@ type Options struct {
 	// 5, at least 2).
 	ContainerLogMaxSize  int64
 	ContainerLogMaxFiles int
+	// Images, when set, resolves each container's Image in this store at
+	// Create (see ResolveImages; it pulls nothing: PullImages does) and
+	// holds a lease on the images until the pod is removed, so that they
+	// are not removed under it.
+	Images *image.Store
 	// AllowSwap lets pods use the node's swap. By default swap is fenced
 	// as the kubelet's NoSwap does (memory.swap.max 0 on the pod and
 	// container cgroups on cgroup v2; see cgroups.Pod.ContainerResources).
@@ -172,6 +178,9 @@ func pauseNear(dir string) string {
 	return ""
 }
 
+// Images is the image store of Options.Images (nil without one).
+func (m *Manager) Images() *image.Store { return m.opts.Images }
+
 // cgroupPath is the pod's cgroup, named from its UID as the kubelet names
 // pod cgroups (pod<uid>), so that pods of the same name in two state roots
 // or namespaces never share one; a pod recorded before UIDs has its name.
@@ -224,6 +233,13 @@ var namespaceKinds = []struct {
 // container runs yet. On failure everything made so far is taken apart and
 // the first error is returned.
 func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, retErr error) {
+	var imgs []*image.Image
+	if m.opts.Images != nil {
+		var err error
+		if imgs, err = ResolveImages(ctx, m.opts.Images, cfg); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -317,6 +333,9 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	defer l.unlock()
+	if err := m.leaseImages(dir, cfg, imgs); err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	crashPoint("state-written")
 	if err := writeSeccompProfiles(dir, profiles); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
@@ -538,6 +557,10 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err)
+	}
+	// Last: the pod's overlays are unmounted, its image layers may go.
+	if err := m.releaseImages(dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -104,13 +104,14 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 // seccompProfile).
 func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.ContainerConfig {
 	c := sandbox.ContainerConfig{
-		Name:       k.Name,
-		Image:      k.Image,
-		Command:    k.Command,
-		Args:       k.Args,
-		WorkingDir: k.WorkingDir,
-		Stdin:      k.Stdin,
-		TTY:        k.TTY,
+		Name:            k.Name,
+		Image:           k.Image,
+		ImagePullPolicy: string(k.ImagePullPolicy),
+		Command:         k.Command,
+		Args:            k.Args,
+		WorkingDir:      k.WorkingDir,
+		Stdin:           k.Stdin,
+		TTY:             k.TTY,
 	}
 	c.LivenessProbe = convertProbe(k.LivenessProbe)
 	c.ReadinessProbe = convertProbe(k.ReadinessProbe)

@@ -34,9 +34,10 @@
 //     checked as the API server checks them. A port named in a probe or
 //     hook must be one of the container's TCP ports (the kubelet would
 //     fail every try; podbox says so at once).
-//   - imagePullPolicy is accepted and checked, and changes nothing: podbox
-//     only has a local image store, so every policy means "use the local
-//     image", and an image that is not there fails the pod's start.
+//   - imagePullPolicy is checked and kept (ContainerConfig.ImagePullPolicy):
+//     Always, IfNotPresent or Never, empty meaning Kubernetes' default
+//     (Always for ":latest" or no tag, else IfNotPresent), which
+//     sandbox.PullImages applies.
 //   - resources: limits.memory is the container's memory limit (bytes,
 //     rounded up); limits.cpu is a CFS quota and requests.cpu (defaulting to
 //     the limit) the container's cpu weight, as the kubelet sets them.

@@ -326,12 +326,12 @@ func TestFullMapping(t *testing.T) {
 			{Name: "scratch", EmptyDir: &sandbox.EmptyDirVolume{}},
 		},
 		InitContainers: []sandbox.ContainerConfig{
-			{Name: "setup", Image: "busybox:1.36", Command: []string{"sh", "-c", "echo ok"}, UID: ptr(int64(1000)), GID: ptr(int64(1000))},
+			{Name: "setup", Image: "busybox:1.36", ImagePullPolicy: "IfNotPresent", Command: []string{"sh", "-c", "echo ok"}, UID: ptr(int64(1000)), GID: ptr(int64(1000))},
 			{Name: "proxy", Image: "busybox", Args: []string{"sleep", "3600"}, RestartPolicy: sandbox.RestartAlways, UID: ptr(int64(1000)), GID: ptr(int64(1000))},
 		},
 		Containers: []sandbox.ContainerConfig{
 			{
-				Name: "app", Image: "busybox", Command: []string{"sh"}, Args: []string{"-c", "exec sleep 3600"},
+				Name: "app", Image: "busybox", ImagePullPolicy: "Never", Command: []string{"sh"}, Args: []string{"-c", "exec sleep 3600"},
 				WorkingDir: "/work", Stdin: true, TTY: true,
 				Env: []sandbox.EnvVar{{Name: "B", Value: "2"}, {Name: "A", Value: "1"}, {Name: "NS", FieldPath: "metadata.namespace"}},
 				Ports: []sandbox.Port{

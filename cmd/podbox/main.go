@@ -66,6 +66,7 @@ Example:
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: sandbox.DefaultNamespace, EnvVars: []string{"PODBOX_NAMESPACE"}, Usage: "the namespace every verb works in, as kubectl -n"},
 			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
 			&cli.StringFlag{Name: "image-root", Value: image.DefaultRoot, EnvVars: []string{"PODBOX_IMAGE_ROOT"}, Usage: "image store"},
+			&cli.StringFlag{Name: "registries-config", Value: image.DefaultRegistriesConfig, EnvVars: []string{"PODBOX_REGISTRIES_CONFIG"}, Usage: "registry mirrors and insecure registries (YAML; missing: none)"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/podbox", EnvVars: []string{"PODBOX_CGROUP_PARENT"}, Usage: "absolute cgroup path under which pod cgroups are made"},
 			&cli.StringFlag{Name: "allocatable-memory", EnvVars: []string{"PODBOX_ALLOCATABLE_MEMORY"}, Usage: "memory pods are admitted against, e.g. 2.5Gi (default: MemTotal minus a reserve)"},
 			&cli.StringFlag{Name: "bridge", Value: netns.DefaultBridge, EnvVars: []string{"PODBOX_BRIDGE"}, Usage: "pod network bridge"},
@@ -106,7 +107,12 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--container-log-max-size %q: %w", c.String("container-log-max-size"), err)
 	}
+	store, err := image.Open(c.String("image-root"))
+	if err != nil {
+		return nil, err
+	}
 	return sandbox.New(sandbox.Options{
+		Images:               store,
 		LogRoot:              c.String("log-root"),
 		ContainerLogMaxSize:  logMax.Value(),
 		ContainerLogMaxFiles: c.Int("container-log-max-files"),
@@ -178,7 +184,7 @@ var allNamespacesFlag = &cli.BoolFlag{Name: "all-namespaces", Aliases: []string{
 // globalArgs repeats the global flags a child podbox (the monitor) needs.
 func globalArgs(c *cli.Context) []string {
 	var args []string
-	for _, name := range []string{"root", "image-root", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
+	for _, name := range []string{"root", "image-root", "registries-config", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
 		if v := c.String(name); v != "" {
 			args = append(args, "--"+name+"="+v)
 		}

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 
-	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
 	"github.com/podbox/podbox/spec"
 )
@@ -62,18 +61,18 @@ Example:
 			return fmt.Errorf("run: the manifest's namespace %q does not match -n %q", meta.Metadata.Namespace, ns)
 		}
 		ref := sandbox.PodRef(cfg.Namespace, cfg.Name)
-		store, err := image.Open(c.String("image-root"))
-		if err != nil {
-			return err
-		}
-		if err := resolveImages(store, cfg); err != nil {
-			return err
-		}
 		m, err := manager(c)
 		if err != nil {
 			return err
 		}
 		ctx := c.Context
+		popts, err := pullOptions(c)
+		if err != nil {
+			return err
+		}
+		if err := sandbox.PullImages(ctx, m.Images(), cfg, popts); err != nil {
+			return err
+		}
 		// The monitor starts first and waits for the pod: its start-up
 		// overlaps the sandbox's creation.
 		mon, err := startMonitor(c, m, ref)
@@ -138,57 +137,6 @@ func loadManifest(path, name string) (*sandbox.PodConfig, error) {
 		cfg.Name = name
 	}
 	return cfg, nil
-}
-
-// resolveImages finds each container's image in the store and fills its
-// root filesystem, and its command, args, env and working directory the way
-// Kubernetes combines them with the image's: command replaces the
-// entrypoint, args replaces cmd.
-func resolveImages(store *image.Store, cfg *sandbox.PodConfig) error {
-	var errs []error
-	resolve := func(field string, c *sandbox.ContainerConfig) {
-		img, err := store.Get(c.Image)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
-			return
-		}
-		c.Rootfs = img.Rootfs
-		if err := resolveUser(img.Rootfs, img.Config.User, c); err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
-			return
-		}
-		if len(c.Command) == 0 {
-			c.Command = img.Config.Entrypoint
-			if len(c.Args) == 0 {
-				c.Args = img.Config.Cmd
-			}
-		}
-		if c.WorkingDir == "" {
-			c.WorkingDir = img.Config.WorkingDir
-		}
-		var env []sandbox.EnvVar
-		for _, kv := range img.Config.Env {
-			k, v, _ := cutEnv(kv)
-			env = append(env, sandbox.EnvVar{Name: k, Value: v})
-		}
-		c.Env = append(env, c.Env...)
-	}
-	for i := range cfg.InitContainers {
-		resolve(fmt.Sprintf("spec.initContainers[%d].image", i), &cfg.InitContainers[i])
-	}
-	for i := range cfg.Containers {
-		resolve(fmt.Sprintf("spec.containers[%d].image", i), &cfg.Containers[i])
-	}
-	return errors.Join(errs...)
-}
-
-func cutEnv(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }
 
 // monitorHandle is the monitor just started by podbox run, with the two

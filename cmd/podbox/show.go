@@ -241,10 +241,14 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		t := metav1.NewTime(st.StartTime)
 		s.StartTime = &t
 	}
-	images := map[string]string{}
+	images, imageIDs := map[string]string{}, map[string]string{}
 	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers} {
 		for _, c := range list {
 			images[c.Name] = c.Image
+			imageIDs[c.Name] = c.ImageID
+			if c.ImageID == "" {
+				imageIDs[c.Name] = c.Image
+			}
 		}
 	}
 	// Conditions, with the time each last changed as far as podbox knows
@@ -258,7 +262,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		}
 	}
 	for _, cs := range st.InitContainers {
-		s.InitContainerStatuses = append(s.InitContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
+		s.InitContainerStatuses = append(s.InitContainerStatuses, kubeContainer(st, cs, images[cs.Name], imageIDs[cs.Name]))
 		if cs.Kind == sandbox.KindSidecar {
 			allReady = allReady && cs.Ready()
 			later(&readyTime, cs.StartedAt)
@@ -270,7 +274,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		}
 	}
 	for _, cs := range st.Containers {
-		s.ContainerStatuses = append(s.ContainerStatuses, kubeContainer(st, cs, images[cs.Name]))
+		s.ContainerStatuses = append(s.ContainerStatuses, kubeContainer(st, cs, images[cs.Name], imageIDs[cs.Name]))
 		allReady = allReady && cs.Ready()
 		later(&readyTime, cs.StartedAt)
 		later(&readyTime, cs.FinishedAt)
@@ -307,9 +311,9 @@ func kubePhase(st *sandbox.PodStatus) v1.PodPhase {
 	return v1.PodSucceeded
 }
 
-func kubeContainer(st *sandbox.PodStatus, cs sandbox.ContainerStatus, img string) v1.ContainerStatus {
+func kubeContainer(st *sandbox.PodStatus, cs sandbox.ContainerStatus, img, imageID string) v1.ContainerStatus {
 	k := v1.ContainerStatus{
-		Name: cs.Name, Image: img, ImageID: img, RestartCount: int32(cs.RestartCount),
+		Name: cs.Name, Image: img, ImageID: imageID, RestartCount: int32(cs.RestartCount),
 		Ready: cs.Ready(), ContainerID: "podbox://" + st.Name + "/" + cs.Name,
 	}
 	started := cs.StartedProbe()

@@ -1,11 +1,9 @@
-package main
+package sandbox
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/podbox/podbox/sandbox"
 )
 
 func TestResolveUser(t *testing.T) {
@@ -31,7 +29,7 @@ func TestResolveUser(t *testing.T) {
 		{user: "", uid: id(1000), wantU: id(1000), wantG: id(2000)},
 		{user: "nobody", wantErr: true},
 	} {
-		c := &sandbox.ContainerConfig{UID: tc.uid, GID: tc.gid}
+		c := &ContainerConfig{UID: tc.uid, GID: tc.gid}
 		err := resolveUser(root, tc.user, c)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("%q: err = %v", tc.user, err)

@@ -1,4 +1,4 @@
-package main
+package sandbox
 
 import (
 	"bufio"
@@ -8,15 +8,13 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-
-	"github.com/podbox/podbox/sandbox"
 )
 
 // resolveUser fills a container's uid and gid the way containerd does for a
 // Kubernetes pod: runAsUser, else the image's USER ("name", "uid",
 // "name:group", "uid:gid"); runAsGroup, else the group USER names, else the
 // user's primary group in the image's /etc/passwd, else 0.
-func resolveUser(rootfs, imageUser string, c *sandbox.ContainerConfig) error {
+func resolveUser(rootfs, imageUser string, c *ContainerConfig) error {
 	user, group, _ := strings.Cut(imageUser, ":")
 	if c.UID == nil && user != "" {
 		uid, err := lookupID(rootfs, "etc/passwd", user)

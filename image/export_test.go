@@ -1,0 +1,4 @@
+package image
+
+// WriteDirTar is writeDirTar for the external tests.
+var WriteDirTar = writeDirTar

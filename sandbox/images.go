@@ -1,0 +1,140 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/podbox/podbox/image"
+)
+
+// eachContainer calls fn with the field path and config of every init and
+// app container.
+func (c *PodConfig) eachContainer(fn func(field string, ctr *ContainerConfig)) {
+	for i := range c.InitContainers {
+		fn(fmt.Sprintf("spec.initContainers[%d].image", i), &c.InitContainers[i])
+	}
+	for i := range c.Containers {
+		fn(fmt.Sprintf("spec.containers[%d].image", i), &c.Containers[i])
+	}
+}
+
+// PullImages makes sure the store has the image of every container that
+// names one, honouring each container's ImagePullPolicy (empty: the
+// Kubernetes default for its reference). An image two containers share
+// is pulled once. Errors name the container's field path.
+//
+// Equivalent to what a kubelet does before it creates the pod's
+// containers (`crictl pull` per image).
+func PullImages(ctx context.Context, store *image.Store, cfg *PodConfig, opts image.PullOptions) error {
+	var errs []error
+	done := map[string]bool{}
+	cfg.eachContainer(func(field string, c *ContainerConfig) {
+		if c.Image == "" || c.Rootfs != "" || len(c.RootfsLayers) > 0 {
+			return
+		}
+		key := c.Image + "\x00" + c.ImagePullPolicy
+		if done[key] {
+			return
+		}
+		done[key] = true
+		if _, err := store.Ensure(ctx, c.Image, image.PullPolicy(c.ImagePullPolicy), opts); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// ResolveImages fills, for every container that names an Image and has
+// neither Rootfs nor RootfsLayers, what Kubernetes takes from the image:
+// the root filesystem (RootfsLayers, Rootfs for an image of one layer),
+// ImageID, the user from the image's USER unless the manifest set
+// runAsUser (names looked up in the image's /etc/passwd and /etc/group,
+// resolved inside the image), Command and Args from the entrypoint and
+// cmd (command replaces the entrypoint, args replaces cmd), the image's
+// env before the container's, and its workingDir unless the container has
+// one. It pulls nothing (see PullImages) and returns the images used.
+//
+// Manager.Create does this itself when Options.Images is set, and holds
+// a lease on the images until the pod is removed.
+func ResolveImages(ctx context.Context, store *image.Store, cfg *PodConfig) ([]*image.Image, error) {
+	var errs []error
+	var used []*image.Image
+	cfg.eachContainer(func(field string, c *ContainerConfig) {
+		if c.Image == "" || c.Rootfs != "" || len(c.RootfsLayers) > 0 {
+			return
+		}
+		img, err := store.Get(c.Image)
+		if err == nil {
+			err = resolveContainer(ctx, store, img, c)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
+			return
+		}
+		used = append(used, img)
+	})
+	return used, errors.Join(errs...)
+}
+
+func resolveContainer(ctx context.Context, store *image.Store, img *image.Image, c *ContainerConfig) error {
+	c.Rootfs = img.Rootfs
+	c.RootfsLayers = img.LayerDirs
+	c.ImageID = img.ImageRef()
+	if img.Config.User != "" && (c.UID == nil || c.GID == nil) {
+		view, release, err := store.View(ctx, img)
+		if err != nil {
+			return err
+		}
+		err = resolveUser(view, img.Config.User, c)
+		release()
+		if err != nil {
+			return err
+		}
+	}
+	if len(c.Command) == 0 {
+		c.Command = img.Config.Entrypoint
+		if len(c.Args) == 0 {
+			c.Args = img.Config.Cmd
+		}
+	}
+	if c.WorkingDir == "" {
+		c.WorkingDir = img.Config.WorkingDir
+	}
+	var env []EnvVar
+	for _, kv := range img.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env = append(env, EnvVar{Name: k, Value: v})
+	}
+	c.Env = append(env, c.Env...)
+	return nil
+}
+
+// leaseKey names the image lease of the pod whose directory is dir: the
+// same on every call, with or without the pod's state file, and distinct
+// for two state roots sharing one image store.
+func leaseKey(dir string) string {
+	h := sha256.Sum256([]byte(dir))
+	return "pod-" + hex.EncodeToString(h[:16])
+}
+
+// leaseImages records that the pod whose directory is dir uses imgs;
+// teardown releases it.
+func (m *Manager) leaseImages(dir string, cfg *PodConfig, imgs []*image.Image) error {
+	if m.opts.Images == nil || len(imgs) == 0 {
+		return nil
+	}
+	return m.opts.Images.AddLease(leaseKey(dir), cfg.ref(), imgs...)
+}
+
+// releaseImages drops the image lease of the pod whose directory is dir,
+// if any.
+func (m *Manager) releaseImages(dir string) error {
+	if m.opts.Images == nil {
+		return nil
+	}
+	return m.opts.Images.Release(leaseKey(dir))
+}
