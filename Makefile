@@ -8,8 +8,10 @@ export GOFLAGS
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # Debian packages the build and the tests need; `make deps` installs the missing ones
-# (curl and jq: the README's walkthrough, which an e2e test runs).
-DEB_PKGS  := busybox-static iproute2 libseccomp-dev curl jq
+# (curl and jq: the README's walkthrough, which an e2e test runs; docker-registry
+# and htpasswd for the pull tests: the registry service the package enables is
+# stopped, the tests start their own on loopback).
+DEB_PKGS  := busybox-static iproute2 libseccomp-dev curl jq docker-registry apache2-utils
 # Build tags of podbox and of every test binary that starts containers:
 # seccomp links libcontainer's seccomp support (libseccomp, through cgo).
 TAGS      := seccomp
@@ -107,6 +109,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		case "$$missing" in *docker-registry*) \
+			systemctl disable --now docker-registry >/dev/null 2>&1 || true;; esac; \
 	fi
 
 ## clean: remove build outputs

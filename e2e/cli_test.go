@@ -41,14 +41,16 @@ func TestImageVerbs(t *testing.T) {
 
 	out := mustPodbox(t, e, "image", "ls")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME ID SIZE CREATED" {
-		t.Errorf("image ls header = %q, want NAME ID SIZE CREATED", lines[0])
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "REPOSITORY TAG DIGEST IMAGE ID SIZE CREATED" {
+		t.Errorf("image ls header = %q, want REPOSITORY TAG DIGEST IMAGE ID SIZE CREATED", lines[0])
 	}
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], "busybox:latest ") || !strings.Contains(lines[1], "sha256:") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "busybox ") || !strings.Contains(lines[1], " latest ") || !strings.Contains(lines[1], "sha256:") {
 		t.Errorf("image ls: want one row for busybox:latest, got:\n%s", out)
 	}
 
-	// A pod whose image is missing is refused, with the way to import it.
+	// A pod whose image is missing is refused: pulled under the default
+	// policy (here from a blocked docker.io), or, under Never, with the
+	// ways to get it.
 	m := manifest(t, "missing.yaml", `apiVersion: v1
 kind: Pod
 metadata: {name: missing}
@@ -58,14 +60,25 @@ spec:
     image: nosuch
     command: ["sleep", "3600"]
 `)
-	failPodbox(t, e, 1, []string{"podbox: ", "spec.containers[0].image", `"nosuch:latest" not found`, "podbox image import nosuch:latest"}, "run", m)
+	failPodbox(t, e, 1, []string{"podbox: ", "spec.containers[0].image", `pull image "nosuch:latest"`, "registry docker.io is blocked"}, "run", m)
+	m = manifest(t, "never.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: missing}
+spec:
+  containers:
+  - name: c
+    image: nosuch
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+`)
+	failPodbox(t, e, 1, []string{"podbox: ", "spec.containers[0].image", `"nosuch:latest" not found`, "imagePullPolicy is Never", "podbox image pull NAME", "podbox image import NAME SOURCE"}, "run", m)
 
 	mustPodbox(t, e, "image", "rm", "busybox")
 	out = mustPodbox(t, e, "image", "ls")
 	if strings.Contains(out, "busybox") {
 		t.Errorf("image ls after image rm busybox still lists it:\n%s", out)
 	}
-	failPodbox(t, e, 1, []string{"podbox: ", `"busybox:latest" not found`, "podbox image import busybox:latest"}, "run", localManifest(t, "pair.yaml"))
+	failPodbox(t, e, 1, []string{"podbox: ", `pull image "busybox:latest"`, "blocked"}, "run", localManifest(t, "pair.yaml"))
 	failPodbox(t, e, 1, []string{"podbox: ", "busybox"}, "image", "rm", "busybox")
 	if rows := e.ps(t); len(rows) != 0 {
 		t.Errorf("ps after refused runs: %+v, want none", rows)

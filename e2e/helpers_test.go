@@ -126,9 +126,26 @@ func newEnv(t *testing.T) *env {
 		"PODBOX_SUBNET=" + e.subnet,
 		"PODBOX_NFT_TABLE=" + prefix,
 		"PODBOX_BACKOFF_BASE=200ms",
+		// Offline: an image missing from the store is never asked of
+		// docker.io (the default registry of "busybox").
+		"PODBOX_REGISTRIES_CONFIG=" + filepath.Join(e.root, "registries.yaml"),
 	}
 	t.Cleanup(e.cleanup)
+	if err := os.MkdirAll(e.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.writeRegistries(t, "")
 	return e
+}
+
+// writeRegistries writes the env's registries config: docker.io blocked,
+// then more (YAML, indented as entries under registries:).
+func (e *env) writeRegistries(t *testing.T, more string) {
+	t.Helper()
+	data := "registries:\n  docker.io:\n    blocked: true\n" + more
+	if err := os.WriteFile(filepath.Join(e.root, "registries.yaml"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // environ is the process environment without any PODBOX_ variable of the

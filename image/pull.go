@@ -55,6 +55,7 @@ const DefaultRegistriesConfig = "/etc/podbox/registries.yaml"
 //	registries:
 //	  docker.io:                  # "docker.io" also matches index.docker.io
 //	    mirrors: ["mirror.local:5000"]
+//	    blocked: true             # only the mirrors, never docker.io itself
 //	  mirror.local:5000:
 //	    insecure: true            # plain HTTP (loopback needs no entry)
 type RegistriesConfig struct {
@@ -69,6 +70,9 @@ type RegistryConfig struct {
 	// Insecure allows plain HTTP to this registry. localhost and
 	// 127.0.0.0/8 (and ::1) never need it, as with docker.
 	Insecure bool `json:"insecure,omitempty"`
+	// Blocked never asks the registry itself, only its mirrors (as
+	// containers-registries.conf's blocked): an air-gapped node.
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // LoadRegistriesConfig reads a registries config; a missing file is an
@@ -205,7 +209,11 @@ func (s *Store) pullLocked(ctx context.Context, n string, opts PullOptions) (*Im
 			return nil, err
 		}
 	}
-	cands = append(cands, origin)
+	if !cfg.entry(origin.Context().RegistryStr()).Blocked {
+		cands = append(cands, origin)
+	} else if len(cands) == 0 {
+		return nil, fmt.Errorf("registry %s is blocked by the registries config and has no mirror", registryKey(origin.Context().RegistryStr()))
+	}
 	var errs []error
 	var desc *remote.Descriptor
 	for _, r := range cands {
@@ -377,7 +385,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // Ensure returns the image ref under policy: PullNever takes it from the
 // store, PullIfNotPresent pulls it when the store lacks it, PullAlways
 // asks the registry (fetching only what changed). An empty policy is
-// DefaultPullPolicy(ref).
+// DefaultPullPolicy(ref). An image that was imported, not pulled, has no
+// registry to ask: PullAlways takes it from the store, so that
+// `image: busybox` runs the busybox imported by hand (without this, the
+// default policy of an untagged name would replace it by docker.io's).
 func (s *Store) Ensure(ctx context.Context, ref string, policy PullPolicy, opts PullOptions) (*Image, error) {
 	if policy == "" {
 		policy = DefaultPullPolicy(ref)
@@ -397,6 +408,9 @@ func (s *Store) Ensure(ctx context.Context, ref string, policy PullPolicy, opts 
 		}
 		return s.Pull(ctx, ref, opts)
 	case PullAlways:
+		if img, err := s.Get(ref); err == nil && img.Repo == "" {
+			return img, nil
+		}
 		return s.Pull(ctx, ref, opts)
 	}
 	return nil, fmt.Errorf("image %q: pull policy %q is not Always, IfNotPresent or Never", ref, policy)

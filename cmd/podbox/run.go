@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
 	"github.com/podbox/podbox/spec"
 )
@@ -31,7 +32,8 @@ soon as the pod can not get there without a change: a container that can not
 start, an init container or sidecar in CrashLoopBackOff, an init container that
 failed under restartPolicy Never, a pod that ended. It then says why, with the
 container's last log lines, and keeps the pod for podbox logs and podbox rm.
-An image that is not in the store is refused before anything is made.
+An image is pulled first, by each container's imagePullPolicy; one that can not
+be had is refused before anything is made.
 
 Example:
    podbox run testdata/pods/web.yaml
@@ -71,6 +73,9 @@ Example:
 			return err
 		}
 		if err := sandbox.PullImages(ctx, m.Images(), cfg, popts); err != nil {
+			if errors.Is(err, image.ErrNotFound) {
+				err = fmt.Errorf("%w\n(pull it with podbox image pull NAME, or import it with podbox image import NAME SOURCE)", err)
+			}
 			return err
 		}
 		// The monitor starts first and waits for the pod: its start-up
