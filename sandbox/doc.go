@@ -6,7 +6,17 @@
 // state root so they outlive it; a pod cgroup carrying the pod's memory
 // quota; and containers, created through runc's libcontainer, that join
 // those namespaces by path while each gets its own mount namespace and root
-// filesystem (an overlay over the read-only image directory).
+// filesystem (an overlay over the read-only image directory, or over an
+// image's layer directories).
+//
+// # Images
+//
+// With Options.Images set to an image store, Create resolves each
+// container's Image itself (ResolveImages: layers, USER, entrypoint and
+// cmd, env, workingDir, the Kubernetes way) and holds a lease on the
+// images until Remove, so the store never deletes what a pod runs from.
+// PullImages fetches them first, by each container's ImagePullPolicy.
+// Without a store the caller fills Rootfs (or RootfsLayers) and the rest.
 //
 // # Embedding
 //
