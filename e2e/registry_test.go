@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/podbox/podbox/internal/testutil"
 )
 
 // registry is Debian's docker-registry (distribution 2.8) on a loopback
@@ -120,7 +121,7 @@ func busyboxImage(t *testing.T, dir string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, err := tarball.LayerFromFile(writeTar(t, filepath.Join(dir, "top.tar"), "etc/layer2", "from the second layer\n"))
+	top, err := tarball.LayerFromFile(testutil.WriteTar(t, filepath.Join(dir, "top.tar"), "etc/layer2", "from the second layer\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,23 +205,4 @@ spec:
 	if left, _ := os.ReadDir(filepath.Join(e.root, "images", "layers")); len(left) != 0 {
 		t.Errorf("layers left after the last image and pod went: %d", len(left))
 	}
-}
-
-// writeTar writes a tar of one file at p.
-func writeTar(t *testing.T, p, name, body string) string {
-	t.Helper()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte(body))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -1,7 +1,6 @@
 package image_test
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"io"
@@ -84,7 +83,7 @@ func TestContainerFromEachFormat(t *testing.T) {
 
 	// Two layers: the image above, and one that adds a file.
 	top, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return os.Open(writeTar(t, filepath.Join(work, "top.tar"), "etc/layer2", "ran from layered image\n"))
+		return os.Open(testutil.WriteTar(t, filepath.Join(work, "top.tar"), "etc/layer2", "ran from layered image\n"))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -169,23 +168,4 @@ func TestContainerFromEachFormat(t *testing.T) {
 			t.Errorf("%s: Remove once the pod is gone: %v", src.format, err)
 		}
 	}
-}
-
-// writeTar writes a tar of one file at p.
-func writeTar(t *testing.T, p, name, body string) string {
-	t.Helper()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte(body))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
