@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 
 	"golang.org/x/sys/unix"
@@ -57,7 +59,11 @@ Example:
 				if err != nil {
 					return err
 				}
-				img, err := s.Pull(c.Context, c.Args().First(), opts)
+				// Interrupted, the pull unwinds (unmounts, keeps the layers it
+				// finished) instead of dying halfway.
+				ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				img, err := s.Pull(ctx, c.Args().First(), opts)
 				if err != nil {
 					return err
 				}
