@@ -70,7 +70,7 @@ func TestComplete(t *testing.T) {
 		{"get pod ", "web db"},
 		{"get pod web -o ", "json yaml table"},
 		{"inspect -o ", "json namespaces"},
-		{"image ", "import ls rm"},
+		{"image ", "pull import ls rm prune"},
 		{"image rm ", "busybox:latest"},
 		{"completion ", "bash zsh fish"},
 		{"run ", ""},
