@@ -60,10 +60,11 @@ spec:
 	if out := mustPodbox(t, e, "run", "--no-wait", "--name", "nowait", initLoop); out != "nowait\n" {
 		t.Errorf("run --no-wait printed %q", out)
 	}
-	// An image that is not in the store: refused before anything is made.
+	// An image that can not be had (docker.io is blocked in the test's
+	// registries config): refused before anything is made.
 	missing := manifest(t, "missing.yaml", strings.ReplaceAll(strings.ReplaceAll(
 		string(must(os.ReadFile(initLoop))), "stuck-init", "noimage"), "image: busybox", "image: nosuch"))
-	failPodbox(t, e, 1, []string{`"nosuch:latest" not found`, "podbox image import nosuch:latest"}, "run", missing)
+	failPodbox(t, e, 1, []string{`pull image "nosuch:latest"`, "registry docker.io is blocked"}, "run", missing)
 	// A pod that ended before its app containers all started (an init
 	// container failing under restartPolicy Never): run says so.
 	failPodbox(t, e, 1, []string{`pod "init-fail" is Failed`}, "run", localManifest(t, "init-fail.yaml"))
