@@ -99,6 +99,40 @@ type Volume struct {
 	Name     string          `json:"name"`
 	HostPath *HostPathVolume `json:"hostPath,omitempty"`
 	EmptyDir *EmptyDirVolume `json:"emptyDir,omitempty"`
+	// Files is a volume of files given in the config (what Kubernetes'
+	// configMap, secret, projected and downwardAPI volumes hold).
+	Files *FilesVolume `json:"files,omitempty"`
+}
+
+// FilesVolume is made when the pod is created, on a tmpfs (its content,
+// secrets included, never reaches a disk), and mounted read-only, as the
+// kubelet mounts these volumes. With an fsGroup its files belong to that
+// group and are group-readable.
+type FilesVolume struct {
+	Files []VolumeFile `json:"files"`
+}
+
+// VolumeFile is one file of a FilesVolume: its path in the volume, its
+// mode, and its content: Data, or a downward API field (FieldPath:
+// metadata.name, metadata.namespace, metadata.uid, metadata.labels,
+// metadata.annotations, metadata.labels['KEY'], metadata.annotations['KEY']),
+// or a container's resource (ResourceField).
+type VolumeFile struct {
+	Path          string            `json:"path"`
+	Mode          uint32            `json:"mode"`
+	Data          []byte            `json:"data,omitempty"`
+	FieldPath     string            `json:"fieldPath,omitempty"`
+	ResourceField *ResourceFieldRef `json:"resourceField,omitempty"`
+}
+
+// ResourceFieldRef is Kubernetes' resourceFieldRef: Resource (limits.cpu,
+// requests.cpu, limits.memory, requests.memory) of Container, divided by
+// Divisor (millicores for cpu, bytes for memory) and rounded up. A limit
+// that is not set is the node's: every CPU, or the allocatable memory.
+type ResourceFieldRef struct {
+	Container string `json:"container"`
+	Resource  string `json:"resource"`
+	Divisor   int64  `json:"divisor"`
 }
 
 // HostPathVolume is a host path, checked against Type before any container
@@ -156,6 +190,8 @@ type ContainerConfig struct {
 	GID *int64 `json:"gid,omitempty"`
 	// MemoryLimit is the container's own limit in bytes; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
+	// MemoryRequest is only reported (resourceFieldRef requests.memory).
+	MemoryRequest int64 `json:"memoryRequest,omitempty"`
 	// CPULimitMillis caps the container's CPU time (1000 = one CPU) by a
 	// CFS quota over a 100 ms period; CPURequestMillis weighs it against
 	// other containers (cpu.shares / cpu.weight), as the kubelet does. 0
@@ -207,11 +243,15 @@ type ContainerConfig struct {
 }
 
 // EnvVar is a variable with a literal Value, or one taken from a pod field
-// (FieldPath "metadata.name", "metadata.namespace" or "status.podIP").
+// (FieldPath: metadata.name, metadata.namespace, metadata.uid,
+// metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName,
+// spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP,
+// status.podIPs) or a container's resource (ResourceField).
 type EnvVar struct {
-	Name      string `json:"name"`
-	Value     string `json:"value,omitempty"`
-	FieldPath string `json:"fieldPath,omitempty"`
+	Name          string            `json:"name"`
+	Value         string            `json:"value,omitempty"`
+	FieldPath     string            `json:"fieldPath,omitempty"`
+	ResourceField *ResourceFieldRef `json:"resourceField,omitempty"`
 }
 
 // Port is a container port, TCP or UDP; HostPort 0 means not published.
@@ -326,8 +366,8 @@ func checkContainers(c *PodConfig) []error {
 		if err := ValidateName(f+".name", v.Name); err != nil {
 			errs = append(errs, err)
 		}
-		if (v.HostPath == nil) == (v.EmptyDir == nil) {
-			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath and emptyDir is needed", f))
+		if n := countSet(v.HostPath != nil, v.EmptyDir != nil, v.Files != nil); n != 1 {
+			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath, emptyDir and files is needed", f))
 		}
 		volumes[v.Name] = true
 	}
@@ -402,6 +442,16 @@ func checkContainers(c *PodConfig) []error {
 		}
 	}
 	return errs
+}
+
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *PodConfig) hostname() string {

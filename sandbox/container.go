@@ -198,17 +198,16 @@ func exitStatus(ps *os.ProcessState) (int, string) {
 // references against the pod.
 func envList(vars []EnvVar, st *PodStatus) []string {
 	env := make([]string, 0, len(vars))
+	index := map[string]int{}
 	for _, v := range vars {
-		val := v.Value
-		switch v.FieldPath {
-		case "metadata.name":
-			val = st.Name
-		case "metadata.namespace":
-			val = st.Config.Namespace
-		case "status.podIP":
-			val = st.PodIP
+		kv := v.Name + "=" + envValue(v, st)
+		// A later variable of the same name wins, in the first one's place.
+		if i, ok := index[v.Name]; ok {
+			env[i] = kv
+			continue
 		}
-		env = append(env, v.Name+"="+val)
+		index[v.Name] = len(env)
+		env = append(env, kv)
 	}
 	return env
 }

@@ -382,7 +382,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := m.setUpNetwork(ctx, dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	if st.VolumePaths, err = prepareVolumes(dir, cfg); err != nil {
+	if st.VolumePaths, err = prepareVolumes(dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	st.Phase = PhasePending

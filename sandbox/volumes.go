@@ -12,10 +12,14 @@ import (
 // prepareVolumes checks and makes the pod's volumes before any container
 // starts (hostPath types checked, emptyDirs made and, with an fsGroup, given
 // to that group) and returns their host paths by volume name.
-func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
+func prepareVolumes(dir string, st *PodStatus) (map[string]string, error) {
+	cfg := &st.Config
 	var vols []mounts.Volume
 	for _, v := range cfg.Volumes {
 		mv := mounts.Volume{Name: v.Name}
+		if v.Files != nil {
+			mv.EmptyDir = &mounts.EmptyDir{Medium: mounts.MediumMemory, SizeLimit: filesSize(v.Files)}
+		}
 		if v.HostPath != nil {
 			mv.HostPath = &mounts.HostPath{Path: v.HostPath.Path, Type: v.HostPath.Type}
 		}
@@ -30,6 +34,13 @@ func prepareVolumes(dir string, cfg *PodConfig) (map[string]string, error) {
 	}
 	if err := checkPropagation(cfg, paths); err != nil {
 		return nil, err
+	}
+	for _, v := range cfg.Volumes {
+		if v.Files != nil {
+			if err := writeFiles(paths[v.Name], v.Files, st); err != nil {
+				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+			}
+		}
 	}
 	if cfg.FSGroup == nil {
 		return paths, nil
@@ -76,6 +87,16 @@ func checkPropagation(cfg *PodConfig, paths map[string]string) error {
 	return nil
 }
 
+// volume is the pod's volume name (a zero Volume when there is none).
+func (c *PodConfig) volume(name string) Volume {
+	for _, v := range c.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	return Volume{}
+}
+
 var rroSupported = sync.OnceValue(mounts.RecursiveReadOnlySupported)
 
 // volumeMounts turns a container's volume mounts into libcontainer bind
@@ -98,8 +119,10 @@ func volumeMounts(dir string, st *PodStatus, cfg *ContainerConfig) ([]*configs.M
 			src = target
 		}
 		prop := vm.Propagation
-		recursive := vm.ReadOnly && (prop == "" || prop == "None") && rroSupported()
-		b, err := mounts.VolumeBind(vm.ReadOnly, recursive, prop)
+		// A files volume (configMap, secret...) is always read-only.
+		ro := vm.ReadOnly || st.Config.volume(vm.Name).Files != nil
+		recursive := ro && (prop == "" || prop == "None") && rroSupported()
+		b, err := mounts.VolumeBind(ro, recursive, prop)
 		if err != nil {
 			return nil, fmt.Errorf("volume mount %q: %w", vm.Target, err)
 		}

@@ -59,6 +59,16 @@ var containerResources = obj(fields{
 	"requests": keyed(leaves("memory", "cpu", "ephemeral-storage")),
 })
 
+// keyItems and downwardItems are the files of configMap, secret and
+// downwardAPI volumes.
+var (
+	keyItems      = list(obj(leaves("key", "path", "mode")))
+	downwardItems = list(obj(with(leaves("path", "mode"), fields{
+		"fieldRef":         obj(leaves("apiVersion", "fieldPath")),
+		"resourceFieldRef": obj(leaves("containerName", "resource", "divisor")),
+	})))
+)
+
 var seccompProfile = obj(leaves("type", "localhostProfile"))
 
 var container = obj(with(leaves(
@@ -67,8 +77,18 @@ var container = obj(with(leaves(
 ), fields{
 	"ports": list(obj(leaves("name", "containerPort", "hostPort", "protocol", "hostIP"))),
 	"env": list(obj(with(leaves("name", "value"), fields{
-		"valueFrom": obj(fields{"fieldRef": obj(leaves("apiVersion", "fieldPath"))}),
+		"valueFrom": obj(fields{
+			"fieldRef":         obj(leaves("apiVersion", "fieldPath")),
+			"resourceFieldRef": obj(leaves("containerName", "resource", "divisor")),
+			"configMapKeyRef":  obj(leaves("name", "key", "optional")),
+			"secretKeyRef":     obj(leaves("name", "key", "optional")),
+		}),
 	}))),
+	"envFrom": list(obj(fields{
+		"prefix":       leaf,
+		"configMapRef": obj(leaves("name", "optional")),
+		"secretRef":    obj(leaves("name", "optional")),
+	})),
 	"resources":    containerResources,
 	"volumeMounts": list(obj(leaves("name", "mountPath", "readOnly", "subPath", "mountPropagation"))),
 	"securityContext": obj(with(leaves("runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
@@ -96,9 +116,17 @@ var allowed = obj(fields{
 		"hostNetwork", "shareProcessNamespace", "hostname",
 	), fields{
 		"volumes": list(obj(fields{
-			"name":     leaf,
-			"hostPath": obj(leaves("path", "type")),
-			"emptyDir": obj(leaves("medium", "sizeLimit")),
+			"name":        leaf,
+			"hostPath":    obj(leaves("path", "type")),
+			"emptyDir":    obj(leaves("medium", "sizeLimit")),
+			"configMap":   obj(with(leaves("name", "defaultMode", "optional"), fields{"items": keyItems})),
+			"secret":      obj(with(leaves("secretName", "defaultMode", "optional"), fields{"items": keyItems})),
+			"downwardAPI": obj(with(leaves("defaultMode"), fields{"items": downwardItems})),
+			"projected": obj(with(leaves("defaultMode"), fields{"sources": list(obj(fields{
+				"configMap":   obj(with(leaves("name", "optional"), fields{"items": keyItems})),
+				"secret":      obj(with(leaves("name", "optional"), fields{"items": keyItems})),
+				"downwardAPI": obj(fields{"items": downwardItems}),
+			}))})),
 		})),
 		"initContainers": list(container),
 		"containers":     list(container),

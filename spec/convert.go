@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"maps"
 
 	"github.com/podbox/podbox/sandbox"
@@ -13,7 +14,7 @@ import (
 // grace period, PATH, working directory) is left unset. Rootfs is left empty:
 // whoever resolves Image in an image store fills it, with Command and Args
 // from the image when the manifest has none.
-func convert(p *v1.Pod) *sandbox.PodConfig {
+func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 	c := &sandbox.PodConfig{
 		Name:                          p.Name,
 		Namespace:                     p.Namespace,
@@ -73,8 +74,9 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 			c.Sysctls = append(c.Sysctls, sandbox.Sysctl{Name: s.Name, Value: s.Value})
 		}
 	}
-	for _, v := range p.Spec.Volumes {
+	for i, v := range p.Spec.Volumes {
 		vol := sandbox.Volume{Name: v.Name}
+		vol.Files = r.filesVolume(fmt.Sprintf("spec.volumes[%d]", i), &v.VolumeSource)
 		if hp := v.HostPath; hp != nil {
 			vol.HostPath = &sandbox.HostPathVolume{Path: hp.Path}
 			if hp.Type != nil {
@@ -89,12 +91,15 @@ func convert(p *v1.Pod) *sandbox.PodConfig {
 		}
 		c.Volumes = append(c.Volumes, vol)
 	}
-	for i := range p.Spec.InitContainers {
-		c.InitContainers = append(c.InitContainers, convertContainer(&p.Spec.InitContainers[i], podSC))
-	}
 	c.Containers = []sandbox.ContainerConfig{}
-	for i := range p.Spec.Containers {
-		c.Containers = append(c.Containers, convertContainer(&p.Spec.Containers[i], podSC))
+	for _, k := range allContainers(p) {
+		cc := convertContainer(k.c, podSC)
+		cc.Env = r.env(k.field, k.c)
+		if k.init {
+			c.InitContainers = append(c.InitContainers, cc)
+		} else {
+			c.Containers = append(c.Containers, cc)
+		}
 	}
 	return c
 }
@@ -120,13 +125,6 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	if k.RestartPolicy != nil {
 		c.RestartPolicy = sandbox.RestartPolicy(*k.RestartPolicy)
 	}
-	for _, e := range k.Env {
-		ev := sandbox.EnvVar{Name: e.Name, Value: e.Value}
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			ev.FieldPath = e.ValueFrom.FieldRef.FieldPath
-		}
-		c.Env = append(c.Env, ev)
-	}
 	for _, pt := range k.Ports {
 		proto := string(pt.Protocol)
 		if proto == "" {
@@ -149,6 +147,11 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	}
 	if q, ok := k.Resources.Limits[v1.ResourceMemory]; ok {
 		c.MemoryLimit = q.Value()
+	}
+	if q, ok := k.Resources.Requests[v1.ResourceMemory]; ok {
+		c.MemoryRequest = q.Value()
+	} else {
+		c.MemoryRequest = c.MemoryLimit // Kubernetes defaults the request to the limit
 	}
 	if q, ok := k.Resources.Limits[v1.ResourceCPU]; ok {
 		c.CPULimitMillis = q.MilliValue()

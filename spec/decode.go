@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/podbox/podbox/sandbox"
@@ -67,11 +68,21 @@ func Parse(data []byte) (*sandbox.PodConfig, error) {
 }
 
 // ParseAll parses a manifest of one or more YAML documents (separated by
-// "---" lines) or one JSON object; every document must be a v1 Pod. Empty
-// documents are skipped. Every problem of every document is reported at once
-// (an Errors, one per line); those of the second and later documents name
-// their document.
-func ParseAll(data []byte) ([]*sandbox.PodConfig, error) {
+// "---" lines) or one JSON object: v1 Pods, and the v1 ConfigMaps and
+// Secrets they refer to (in their namespace), alone or as the items of a v1
+// List, as kubectl and podman kube play read them. Empty documents are
+// skipped. Every problem of every document is reported at once (an Errors,
+// one per line); those of a manifest of several documents name their
+// document. Each pod's configuration has the references resolved: env
+// values and volume files hold the ConfigMaps' and Secrets' data, and
+// Manifest is the pod's own document.
+func ParseAll(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, false) }
+
+// ParseAllKeep is ParseAll that also keeps each pod's own document, as
+// JSON, in its configuration's Manifest (podbox get pod shows it).
+func ParseAllKeep(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, true) }
+
+func parseAll(data []byte, keep bool) ([]*sandbox.PodConfig, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: the manifest is %d bytes, over %d", ErrInvalid, len(data), MaxManifestSize)
 	}
@@ -79,40 +90,136 @@ func ParseAll(data []byte) ([]*sandbox.PodConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) == 0 {
-		return nil, fmt.Errorf("%w: the manifest holds no pod", ErrInvalid)
-	}
-	var (
-		cs   []*sandbox.PodConfig
-		errs Errors
-	)
-	for _, doc := range docs {
-		c, err := parseDocument(doc.json)
-		if err == nil {
-			cs = append(cs, c)
-			continue
-		}
+	var errs Errors
+	add := func(doc document, err error) {
 		var list Errors
 		if !errors.As(err, &list) {
 			list = Errors{err}
 		}
 		for _, e := range list {
-			if len(docs) > 1 {
-				e = fmt.Errorf("document %d: %w", doc.n, e)
+			if len(docs) > 1 || doc.item != "" {
+				e = fmt.Errorf("%s: %w", doc.name(), e)
 			}
 			errs = append(errs, e)
 		}
 	}
+	// Lists give their items as documents; ConfigMaps and Secrets are
+	// read first, so that any pod can refer to any of them.
+	var pods []document
+	objs := objects{}
+	for _, doc := range expandLists(docs, add) {
+		kind, err := kindOf(doc.json)
+		switch {
+		case err != nil:
+			add(doc, err)
+		case kind == "Pod":
+			pods = append(pods, doc)
+		default:
+			src, errs := decodeObject(kind, doc.json)
+			if len(errs) > 0 {
+				add(doc, Errors(errs))
+				continue
+			}
+			k := objKey(kind, src.namespace, src.name)
+			if objs[k] != nil {
+				add(doc, invalid("metadata.name", "%s %q is given twice", kind, src.name))
+			}
+			objs[k] = src
+		}
+	}
+	var cs []*sandbox.PodConfig
+	for _, doc := range pods {
+		c, err := parseDocument(doc.json, objs)
+		if err != nil {
+			add(doc, err)
+			continue
+		}
+		if keep {
+			c.Manifest = append(json.RawMessage(nil), doc.json...)
+		}
+		cs = append(cs, c)
+	}
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%w: the manifest holds no pod", ErrInvalid)
 	}
 	return cs, nil
 }
 
-// document is the JSON of the nth YAML document of a manifest (from 1).
+// document is the JSON of the nth YAML document of a manifest (from 1), or
+// of an item of a List there.
 type document struct {
 	n    int
 	json []byte
+	item string // "items[2]" for an item of a List
+}
+
+func (d document) name() string {
+	if d.item != "" {
+		return fmt.Sprintf("document %d: %s", d.n, d.item)
+	}
+	return fmt.Sprintf("document %d", d.n)
+}
+
+// expandLists replaces each v1 List by its items.
+func expandLists(docs []document, fail func(document, error)) []document {
+	var out []document
+	for _, doc := range docs {
+		var l struct {
+			APIVersion any               `json:"apiVersion"`
+			Kind       any               `json:"kind"`
+			Items      []json.RawMessage `json:"items"`
+		}
+		if json.Unmarshal(doc.json, &l) != nil || l.Kind != "List" {
+			out = append(out, doc)
+			continue
+		}
+		if l.APIVersion != "v1" {
+			fail(doc, &FieldError{Field: "apiVersion", Err: ErrUnsupported,
+				Msg: fmt.Sprintf("%s %s (a List is v1)", describe(l.APIVersion), ErrUnsupported)})
+			continue
+		}
+		for i, it := range l.Items {
+			out = append(out, document{n: doc.n, json: it, item: fmt.Sprintf("items[%d]", i)})
+		}
+	}
+	return out
+}
+
+// kinds are what a manifest may hold besides Lists.
+var kinds = []string{"Pod", "ConfigMap", "Secret"}
+
+// kindOf checks a document's apiVersion and kind.
+func kindOf(j []byte) (string, error) {
+	var tm struct {
+		APIVersion any `json:"apiVersion"`
+		Kind       any `json:"kind"`
+	}
+	if err := json.Unmarshal(j, &tm); err != nil {
+		return "", fmt.Errorf("%w: a manifest is an object with apiVersion v1 and kind Pod", ErrInvalid)
+	}
+	var errs Errors
+	switch {
+	case tm.APIVersion == nil:
+		errs = append(errs, invalid("apiVersion", "is required (v1)"))
+	case tm.APIVersion != "v1":
+		errs = append(errs, &FieldError{Field: "apiVersion", Err: ErrUnsupported,
+			Msg: fmt.Sprintf("%s %s (only v1)", describe(tm.APIVersion), ErrUnsupported)})
+	}
+	kind, _ := tm.Kind.(string)
+	switch {
+	case tm.Kind == nil:
+		errs = append(errs, invalid("kind", "is required (Pod)"))
+	case !slices.Contains(kinds, kind):
+		errs = append(errs, &FieldError{Field: "kind", Err: ErrUnsupported,
+			Msg: fmt.Sprintf("%s %s (only Pod, ConfigMap, Secret and a List of them)", describe(tm.Kind), ErrUnsupported)})
+	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	return kind, nil
 }
 
 // splitDocuments returns the non-empty YAML documents in data as JSON.
@@ -135,65 +242,32 @@ func splitDocuments(data []byte) ([]document, error) {
 		if t := bytes.TrimSpace(j); len(t) == 0 || string(t) == "null" {
 			continue
 		}
-		docs = append(docs, document{n, j})
+		docs = append(docs, document{n: n, json: j})
 	}
 }
 
-// parseDocument decodes one document's JSON strictly (unknown fields, fields
+// parseDocument decodes one Pod's JSON strictly (unknown fields, fields
 // in the wrong case and fields given twice are errors), then refuses the
-// fields podbox does not honour, validates, and converts.
-func parseDocument(j []byte) (*sandbox.PodConfig, error) {
-	var tm struct {
-		APIVersion any `json:"apiVersion"`
-		Kind       any `json:"kind"`
-	}
-	if err := json.Unmarshal(j, &tm); err != nil {
-		return nil, fmt.Errorf("%w: a manifest is an object with apiVersion v1 and kind Pod", ErrInvalid)
-	}
-	var errs Errors
-	switch {
-	case tm.APIVersion == nil:
-		errs = append(errs, invalid("apiVersion", "is required (v1)"))
-	case tm.APIVersion != "v1":
-		errs = append(errs, &FieldError{Field: "apiVersion", Err: ErrUnsupported,
-			Msg: fmt.Sprintf("%s %s (only v1)", describe(tm.APIVersion), ErrUnsupported)})
-	}
-	switch {
-	case tm.Kind == nil:
-		errs = append(errs, invalid("kind", "is required (Pod)"))
-	case tm.Kind != "Pod":
-		errs = append(errs, &FieldError{Field: "kind", Err: ErrUnsupported,
-			Msg: fmt.Sprintf("%s %s (only Pod)", describe(tm.Kind), ErrUnsupported)})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-
+// fields podbox does not honour, validates, resolves its references to
+// objs, and converts.
+func parseDocument(j []byte, objs objects) (*sandbox.PodConfig, error) {
 	var p v1.Pod
 	strict, err := sigsjson.UnmarshalStrict(j, &p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	for _, e := range strict {
-		var fe interface{ FieldPath() string }
-		if errors.As(e, &fe) {
-			msg := "unknown field"
-			if strings.HasPrefix(e.Error(), "duplicate field") {
-				msg = "field given twice"
-			}
-			errs = append(errs, invalid(fe.FieldPath(), "%s", msg))
-		} else {
-			errs = append(errs, fmt.Errorf("%w: %w", ErrInvalid, e))
-		}
-	}
+	errs := Errors(strictErrors(strict))
 	// Strict errors leave the rest decoded: check it too, so that every
 	// problem shows at once.
 	errs = append(errs, checkAllowed(&p)...)
 	errs = append(errs, validate(&p)...)
+	r := &resolver{objs: objs, pod: &p}
+	c := convert(&p, r)
+	errs = append(errs, r.errs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return convert(&p), nil
+	return c, nil
 }
 
 func describe(v any) string {

@@ -19,9 +19,7 @@
 //     and ignored.
 //   - status is output (kubectl get -o yaml, podbox get pod -o yaml):
 //     accepted and ignored, so that such output loads again.
-//   - containers and initContainers: image, command, args, env (value, or
-//     valueFrom.fieldRef of metadata.name, metadata.namespace or
-//     status.podIP), workingDir, ports, volumeMounts, resources,
+//   - containers and initContainers: image, command, args, env, workingDir, ports, volumeMounts, resources,
 //     securityContext (runAsUser, runAsGroup, runAsNonRoot,
 //     readOnlyRootFilesystem, privileged, allowPrivilegeEscalation,
 //     capabilities, seccompProfile), stdin, tty, and restartPolicy Always on an
@@ -34,6 +32,12 @@
 //     checked as the API server checks them. A port named in a probe or
 //     hook must be one of the container's TCP ports (the kubelet would
 //     fail every try; podbox says so at once).
+//   - env valueFrom (fieldRef, resourceFieldRef, configMapKeyRef,
+//     secretKeyRef), envFrom, and configMap, secret, projected and
+//     downwardAPI volumes: ParseAll reads the ConfigMaps and Secrets given
+//     beside the pods (several documents, or a v1 List) and resolves every
+//     reference into the configuration (env values, volume files); a
+//     missing one that is not optional is an error naming its field.
 //   - imagePullPolicy is checked and kept (ContainerConfig.ImagePullPolicy):
 //     Always, IfNotPresent or Never, empty meaning Kubernetes' default
 //     (Always for ":latest" or no tag, else IfNotPresent), which

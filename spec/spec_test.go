@@ -342,7 +342,7 @@ func TestFullMapping(t *testing.T) {
 					{Name: "data", Target: "/data", ReadOnly: true, SubPath: "app", Propagation: "HostToContainer"},
 					{Name: "cache", Target: "/cache"},
 				},
-				MemoryLimit: 128 * mi, CPULimitMillis: 250, CPURequestMillis: 100, UID: ptr(int64(0)), GID: ptr(int64(1000)), ReadOnlyRootfs: true,
+				MemoryLimit: 128 * mi, MemoryRequest: 64 * mi, CPULimitMillis: 250, CPURequestMillis: 100, UID: ptr(int64(0)), GID: ptr(int64(1000)), ReadOnlyRootfs: true,
 				CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"},
 			},
 			{
@@ -400,11 +400,11 @@ func TestRefusals(t *testing.T) {
 					Lifecycle: &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"x"}}}}}}
 			},
 			want: []string{"spec.initContainers[0].lifecycle: may not be set for init containers without restartPolicy: Always"}},
-		{name: "configMap volume", is: ErrUnsupported,
+		{name: "configMap volume", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectReference: v1.LocalObjectReference{Name: "cm"}}}
 			},
-			want: []string{"spec.volumes[0].configMap: not supported by podbox"}},
+			want: []string{`spec.volumes[0].configMap.name: ConfigMap "cm" is not in the manifest (give it beside the pod, or set optional: true)`}},
 		{name: "pod fields", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.NodeSelector = map[string]string{"a": "b"}
@@ -430,19 +430,19 @@ func TestRefusals(t *testing.T) {
 			// runAsNonRoot, allowPrivilegeEscalation, fsGroup and
 			// seccompProfile are honoured: only the others are refused.
 			want: []string{"spec.securityContext.seLinuxOptions: not supported by podbox"}},
-		{name: "env from secret", is: ErrUnsupported,
+		{name: "env from secret", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{
 					SecretKeyRef: &v1.SecretKeySelector{LocalObjectReference: v1.LocalObjectReference{Name: "s"}, Key: "k"}}}}
 				p.Spec.Containers[0].EnvFrom = []v1.EnvFromSource{{Prefix: "X"}}
 			},
-			want: []string{"spec.containers[0].env[0].valueFrom.secretKeyRef: not supported by podbox",
-				"spec.containers[0].envFrom: not supported by podbox"}},
-		{name: "field ref", is: ErrUnsupported,
+			want: []string{`spec.containers[0].env[0].valueFrom.secretKeyRef.name: Secret "s" is not in the manifest`,
+				"spec.containers[0].envFrom[0]: needs a configMapRef or a secretRef"}},
+		{name: "field ref", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
-				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "N", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}}
+				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "N", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "spec.schedulerName"}}}}
 			},
-			want: []string{`spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: "spec.nodeName" not supported by podbox (only metadata.name, metadata.namespace and status.podIP)`}},
+			want: []string{`spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: "spec.schedulerName" is not one of metadata.name, metadata.namespace, metadata.uid, spec.nodeName`}},
 		{name: "resources", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"hugepages-2Mi": mem("2Mi"), "nvidia.com/gpu": mem("1")}
@@ -470,7 +470,7 @@ func TestRefusals(t *testing.T) {
 			want: []string{`spec.volumes[0].emptyDir.medium: HugePages not supported by podbox (only "" and Memory)`}},
 		{name: "kind", is: ErrUnsupported,
 			raw:  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n",
-			want: []string{`apiVersion: "apps/v1" not supported by podbox (only v1)`, `kind: "Deployment" not supported by podbox (only Pod)`}},
+			want: []string{`apiVersion: "apps/v1" not supported by podbox (only v1)`, `kind: "Deployment" not supported by podbox (only Pod, ConfigMap, Secret and a List of them)`}},
 
 		// Invalid manifests.
 		{name: "no apiVersion", is: ErrInvalid,
@@ -534,7 +534,7 @@ func TestRefusals(t *testing.T) {
 				}
 			},
 			want: []string{`spec.volumes[1].name: volume "data" is defined twice`,
-				`spec.volumes[2]: volume "none" has no source (hostPath or emptyDir)`,
+				`spec.volumes[2]: volume "none" has no source (hostPath, emptyDir, configMap, secret, downwardAPI or projected)`,
 				`spec.volumes[3]: volume "two" has 2 sources (hostPath, emptyDir), exactly one is allowed`,
 				`spec.volumes[4].hostPath.path: "rel" is not an absolute path`,
 				`spec.volumes[4].hostPath.type: "Dir" is not a hostPath type`,
@@ -663,7 +663,7 @@ func TestRefusals(t *testing.T) {
 			},
 			want: []string{`spec.containers[0].env[0].name: "A=B" is not a variable name`,
 				"spec.containers[0].env[1]: value and valueFrom are both set",
-				"spec.containers[0].env[2].valueFrom.fieldRef: is required (valueFrom takes only a fieldRef)",
+				"spec.containers[0].env[2].valueFrom: needs exactly one of fieldRef, resourceFieldRef, configMapKeyRef and secretKeyRef",
 				`spec.containers[0].env[3].valueFrom.fieldRef.apiVersion: "v2" is not v1`}},
 		{name: "resources", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
@@ -826,7 +826,7 @@ func TestDocuments(t *testing.T) {
 
 	withService := twoPods + "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: B}\nspec: {containers: [{name: c, image: busybox}]}\n"
 	_, err = ParseAll([]byte(withService))
-	want := "document 3: kind: \"Service\" not supported by podbox (only Pod)\n" +
+	want := "document 3: kind: \"Service\" not supported by podbox (only Pod, ConfigMap, Secret and a List of them)\n" +
 		"document 4: metadata.name: \"B\" is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)"
 	if err == nil || err.Error() != want {
 		t.Errorf("ParseAll with a Service:\n%v\nwant:\n%s", err, want)

@@ -240,7 +240,7 @@ func checkVolumes(p *v1.Pod) []error {
 		seen[v.Name] = true
 		switch srcs := volumeSources(&v.VolumeSource); len(srcs) {
 		case 0:
-			errs = append(errs, invalid(f, "volume %q has no source (hostPath or emptyDir)", v.Name))
+			errs = append(errs, invalid(f, "volume %q has no source (hostPath, emptyDir, configMap, secret, downwardAPI or projected)", v.Name))
 		case 1:
 		default:
 			errs = append(errs, invalid(f, "volume %q has %d sources (%s), exactly one is allowed", v.Name, len(srcs), strings.Join(srcs, ", ")))
@@ -336,9 +336,8 @@ func checkContainers(p *v1.Pod) []error {
 	return errs
 }
 
-// envFields are the pod fields an env var can take its value from.
-var envFields = []string{"metadata.name", "metadata.namespace", "status.podIP"}
-
+// checkEnv checks names and each valueFrom's one source; the references to
+// ConfigMaps, Secrets and resources are checked when they are resolved.
 func checkEnv(p *v1.Pod) []error {
 	var errs []error
 	for _, c := range allContainers(p) {
@@ -357,19 +356,25 @@ func checkEnv(p *v1.Pod) []error {
 			if e.Value != "" {
 				errs = append(errs, invalid(f, "value and valueFrom are both set"))
 			}
-			if vf.FieldRef == nil {
-				if (*vf == v1.EnvVarSource{}) {
-					// Another source is refused by the allow-list.
-					errs = append(errs, invalid(f+".valueFrom.fieldRef", "is required (valueFrom takes only a fieldRef)"))
+			n := 0
+			for _, set := range []bool{vf.FieldRef != nil, vf.ResourceFieldRef != nil, vf.ConfigMapKeyRef != nil, vf.SecretKeyRef != nil} {
+				if set {
+					n++
 				}
-				continue
 			}
-			if v := vf.FieldRef.APIVersion; v != "" && v != "v1" {
-				errs = append(errs, invalid(f+".valueFrom.fieldRef.apiVersion", "%q is not v1", v))
+			if n != 1 && vf.FileKeyRef == nil { // fileKeyRef is refused by the allow-list
+				errs = append(errs, invalid(f+".valueFrom", "needs exactly one of fieldRef, resourceFieldRef, configMapKeyRef and secretKeyRef"))
 			}
-			if fp := vf.FieldRef.FieldPath; !slices.Contains(envFields, fp) {
-				errs = append(errs, &FieldError{Field: f + ".valueFrom.fieldRef.fieldPath", Err: ErrUnsupported,
-					Msg: fmt.Sprintf("%q %s (only metadata.name, metadata.namespace and status.podIP)", fp, ErrUnsupported)})
+			if vf.FieldRef != nil {
+				if err := checkFieldPath(f+".valueFrom.fieldRef", vf.FieldRef, envFieldPaths); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if ref := vf.ConfigMapKeyRef; ref != nil && ref.Key == "" {
+				errs = append(errs, invalid(f+".valueFrom.configMapKeyRef.key", "is required"))
+			}
+			if ref := vf.SecretKeyRef; ref != nil && ref.Key == "" {
+				errs = append(errs, invalid(f+".valueFrom.secretKeyRef.key", "is required"))
 			}
 		}
 	}

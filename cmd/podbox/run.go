@@ -14,7 +14,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/yaml"
 
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
@@ -125,16 +124,17 @@ func loadManifest(path, name string) (*sandbox.PodConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := spec.Parse(data)
+	cfgs, err := spec.ParseAllKeep(data)
+	if err == nil && len(cfgs) != 1 {
+		err = fmt.Errorf("%w: the manifest holds %d pods, podbox runs one at a time", spec.ErrInvalid, len(cfgs))
+	}
 	if err != nil {
 		if path != "-" {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return nil, err
 	}
-	if cfg.Manifest, err = yaml.YAMLToJSON(data); err != nil {
-		return nil, err
-	}
+	cfg := cfgs[0]
 	if name != "" {
 		if err := sandbox.ValidateName("--name", name); err != nil {
 			return nil, err

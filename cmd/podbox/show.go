@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -223,7 +222,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	pod.Name, pod.Namespace = st.Name, st.Namespace()
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
 	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
-	s := v1.PodStatus{Phase: kubePhase(st), Reason: st.Reason, Message: st.Message, HostIP: hostIP()}
+	s := v1.PodStatus{Phase: kubePhase(st), Reason: st.Reason, Message: st.Message, HostIP: sandbox.HostIP()}
 	if st.Phase == sandbox.PhaseStopped {
 		s.Reason = sandbox.ReasonStopped
 	}
@@ -336,16 +335,6 @@ func kubeContainer(st *sandbox.PodStatus, cs sandbox.ContainerStatus, img, image
 		}
 	}
 	return k
-}
-
-// hostIP is the host's address on its default route, as a node's InternalIP.
-func hostIP() string {
-	conn, err := net.Dial("udp", "192.0.2.1:9") // no packet is sent: UDP "connect" only picks a route
-	if err != nil {
-		return ""
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
 var inspectCommand = &cli.Command{
