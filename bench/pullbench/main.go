@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,8 +82,14 @@ func run(host, busybox string) error {
 		if err != nil {
 			return err
 		}
-		img, err = mutate.Config(img, v1.Config{Cmd: []string{"sleep", "3600"}})
+		cf, err := img.ConfigFile()
 		if err != nil {
+			return err
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture = "linux", runtime.GOARCH
+		cf.Config.Cmd = []string{"sleep", "3600"}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			return err
 		}
 		ref, err := name.ParseReference(host + "/bench/app:" + tag)
