@@ -64,6 +64,10 @@
 // blobs are not kept: a layer is streamed from the registry or archive
 // into its directory, its DiffID checked.
 //
+// An overlay mount takes its lower directories in one option string of at
+// most a page (4096 bytes): with the default root, about 40 layers fit, which
+// bounds the layers of an image that can be unpacked above the first and run.
+//
 // A store of the older layout (names/NAME symlinks to content/DIR with a
 // flat rootfs/) is converted on Open, each image becoming one layer.
 //
