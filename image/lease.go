@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,12 @@ func (s *Store) AddLease(key, pod string, imgs ...*Image) error {
 	if err != nil {
 		return err
 	}
+	// Shared: no collection runs while the lease is written and checked.
+	unlock, err := s.lockShared(context.Background())
+	if err != nil {
+		return fmt.Errorf("lease images for pod %s: %w", pod, err)
+	}
+	defer unlock()
 	if err := writeFileAtomic(p, data); err != nil {
 		return fmt.Errorf("lease images for pod %s: %w", pod, err)
 	}
