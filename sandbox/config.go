@@ -57,6 +57,11 @@ type PodConfig struct {
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	// Containers start in order.
 	Containers []ContainerConfig `json:"containers"`
+	// EphemeralContainers are the debugging containers added to the
+	// running pod (Manager.AddEphemeralContainer), as Kubernetes'
+	// spec.ephemeralContainers: never restarted, no ports, no resources. A
+	// pod is never created with any.
+	EphemeralContainers []ContainerConfig `json:"ephemeralContainers,omitempty"`
 	// Manifest is the Kubernetes manifest (JSON) the config came from, if
 	// any, kept so that the pod can be shown as a v1.Pod.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
@@ -240,6 +245,11 @@ type ContainerConfig struct {
 	StartupProbe   *Probe `json:"startupProbe,omitempty"`
 	// Lifecycle holds the postStart and preStop hooks and the stop signal.
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+	// TargetContainer, only for an ephemeral container, names the
+	// container whose PID namespace it joins (Kubernetes'
+	// targetContainerName); empty: a PID namespace of its own, or the
+	// pod's when shared.
+	TargetContainer string `json:"targetContainerName,omitempty"`
 }
 
 // EnvVar is a variable with a literal Value, or one taken from a pod field
@@ -346,6 +356,9 @@ func checkPodFields(c *PodConfig) []error {
 	if len(c.Containers) == 0 {
 		errs = append(errs, errors.New("containers: a pod needs at least one container"))
 	}
+	if len(c.EphemeralContainers) > 0 {
+		errs = append(errs, errors.New("ephemeralContainers: a pod can not be created with ephemeral containers: add them to the running pod (AddEphemeralContainer, podbox debug)"))
+	}
 	if g := c.FSGroup; g != nil && *g < 0 {
 		errs = append(errs, fmt.Errorf("fsGroup: %d is negative", *g))
 	}
@@ -380,14 +393,6 @@ func checkContainers(c *PodConfig) []error {
 		} else if ctr.RestartPolicy != "" {
 			errs = append(errs, fmt.Errorf("%s.restartPolicy: only init containers have one", f))
 		}
-		for j, vm := range ctr.VolumeMounts {
-			if !volumes[vm.Name] {
-				errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].name: volume %q is not defined", f, j, vm.Name))
-			}
-			if !path.IsAbs(vm.Target) {
-				errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].target: %q is not an absolute path", f, j, vm.Target))
-			}
-		}
 		if err := ValidateName(f+".name", ctr.Name); err != nil {
 			errs = append(errs, err)
 		} else if ctr.Name == pauseCgroup {
@@ -396,49 +401,67 @@ func checkContainers(c *PodConfig) []error {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", f, ctr.Name))
 		}
 		seen[ctr.Name] = true
-		if len(ctr.RootfsLayers) == 0 && !path.IsAbs(ctr.Rootfs) {
-			errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))
+		if ctr.TargetContainer != "" {
+			errs = append(errs, fmt.Errorf("%s.targetContainerName: only ephemeral containers have one", f))
 		}
-		for j, l := range ctr.RootfsLayers {
-			if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
-				errs = append(errs, fmt.Errorf("%s.rootfsLayers[%d]: %q is not an absolute path without ':' or ','", f, j, l))
-			}
+		errs = append(errs, checkContainer(f, &ctr, volumes)...)
+	}
+	return errs
+}
+
+// checkContainer checks one container's own fields, f being its field path.
+func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []error {
+	var errs []error
+	for j, vm := range ctr.VolumeMounts {
+		if !volumes[vm.Name] {
+			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].name: volume %q is not defined", f, j, vm.Name))
 		}
-		if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
-			errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
+		if !path.IsAbs(vm.Target) {
+			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].target: %q is not an absolute path", f, j, vm.Target))
 		}
-		if ctr.WorkingDir != "" && !path.IsAbs(ctr.WorkingDir) {
-			errs = append(errs, fmt.Errorf("%s.workingDir: %q is not an absolute path", f, ctr.WorkingDir))
+	}
+	if len(ctr.RootfsLayers) == 0 && !path.IsAbs(ctr.Rootfs) {
+		errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))
+	}
+	for j, l := range ctr.RootfsLayers {
+		if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
+			errs = append(errs, fmt.Errorf("%s.rootfsLayers[%d]: %q is not an absolute path without ':' or ','", f, j, l))
 		}
-		for j, e := range ctr.Env {
-			if e.Name == "" || strings.Contains(e.Name, "=") {
-				errs = append(errs, fmt.Errorf("%s.env[%d].name: %q is not a variable name", f, j, e.Name))
-			}
+	}
+	if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
+		errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
+	}
+	if ctr.WorkingDir != "" && !path.IsAbs(ctr.WorkingDir) {
+		errs = append(errs, fmt.Errorf("%s.workingDir: %q is not an absolute path", f, ctr.WorkingDir))
+	}
+	for j, e := range ctr.Env {
+		if e.Name == "" || strings.Contains(e.Name, "=") {
+			errs = append(errs, fmt.Errorf("%s.env[%d].name: %q is not a variable name", f, j, e.Name))
 		}
-		if ctr.CPULimitMillis < 0 || ctr.CPURequestMillis < 0 {
-			errs = append(errs, fmt.Errorf("%s: cpu limit and request must not be negative", f))
+	}
+	if ctr.CPULimitMillis < 0 || ctr.CPURequestMillis < 0 {
+		errs = append(errs, fmt.Errorf("%s: cpu limit and request must not be negative", f))
+	}
+	if ctr.MemoryLimit < 0 {
+		errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))
+	}
+	if ctr.RunAsNonRoot && (ctr.UID == nil || *ctr.UID == 0) {
+		errs = append(errs, fmt.Errorf("%s.runAsNonRoot: the container would run as root: set runAsUser, or use an image whose USER is not root", f))
+	}
+	if ctr.AllowPrivilegeEscalation != nil && !*ctr.AllowPrivilegeEscalation && ctr.Privileged {
+		errs = append(errs, fmt.Errorf("%s.allowPrivilegeEscalation: false contradicts privileged", f))
+	}
+	if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
+		errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
+	}
+	errs = append(errs, checkSeccomp(f, ctr.Seccomp)...)
+	for j, m := range ctr.Mounts {
+		mf := fmt.Sprintf("%s.mounts[%d]", f, j)
+		if !path.IsAbs(m.Source) {
+			errs = append(errs, fmt.Errorf("%s.source: %q is not an absolute path", mf, m.Source))
 		}
-		if ctr.MemoryLimit < 0 {
-			errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))
-		}
-		if ctr.RunAsNonRoot && (ctr.UID == nil || *ctr.UID == 0) {
-			errs = append(errs, fmt.Errorf("%s.runAsNonRoot: the container would run as root: set runAsUser, or use an image whose USER is not root", f))
-		}
-		if ctr.AllowPrivilegeEscalation != nil && !*ctr.AllowPrivilegeEscalation && ctr.Privileged {
-			errs = append(errs, fmt.Errorf("%s.allowPrivilegeEscalation: false contradicts privileged", f))
-		}
-		if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
-			errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
-		}
-		errs = append(errs, checkSeccomp(f, ctr.Seccomp)...)
-		for j, m := range ctr.Mounts {
-			mf := fmt.Sprintf("%s.mounts[%d]", f, j)
-			if !path.IsAbs(m.Source) {
-				errs = append(errs, fmt.Errorf("%s.source: %q is not an absolute path", mf, m.Source))
-			}
-			if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
-				errs = append(errs, fmt.Errorf("%s.target: %q is not an absolute path below /", mf, m.Target))
-			}
+		if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
+			errs = append(errs, fmt.Errorf("%s.target: %q is not an absolute path below /", mf, m.Target))
 		}
 	}
 	return errs

@@ -71,7 +71,7 @@ func removeInstance(dir, name string) error {
 // and runs its process with stdout and stderr going to the log file at
 // logPath in the CRI format; it returns once the process has been exec'd.
 // The instance's exit is sent on exits.
-func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, logPath string, exits chan<- exitEvent) (_ *instance, retErr error) {
+func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, logPath string, ex instanceExtras, exits chan<- exitEvent) (_ *instance, retErr error) {
 	if err := removeInstance(dir, cfg.Name); err != nil {
 		return nil, err
 	}
@@ -93,6 +93,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		if p, ok := st.Namespaces[ns.kind]; ok {
 			podNS[ns.typ] = p
 		}
+	}
+	if ex.pidNS != "" {
+		podNS[configs.NEWPID] = ex.pidNS
 	}
 	files := map[string]string{}
 	for _, target := range podFiles {
@@ -140,6 +143,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		logf.Close()
 		return nil, err
 	}
+	if ex.attach != nil {
+		p.ConsoleWidth, p.ConsoleHeight = ex.attach.width, ex.attach.height
+	}
 	// The count before the start: an OOM kill during it is this instance's.
 	// A cgroup that does not exist yet has counted none.
 	oomBase, _ := cgroups.OOMKillCount(cgroupPath)
@@ -154,6 +160,18 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{})}
 	in.pid, _ = p.Pid()
+	if a := ex.attach; a != nil {
+		// The attached client's input goes to the terminal, or to stdin
+		// until the client closes it (Kubernetes' stdinOnce).
+		if master := streams.out["stdout"]; cfg.TTY && master != nil {
+			go io.Copy(master.(io.Writer), a.in)
+		} else if streams.stdin != nil {
+			go func(w *os.File) { io.Copy(w, a.in); w.Close() }(streams.stdin)
+		}
+		for stream, r := range streams.out {
+			streams.out[stream] = teeReader{r, a.conn}
+		}
+	}
 	for stream, r := range streams.out {
 		in.logs.Add(1)
 		go func() { defer in.logs.Done(); logf.copyLines(stream, r) }()
@@ -172,6 +190,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		streams.close()
 		logf.Close()
 		close(in.done)
+		if ex.attach != nil {
+			ex.attach.conn.Close() // the client sees the end of the output
+		}
 		exits <- exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
 			ExitCode: code, Reason: reason, StartedAt: in.started, FinishedAt: finished,
 		}}
@@ -229,6 +250,30 @@ type stdio struct {
 	keep    []io.Closer // our ends the container must not see closed
 	child   []io.Closer // its ends, closed here once it runs
 	console *os.File    // where libcontainer sends a TTY's master
+	stdin   *os.File    // our end of the stdin pipe, with Stdin
+}
+
+// instanceExtras are what an ephemeral container's instance takes besides
+// its configuration: the PID namespace of its target container, and the
+// client attached to it from its start.
+type instanceExtras struct {
+	pidNS  string
+	attach *attachment
+}
+
+// teeReader copies what the container writes to an attached client as the
+// log reads it; a client that went away costs the log nothing.
+type teeReader struct {
+	io.ReadCloser
+	w io.Writer
+}
+
+func (t teeReader) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if n > 0 {
+		t.w.Write(p[:n])
+	}
+	return n, err
 }
 
 // containerStdio gives the container its streams: pipes for stdout and
@@ -273,6 +318,7 @@ func containerStdio(p *libcontainer.Process, cfg *ContainerConfig) (_ *stdio, re
 		p.Stdin = r
 		s.child = append(s.child, r)
 		s.keep = append(s.keep, w)
+		s.stdin = w
 	}
 	return s, nil
 }

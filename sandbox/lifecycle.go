@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +93,13 @@ type runner struct {
 	// evicted: the pod used more local storage than it stated; it is
 	// stopped at once (grace 0), as the kubelet evicts.
 	evicted bool
+	// wake says that ephemeral containers may have been added to the
+	// pod's state; attached brings the client of one that waited for it.
+	wake     chan struct{}
+	attached chan attachEvent
+	// awaiting are the ephemeral containers that wait for their client.
+	awaiting map[string]*net.UnixListener
+	done     chan struct{}
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -141,6 +149,13 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		probes:     make(chan probeResult, 16),
 		hooks:      make(chan hookResult, 16),
 		quit:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		attached:   make(chan attachEvent),
+		awaiting:   map[string]*net.UnixListener{},
+		done:       make(chan struct{}),
+	}
+	if err := r.listenWake(); err != nil {
+		r.logf("pod %q: ephemeral containers can not be added: %v", name, err)
 	}
 	defer close(r.quit)
 	return r.run(ctx)
@@ -175,7 +190,15 @@ func (r *runner) save() {
 	if r.st.Phase != PhasePending || crashLooping(r.st) != nil {
 		defer r.notifyStarted()
 	}
-	if err := r.m.withLock(r.name, func() error { return writeState(r.dir, r.st) }); err != nil && !errors.Is(err, ErrNotExist) {
+	err := r.m.withLock(r.name, func() error {
+		// Ephemeral containers are added to the state by others
+		// (AddEphemeralContainer): keep them.
+		if disk, err := readState(r.dir); err == nil {
+			r.adoptEphemerals(disk)
+		}
+		return writeState(r.dir, r.st)
+	})
+	if err != nil && !errors.Is(err, ErrNotExist) {
 		r.logf("save state of pod %q: %v", r.name, err)
 	}
 }
@@ -203,6 +226,10 @@ func (r *runner) run(ctx context.Context) error {
 				r.onProbe(res)
 			case res := <-r.hooks:
 				r.onHook(res)
+			case <-r.wake:
+				r.startEphemerals()
+			case ev := <-r.attached:
+				r.onAttach(ev)
 			case <-pauseCheck.C:
 				if !r.checkPause() {
 					return false
@@ -284,6 +311,10 @@ func (r *runner) run(ctx context.Context) error {
 // start starts an instance of a container and records it; false when it
 // could not start (recorded as terminated with reason StartError).
 func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
+	return r.startWith(cfg, cs, instanceExtras{})
+}
+
+func (r *runner) startWith(cfg *ContainerConfig, cs *ContainerStatus, ex instanceExtras) bool {
 	if !cs.StartedAt.IsZero() { // an instance ran before: this is a restart
 		if cs.State == StateTerminated {
 			cs.LastTermination = cs.termination()
@@ -296,7 +327,7 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 	}
 	logPath := LogPath(logDir, cfg.Name, cs.RestartCount)
 	pruneInstances(logDir, cfg.Name, cs.RestartCount-1)
-	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, r.exits)
+	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, ex, r.exits)
 	if err != nil {
 		now := time.Now().UTC()
 		*cs = ContainerStatus{
@@ -308,6 +339,10 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 		os.MkdirAll(filepath.Dir(logPath), 0o700)
 		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
 			now.Format(time.RFC3339Nano), cfg.Name, err)), 0o600)
+		if a := ex.attach; a != nil {
+			fmt.Fprintf(a.conn, "podbox: start container %q: %v\r\n", cfg.Name, err)
+			a.conn.Close()
+		}
 		r.save()
 		r.notifyStarted()
 		return false
@@ -473,6 +508,7 @@ func (r *runner) checkPause() bool {
 // sandbox (namespaces, cgroup, files) stays until Remove.
 func (r *runner) finish(ctx context.Context) error {
 	r.stopping = true
+	r.stopEphemerals()
 	for name, t := range r.timers {
 		t.Stop()
 		delete(r.timers, name)
@@ -513,7 +549,7 @@ func (r *runner) finish(ctx context.Context) error {
 	r.m.killPause(r.dir, r.st)
 	// Nothing restarts any more: a container that waited to (re)start has
 	// ended as it was.
-	for _, list := range [][]ContainerStatus{r.st.InitContainers, r.st.Containers} {
+	for _, list := range r.st.lists() {
 		for i := range list {
 			cs := &list[i]
 			if cs.State != StateWaiting {
@@ -860,7 +896,7 @@ func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Dura
 				unix.Close(fd)
 			}
 		}()
-		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+		for _, list := range st.lists() {
 			for _, cs := range list {
 				if cs.State != StateRunning {
 					continue
@@ -882,7 +918,7 @@ func (m *Manager) stopOrphaned(ctx context.Context, name string, grace time.Dura
 			return err
 		}
 		now := time.Now().UTC()
-		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+		for _, list := range st.lists() {
 			for i := range list {
 				if cs := &list[i]; cs.State != StateTerminated {
 					cs.State, cs.Reason, cs.ExitCode, cs.FinishedAt, cs.PID = StateTerminated, ReasonUnknown, -1, now, 0

@@ -605,7 +605,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*PodStatus, error) {
 	if monitorAlive {
 		return st, nil // it records exits itself, a moment after they happen
 	}
-	for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+	for _, list := range st.lists() {
 		for i := range list {
 			if cs := &list[i]; cs.State == StateRunning && !alive(cs.PID, 0) {
 				cs.State, cs.Reason = StateTerminated, ReasonUnknown
@@ -620,7 +620,7 @@ func (s *PodStatus) active() bool {
 	if s.MonitorPID != 0 && alive(s.MonitorPID, s.MonitorStart) {
 		return true
 	}
-	for _, list := range [][]ContainerStatus{s.InitContainers, s.Containers} {
+	for _, list := range s.lists() {
 		for _, cs := range list {
 			if cs.State == StateRunning {
 				return true

@@ -46,6 +46,9 @@ const (
 	KindInit    ContainerKind = "init"
 	KindSidecar ContainerKind = "sidecar"
 	KindApp     ContainerKind = "app"
+	// KindEphemeral: a debugging container added to the running pod
+	// (Manager.AddEphemeralContainer), never restarted.
+	KindEphemeral ContainerKind = "ephemeral"
 )
 
 // PodPhase is the pod's state as a whole: Kubernetes' phases, plus Stopped
@@ -166,7 +169,16 @@ type PodStatus struct {
 	Namespaces     map[string]string `json:"namespaces,omitempty"`
 	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	Containers     []ContainerStatus `json:"containers"`
-	Config         PodConfig         `json:"config"`
+	// EphemeralContainers are those added to the running pod, in the order
+	// they were added (Config.EphemeralContainers).
+	EphemeralContainers []ContainerStatus `json:"ephemeralContainers,omitempty"`
+	Config              PodConfig         `json:"config"`
+}
+
+// lists are the pod's container statuses: init, app and ephemeral. The
+// slices share the status's arrays, so a change through them sticks.
+func (s *PodStatus) lists() [][]ContainerStatus {
+	return [][]ContainerStatus{s.InitContainers, s.Containers, s.EphemeralContainers}
 }
 
 // container finds a container's status, init or app, by name.
@@ -179,6 +191,11 @@ func (s *PodStatus) container(name string) *ContainerStatus {
 	for i := range s.Containers {
 		if s.Containers[i].Name == name {
 			return &s.Containers[i]
+		}
+	}
+	for i := range s.EphemeralContainers {
+		if s.EphemeralContainers[i].Name == name {
+			return &s.EphemeralContainers[i]
 		}
 	}
 	return nil
@@ -194,6 +211,11 @@ func (s *PodStatus) containerConfig(name string) *ContainerConfig {
 	for i := range s.Config.Containers {
 		if s.Config.Containers[i].Name == name {
 			return &s.Config.Containers[i]
+		}
+	}
+	for i := range s.Config.EphemeralContainers {
+		if s.Config.EphemeralContainers[i].Name == name {
+			return &s.Config.EphemeralContainers[i]
 		}
 	}
 	return nil
