@@ -63,7 +63,10 @@ func attachSocket(dir, name string) string { return filepath.Join(dir, "attach",
 // the ephemeral containers kubectl debug adds. cfg has no ports, resources
 // or restart policy; its TargetContainer, when set, names the container
 // whose PID namespace it joins. A container with Stdin waits for Attach.
-// The pod must be Pending or Running, its lifecycle running.
+// The pod must be Pending or Running, its lifecycle running. With
+// Options.Images, an Image without a root filesystem is resolved as
+// ResolveImages does (pulling nothing: see PullImages) and leased until the
+// pod is removed.
 //
 // Equivalent to: kubectl debug POD --image IMAGE [--target CTR]
 func (m *Manager) AddEphemeralContainer(ctx context.Context, pod string, cfg ContainerConfig) error {
@@ -79,7 +82,11 @@ func (m *Manager) AddEphemeralContainer(ctx context.Context, pod string, cfg Con
 		if (st.Phase != PhaseRunning && st.Phase != PhasePending) || st.MonitorPID == 0 || !alive(st.MonitorPID, st.MonitorStart) {
 			return fmt.Errorf("pod %q is %s: %w (ephemeral containers are added to running pods)", pod, st.Phase, ErrNotRunning)
 		}
+		if err := m.resolveEphemeral(ctx, dir, pod, &cfg); err != nil {
+			return err
+		}
 		if errs := checkEphemeral(st, &cfg); len(errs) > 0 {
+			m.releaseEphemeralImages(dir, &PodStatus{Config: PodConfig{EphemeralContainers: []ContainerConfig{cfg}}})
 			return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 		}
 		profiles, err := readSeccompProfiles(m.opts.SeccompRoot, &PodConfig{Containers: []ContainerConfig{cfg}})

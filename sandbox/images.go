@@ -11,14 +11,17 @@ import (
 	"github.com/podbox/podbox/image"
 )
 
-// eachContainer calls fn with the field path and config of every init and
-// app container.
+// eachContainer calls fn with the field path and config of every init,
+// app and ephemeral container.
 func (c *PodConfig) eachContainer(fn func(field string, ctr *ContainerConfig)) {
 	for i := range c.InitContainers {
 		fn(fmt.Sprintf("spec.initContainers[%d].image", i), &c.InitContainers[i])
 	}
 	for i := range c.Containers {
 		fn(fmt.Sprintf("spec.containers[%d].image", i), &c.Containers[i])
+	}
+	for i := range c.EphemeralContainers {
+		fn(fmt.Sprintf("spec.ephemeralContainers[%d].image", i), &c.EphemeralContainers[i])
 	}
 }
 
@@ -137,4 +140,43 @@ func (m *Manager) releaseImages(dir string) error {
 		return nil
 	}
 	return m.opts.Images.Release(leaseKey(dir))
+}
+
+// ephemeralLeaseKey names the image lease of ephemeral container name of
+// the pod whose directory is dir: one lease each, since AddLease replaces
+// a lease's images and the pod's own are leased at creation.
+func ephemeralLeaseKey(dir, name string) string { return leaseKey(dir + "\x00ephemeral\x00" + name) }
+
+// resolveEphemeral resolves an ephemeral container's image as
+// ResolveImages does, when the Manager has an image store and the
+// container names an image without a root filesystem, and leases it for
+// the pod.
+func (m *Manager) resolveEphemeral(ctx context.Context, dir, ref string, c *ContainerConfig) error {
+	if m.opts.Images == nil || c.Image == "" || c.Rootfs != "" || len(c.RootfsLayers) > 0 {
+		return nil
+	}
+	img, err := m.opts.Images.Get(c.Image)
+	if err == nil {
+		err = resolveContainer(ctx, m.opts.Images, img, c)
+	}
+	if err == nil {
+		err = m.opts.Images.AddLease(ephemeralLeaseKey(dir, c.Name), ref, img)
+	}
+	if err != nil {
+		return fmt.Errorf("image %q: %w", c.Image, err)
+	}
+	return nil
+}
+
+// releaseEphemeralImages drops the image leases of the pod's ephemeral
+// containers.
+func (m *Manager) releaseEphemeralImages(dir string, st *PodStatus) error {
+	if m.opts.Images == nil || st == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range st.Config.EphemeralContainers {
+		errs = append(errs, m.opts.Images.Release(ephemeralLeaseKey(dir, c.Name)))
+	}
+	return errors.Join(errs...)
 }

@@ -563,6 +563,9 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	if err := m.releaseImages(dir); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.releaseEphemeralImages(dir, st); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

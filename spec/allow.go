@@ -130,6 +130,8 @@ var allowed = obj(fields{
 		})),
 		"initContainers": list(container),
 		"containers":     list(container),
+		// Refused on create by checkPodFields, as Kubernetes refuses them.
+		"ephemeralContainers": leaf,
 		"securityContext": obj(fields{
 			"runAsUser":           leaf,
 			"runAsGroup":          leaf,

@@ -400,6 +400,11 @@ func TestRefusals(t *testing.T) {
 					Lifecycle: &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"x"}}}}}}
 			},
 			want: []string{"spec.initContainers[0].lifecycle: may not be set for init containers without restartPolicy: Always"}},
+		{name: "ephemeral containers on create", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Spec.EphemeralContainers = []v1.EphemeralContainer{{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "dbg", Image: "busybox"}}}
+			},
+			want: []string{"spec.ephemeralContainers: Forbidden: cannot be set on create"}},
 		{name: "configMap volume", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectReference: v1.LocalObjectReference{Name: "cm"}}}

@@ -123,6 +123,10 @@ func checkPodFields(p *v1.Pod) []error {
 	if len(p.Spec.Containers) == 0 {
 		errs = append(errs, invalid("spec.containers", "a pod needs at least one container"))
 	}
+	if len(p.Spec.EphemeralContainers) > 0 {
+		// As the API server refuses it: they are added to a running pod.
+		errs = append(errs, invalid("spec.ephemeralContainers", "Forbidden: cannot be set on create (add them to the running pod with podbox debug)"))
+	}
 	return errs
 }
 

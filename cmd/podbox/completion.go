@@ -257,6 +257,15 @@ func complete(app *cli.App, words []string, cur string, src names) []string {
 			return nil
 		case "o", "output":
 			return prefixed(outputs[verb], cur)
+		case "target":
+			if len(pos) > 0 {
+				return prefixed(src.containers(pos[0]), cur)
+			}
+			return nil
+		case "image":
+			return prefixed(src.images(), cur)
+		case "profile":
+			return prefixed([]string{"general", "netadmin", "sysadmin", "restricted", "baseline", "legacy"}, cur)
 		}
 		return nil // a path or a free value
 	}
@@ -293,7 +302,7 @@ func complete(app *cli.App, words []string, cur string, src names) []string {
 		return out
 	}
 	switch verb {
-	case "logs", "inspect", "stop", "exec":
+	case "logs", "inspect", "stop", "exec", "debug":
 		if len(pos) == 0 {
 			return prefixed(src.pods(), cur)
 		}
@@ -320,6 +329,7 @@ var outputs = map[string][]string{
 	"get":     {"json", "yaml", "table"},
 	"inspect": {"json", "namespaces"},
 	"version": {"text", "json"},
+	"run":     {"yaml", "json"},
 }
 
 func prefixed(cands []string, cur string) []string {

@@ -90,7 +90,7 @@ const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 // container) and, when the pod has several, says so on w.
 func pickContainer(st *sandbox.PodStatus, name string, w io.Writer) (*sandbox.ContainerStatus, error) {
 	var names []string
-	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers} {
+	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers, st.EphemeralContainers} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i], nil
@@ -123,7 +123,7 @@ func pickContainer(st *sandbox.PodStatus, name string, w io.Writer) (*sandbox.Co
 }
 
 func hasContainer(st *sandbox.PodStatus, name string) bool {
-	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers} {
+	for _, list := range [][]sandbox.ContainerStatus{st.Containers, st.InitContainers, st.EphemeralContainers} {
 		for _, cs := range list {
 			if cs.Name == name {
 				return true

@@ -83,7 +83,7 @@ Example:
 			&cli.DurationFlag{Name: "backoff-base", Value: 10 * time.Second, EnvVars: []string{"PODBOX_BACKOFF_BASE"}, Usage: "crash-loop backoff base (doubles up to 30x)", Hidden: true},
 		},
 		Commands: []*cli.Command{
-			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand,
+			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand, debugCommand,
 			stopCommand, rmCommand, imageCommand, networkCommand, versionCommand,
 			completionCommand, completeCommand, monitorCommand, manCommand,
 		},
@@ -378,6 +378,14 @@ func takesValue(flags []cli.Flag, arg string) bool {
 	if f == nil {
 		return false
 	}
-	_, isBool := f.(*cli.BoolFlag)
-	return !isBool
+	if _, isBool := f.(*cli.BoolFlag); isBool {
+		return false
+	}
+	// A generic flag that also stands alone (--dry-run).
+	if g, ok := f.(*cli.GenericFlag); ok {
+		if b, ok := g.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return false
+		}
+	}
+	return true
 }

@@ -22,8 +22,8 @@ import (
 
 var runCommand = &cli.Command{
 	Name:      "run",
-	Usage:     "create and start the pod in a Kubernetes manifest",
-	ArgsUsage: "FILE (- for stdin)",
+	Usage:     "create and start the pod in a Kubernetes manifest, or a one-container pod from an image",
+	ArgsUsage: "FILE (- for stdin) | NAME --image IMAGE [-- ARG...]",
 	Description: `Creates the pod described by a v1.Pod manifest (YAML or JSON) and starts it,
 leaving a small monitor process that runs its lifecycle. Prints the pod's name.
 By default it returns once every app container has started, or, exiting 1, as
@@ -34,20 +34,55 @@ container's last log lines, and keeps the pod for podbox logs and podbox rm.
 An image is pulled first, by each container's imagePullPolicy; one that can not
 be had is refused before anything is made.
 
+With --image, as kubectl run: the pod NAME with one container NAME running
+IMAGE, labelled run=NAME; what follows -- replaces the image's cmd (its
+arguments), or with --command its entrypoint. --dry-run=client -o yaml|json
+prints that manifest instead of running it, to be saved, edited and given
+back to podbox run.
+
 Example:
    podbox run testdata/pods/web.yaml
-   podbox run --name web2 --no-wait - < pod.yaml`,
+   podbox run --name web2 --no-wait - < pod.yaml
+   podbox run web --image busybox --port 80 -- httpd -f -p 80
+   podbox run web --image busybox --dry-run=client -o yaml -- httpd -f -p 80 > web.yaml`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "pod name, instead of the manifest's metadata.name"},
 		&cli.BoolFlag{Name: "no-wait", Usage: "return once the pod is created and its monitor started"},
+		&cli.StringFlag{Name: "image", Usage: "run a one-container pod NAME of this image, as kubectl run"},
+		&cli.IntFlag{Name: "port", Usage: "with --image: the port the container exposes (containerPort)"},
+		&cli.StringSliceFlag{Name: "env", Usage: "with --image: a variable, KEY=VALUE (repeatable)"},
+		&cli.StringFlag{Name: "labels", Aliases: []string{"l"}, Usage: "with --image: labels, KEY=VALUE,... (default run=NAME)"},
+		&cli.StringFlag{Name: "restart", Value: "Always", Usage: "with --image: the pod's restartPolicy, Always, OnFailure or Never"},
+		&cli.BoolFlag{Name: "command", Usage: "with --image: the arguments after -- are the command (entrypoint), not the args"},
+		&cli.GenericFlag{Name: "dry-run", Value: &dryRunValue{}, Usage: "with --image: none, or client (print the manifest, run nothing); alone means client"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "with --dry-run: yaml or json"},
 	},
 	Action: func(c *cli.Context) error {
-		if c.NArg() != 1 {
-			return errors.New("run: want one manifest file, or - for stdin (see podbox run --help)")
-		}
-		cfg, err := loadManifest(c.Args().First(), c.String("name"))
-		if err != nil {
-			return err
+		var cfg *sandbox.PodConfig
+		if c.String("image") != "" {
+			data, err := kubectlRunManifest(c)
+			if err != nil {
+				return err
+			}
+			if c.Generic("dry-run").(*dryRunValue).mode == "client" {
+				return printManifest(c, data)
+			}
+			if cfg, err = parseManifest(data, "", ""); err != nil {
+				return err
+			}
+		} else {
+			for _, f := range []string{"port", "env", "labels", "restart", "command", "dry-run", "output"} {
+				if c.IsSet(f) {
+					return fmt.Errorf("run: --%s goes with --image NAME (see podbox run --help)", f)
+				}
+			}
+			if c.NArg() != 1 {
+				return errors.New("run: want one manifest file, or - for stdin, or NAME --image IMAGE (see podbox run --help)")
+			}
+			var err error
+			if cfg, err = loadManifest(c.Args().First(), c.String("name")); err != nil {
+				return err
+			}
 		}
 		// The manifest's namespace, else -n's; both, they must agree (as
 		// kubectl apply -n says).
@@ -124,12 +159,18 @@ func loadManifest(path, name string) (*sandbox.PodConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseManifest(data, path, name)
+}
+
+// parseManifest maps the manifest data read from path ("-" or "": not a
+// file), keeping it as JSON for display; name, when set, renames the pod.
+func parseManifest(data []byte, path, name string) (*sandbox.PodConfig, error) {
 	cfgs, err := spec.ParseAllKeep(data)
 	if err == nil && len(cfgs) != 1 {
 		err = fmt.Errorf("%w: the manifest holds %d pods, podbox runs one at a time", spec.ErrInvalid, len(cfgs))
 	}
 	if err != nil {
-		if path != "-" {
+		if path != "-" && path != "" {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return nil, err

@@ -89,6 +89,15 @@ type psRow struct {
 	Restarts   int       `json:"restarts"`
 	Created    time.Time `json:"created"`
 	Message    string    `json:"message,omitempty"`
+	// Ephemeral lists the pod's ephemeral containers (podbox debug), which
+	// READY does not count, as kubectl does not.
+	Ephemeral []psEphemeral `json:"ephemeralContainers,omitempty"`
+}
+
+type psEphemeral struct {
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	ExitCode int    `json:"exitCode,omitempty"`
 }
 
 // row is a pod's line in ps. READY counts app containers and native
@@ -106,6 +115,9 @@ func row(p *sandbox.PodStatus) psRow {
 				r.Ready++
 			}
 		}
+	}
+	for _, cs := range p.EphemeralContainers {
+		r.Ephemeral = append(r.Ephemeral, psEphemeral{Name: cs.Name, State: string(cs.State), ExitCode: cs.ExitCode})
 	}
 	return r
 }
@@ -241,7 +253,7 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 		s.StartTime = &t
 	}
 	images, imageIDs := map[string]string{}, map[string]string{}
-	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers} {
+	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers, st.Config.EphemeralContainers} {
 		for _, c := range list {
 			images[c.Name] = c.Image
 			imageIDs[c.Name] = c.ImageID
@@ -249,6 +261,16 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 				imageIDs[c.Name] = c.Image
 			}
 		}
+	}
+	// Ephemeral containers are in the pod's spec as the API server keeps
+	// them once kubectl debug added them, and in its status; they count
+	// for no condition.
+	pod.Spec.EphemeralContainers = nil
+	for _, c := range st.Config.EphemeralContainers {
+		pod.Spec.EphemeralContainers = append(pod.Spec.EphemeralContainers, kubeEphemeral(c))
+	}
+	for _, cs := range st.EphemeralContainers {
+		s.EphemeralContainerStatuses = append(s.EphemeralContainerStatuses, kubeContainer(st, cs, images[cs.Name], imageIDs[cs.Name]))
 	}
 	// Conditions, with the time each last changed as far as podbox knows
 	// it: created, the last init container's end, the last container's
@@ -293,6 +315,41 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	}
 	pod.Status = s
 	return pod
+}
+
+// kubeEphemeral is an ephemeral container's spec as Kubernetes shows it:
+// its image, command (resolved against the image), terminal and target,
+// and the security context its debug profile gave it.
+func kubeEphemeral(c sandbox.ContainerConfig) v1.EphemeralContainer {
+	e := v1.EphemeralContainer{TargetContainerName: c.TargetContainer, EphemeralContainerCommon: v1.EphemeralContainerCommon{
+		Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
+		Stdin: c.Stdin, TTY: c.TTY, TerminationMessagePolicy: v1.TerminationMessageReadFile,
+	}}
+	for _, v := range c.Env {
+		if v.FieldPath == "" {
+			e.Env = append(e.Env, v1.EnvVar{Name: v.Name, Value: v.Value})
+		}
+	}
+	sc := &v1.SecurityContext{AllowPrivilegeEscalation: c.AllowPrivilegeEscalation}
+	if c.Privileged {
+		sc.Privileged = &c.Privileged
+	}
+	if c.RunAsNonRoot {
+		sc.RunAsNonRoot = &c.RunAsNonRoot
+	}
+	if len(c.CapAdd) > 0 || len(c.CapDrop) > 0 {
+		sc.Capabilities = &v1.Capabilities{}
+		for _, a := range c.CapAdd {
+			sc.Capabilities.Add = append(sc.Capabilities.Add, v1.Capability(a))
+		}
+		for _, d := range c.CapDrop {
+			sc.Capabilities.Drop = append(sc.Capabilities.Drop, v1.Capability(d))
+		}
+	}
+	if *sc != (v1.SecurityContext{}) {
+		e.SecurityContext = sc
+	}
+	return e
 }
 
 // kubePhase maps podbox's phases onto Kubernetes': a pod stopped on
@@ -458,12 +515,12 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 	out.Cgroup.MemoryEvents, _ = pod.MemoryEvents()
 	out.Cgroup.Pressure, _ = pod.Pressure()
 	seccomp := map[string]string{}
-	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers} {
+	for _, list := range [][]sandbox.ContainerConfig{st.Config.InitContainers, st.Config.Containers, st.Config.EphemeralContainers} {
 		for _, c := range list {
 			seccomp[c.Name] = c.SeccompDescription()
 		}
 	}
-	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers} {
+	for _, list := range [][]sandbox.ContainerStatus{st.InitContainers, st.Containers, st.EphemeralContainers} {
 		for _, cs := range list {
 			ic := inspectContainer{Name: cs.Name, Kind: string(cs.Kind), State: string(cs.State), RestartCount: cs.RestartCount, Cgroup: cs.CgroupPath,
 				Seccomp: seccomp[cs.Name], Log: cs.LogPath}
