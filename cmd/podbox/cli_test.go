@@ -57,7 +57,11 @@ func (fakeNames) images() []string { return []string{"busybox:latest"} }
 func TestComplete(t *testing.T) {
 	app := newApp()
 	for _, tc := range []struct{ line, want string }{
-		{"", "run ps get inspect logs exec stop rm image network version completion"},
+		{"", "run ps get inspect logs exec debug stop rm image network version completion"},
+		{"debug ", "web db"},
+		{"debug web --target s", "server"},
+		{"debug web --image ", "busybox:latest"},
+		{"debug web --profile n", "netadmin"},
 		{"st", "stop"},
 		{"logs ", "web db"},
 		{"logs w", "web"},
