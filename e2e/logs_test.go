@@ -167,7 +167,8 @@ spec:
     resources: {limits: {ephemeral-storage: 10Mi}}
 `, `Container writer exceeded its local ephemeral storage limit "10Mi".`},
 	} {
-		mustPodbox(t, e, "run", manifest(t, tc.name+".yaml", tc.manifest))
+		// --no-wait: the eviction may come before every container is seen running.
+		mustPodbox(t, e, "run", "--no-wait", manifest(t, tc.name+".yaml", tc.manifest))
 		var pod *v1.Pod
 		eventually(t, 20*time.Second, tc.name+" evicted", func() (bool, string) {
 			pod = e.getPod(t, tc.name)

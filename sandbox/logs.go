@@ -146,7 +146,7 @@ const rotatedSuffix = "20060102-150405.000000000"
 // (P for a part of a line longer than the buffer), and rotates it by size:
 // at maxSize the file is renamed aside with a time suffix and a new one
 // begun, and of the parts only the newest maxFiles-1 are kept. Memory is
-// bounded by one line buffer per stream.
+// bounded by a line buffer and a batch per stream.
 type logWriter struct {
 	mu       sync.Mutex
 	path     string
@@ -154,7 +154,6 @@ type logWriter struct {
 	size     int64
 	maxSize  int64
 	maxFiles int
-	buf      []byte
 }
 
 // openLog opens (appends to) the log at path; maxSize and maxFiles of 0
@@ -185,16 +184,29 @@ func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
 func (w *logWriter) copyLines(stream string, r io.ReadCloser) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, maxLogLine)
+	// Records are gathered in a batch, all stamped with the time of the
+	// read that brought them, and written at once when the stream has no
+	// more for now (before blocking) or the batch is full: one write(2)
+	// for many lines rather than one each.
+	var batch, stamp []byte
 	for {
 		line, isPrefix, err := br.ReadLine()
+		if len(batch) == 0 { // the time the read brought this burst
+			stamp = time.Now().UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
+		}
 		// A terminal ends its lines with \r\n.
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := "F"
+			tag := " F "
 			if isPrefix {
-				tag = "P"
+				tag = " P "
 			}
-			w.write(stream, tag, line)
+			batch = append(append(append(append(append(batch, stamp...), ' '), stream...), tag...), line...)
+			batch = append(batch, '\n')
+		}
+		if err != nil || br.Buffered() == 0 || len(batch) >= logBatch {
+			w.write(batch)
+			batch = batch[:0]
 		}
 		if err != nil {
 			return
@@ -202,21 +214,22 @@ func (w *logWriter) copyLines(stream string, r io.ReadCloser) {
 	}
 }
 
-func (w *logWriter) write(stream, tag string, line []byte) {
+// logBatch is the most a stream gathers before writing: under the smallest
+// rotation size, so that a batch always fits in a fresh file.
+const logBatch = 32 << 10
+
+// write appends whole records to the log, rotating it first when they
+// would take it past maxSize.
+func (w *logWriter) write(records []byte) {
+	if len(records) == 0 {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf = time.Now().UTC().AppendFormat(w.buf[:0], time.RFC3339Nano)
-	w.buf = append(w.buf, ' ')
-	w.buf = append(w.buf, stream...)
-	w.buf = append(w.buf, ' ')
-	w.buf = append(w.buf, tag...)
-	w.buf = append(w.buf, ' ')
-	w.buf = append(w.buf, line...)
-	w.buf = append(w.buf, '\n')
-	if w.size > 0 && w.size+int64(len(w.buf)) > w.maxSize {
+	if w.size > 0 && w.size+int64(len(records)) > w.maxSize {
 		w.rotate()
 	}
-	n, _ := w.f.Write(w.buf)
+	n, _ := w.f.Write(records)
 	w.size += int64(n)
 }
 
