@@ -331,15 +331,10 @@ func (p *Pod) Pids() (PidsStats, error) {
 		return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
 	}
 	var dir string
-	// v2 counts a refused fork in pids.events of the cgroup whose limit
-	// refused it and its ancestors; v1 in that of the cgroup that forked:
-	// there the pod's children are added up.
-	v1 := false
 	switch be := p.backend().(type) {
 	case *unified:
 		dir = be.dir(p.path)
 	case legacy:
-		v1 = true
 		m, err := be.manager(podConfig(p.path, 0))
 		if err != nil {
 			return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
@@ -354,19 +349,22 @@ func (p *Pod) Pids() (PidsStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
 	}
-	dirs := []string{dir}
-	if v1 {
-		children, _ := filepath.Glob(filepath.Join(dir, "*", "pids.events"))
-		for _, c := range children {
-			dirs = append(dirs, filepath.Dir(c))
+	// Where a refused fork is counted depends on the kernel: v1, and v2
+	// before Linux 6.13 or so, count it in pids.events of the cgroup that
+	// forked (a container's, below the pod); later v2 kernels in that of
+	// the cgroup whose limit refused it and its ancestors. The larger of
+	// the pod's own count and its children's sum is right on both.
+	own, err := readKeyValues(dir, "pids.events")
+	if err != nil {
+		return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
+	}
+	var children uint64
+	events, _ := filepath.Glob(filepath.Join(dir, "*", "pids.events"))
+	for _, e := range events {
+		if ev, err := readKeyValues(filepath.Dir(e), "pids.events"); err == nil {
+			children += ev["max"]
 		}
 	}
-	for _, d := range dirs {
-		ev, err := readKeyValues(d, "pids.events")
-		if err != nil {
-			return st, fmt.Errorf("read pids of pod cgroup %q: %w", p.path, err)
-		}
-		st.Denied += ev["max"]
-	}
+	st.Denied = max(own["max"], children)
 	return st, nil
 }
