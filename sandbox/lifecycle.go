@@ -237,9 +237,10 @@ func (r *runner) run(ctx context.Context) error {
 			case <-storageCheck:
 				if why := r.storageOverLimit(); why != "" {
 					r.logf("evicting the pod: %s", why)
+					// Saved by finish, once the containers are stopped:
+					// Failed and Evicted never show beside a running one.
 					r.st.Phase, r.st.Reason, r.st.Message = PhaseFailed, ReasonEvicted, why
 					r.evicted = true
-					r.save()
 					return false
 				}
 			case <-ctx.Done():

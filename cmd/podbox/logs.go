@@ -73,6 +73,17 @@ Example:
 			cur, err := pickContainer(now, cs.Name, io.Discard)
 			return err == nil && cur.LogPath == path && cur.State == sandbox.StateRunning
 		})
+		if err != nil && c.Bool("previous") && errors.Is(err, os.ErrNotExist) {
+			// The container restarted since its status was read, and its
+			// log from before the previous one went (two are kept): the
+			// previous instance is the one that just ended.
+			if _, now, serr := podStatus(c, name); serr == nil {
+				if cur, perr := pickContainer(now, cs.Name, io.Discard); perr == nil && cur.RestartCount > cs.RestartCount {
+					path = filepath.Join(filepath.Dir(cur.LogPath), strconv.Itoa(cur.RestartCount-1)+".log")
+					err = copyLog(c.Context, path, w, c.Bool("timestamps"), func() bool { return false })
+				}
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("log of container %q: %w", cs.Name, err)
 		}
