@@ -327,7 +327,10 @@ func (r *runner) startWith(cfg *ContainerConfig, cs *ContainerStatus, ex instanc
 		logDir = filepath.Join(r.dir, "logs")
 	}
 	logPath := LogPath(logDir, cfg.Name, cs.RestartCount)
-	pruneInstances(logDir, cfg.Name, cs.RestartCount-1)
+	// The logs of instances before the previous one go once the state
+	// says this one is current: a reader that saw the state before it
+	// still finds the previous one of its own view.
+	defer pruneInstances(logDir, cfg.Name, cs.RestartCount-1)
 	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, ex, r.exits)
 	if err != nil {
 		now := time.Now().UTC()
