@@ -224,15 +224,7 @@ func TestPauseKilledHeals(t *testing.T) {
 	url := "http://" + before.PodIP + ":80/"
 	fetchEventually(t, 5*time.Second, url, "served by")
 
-	if err := syscall.Kill(before.PausePID, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 pause %d: %v", before.PausePID, err)
-	}
-	var after *inspectOut
-	eventually(t, 3*time.Second, "a new pause", func() (bool, string) {
-		after = e.inspect(t, "httpd")
-		return after.PausePID > 0 && after.PausePID != before.PausePID && syscall.Kill(after.PausePID, 0) == nil,
-			fmt.Sprintf("pausePid %d (was %d)", after.PausePID, before.PausePID)
-	})
+	after := killPause(t, e, "httpd", before, 3*time.Second)
 	if after.PodIP != before.PodIP || after.Phase != "Running" {
 		t.Errorf("after healing: podIP %q phase %q; before: %q", after.PodIP, after.Phase, before.PodIP)
 	}
@@ -539,16 +531,7 @@ spec:
   - {name: app, image: busybox, command: ["sleep", "3600"]}
 `)
 	mustPodbox(t, e, "run", m)
-	before := e.inspect(t, "hostnet")
-	if err := syscall.Kill(before.PausePID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var after *inspectOut
-	eventually(t, 5*time.Second, "a new pause", func() (bool, string) {
-		after = e.inspect(t, "hostnet")
-		return after.PausePID > 0 && after.PausePID != before.PausePID && syscall.Kill(after.PausePID, 0) == nil,
-			fmt.Sprintf("pausePid %d (was %d), phase %s", after.PausePID, before.PausePID, after.Phase)
-	})
+	after := killPause(t, e, "hostnet", e.inspect(t, "hostnet"), 5*time.Second)
 	if after.Phase != "Running" {
 		t.Errorf("phase after the pause was replaced: %s", after.Phase)
 	}
@@ -556,4 +539,21 @@ spec:
 	if err != nil || ino != after.Namespaces["ipc"].Inode {
 		t.Errorf("new pause's ipc namespace %d (%v), the pod's is %d", ino, err, after.Namespaces["ipc"].Inode)
 	}
+}
+
+// killPause kills the pod's pause (as inspected before) and waits, up to d,
+// for the monitor to have started a new one; it returns the pod as
+// inspected then.
+func killPause(t *testing.T, e *env, pod string, before *inspectOut, d time.Duration) *inspectOut {
+	t.Helper()
+	if err := syscall.Kill(before.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 pause %d: %v", before.PausePID, err)
+	}
+	var after *inspectOut
+	eventually(t, d, "a new pause", func() (bool, string) {
+		after = e.inspect(t, pod)
+		return after.PausePID > 0 && after.PausePID != before.PausePID && syscall.Kill(after.PausePID, 0) == nil,
+			fmt.Sprintf("pausePid %d (was %d), phase %s", after.PausePID, before.PausePID, after.Phase)
+	})
+	return after
 }
