@@ -206,3 +206,81 @@ spec:
 		t.Errorf("layers left after the last image and pod went: %d", len(left))
 	}
 }
+
+// TestRunWithImagePullSecret pulls with the credentials of a
+// kubernetes.io/dockerconfigjson Secret given beside the pod, as the
+// kubelet does with imagePullSecrets, and never writes them.
+func TestRunWithImagePullSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	work := t.TempDir()
+	reg := startRegistry(t, work)
+	reg.push(t, "test/busybox:v1", busyboxImage(t, work))
+	// No node credentials.
+	noauth := t.TempDir()
+	e.vars = append(e.vars, "DOCKER_CONFIG="+noauth, "REGISTRY_AUTH_FILE="+filepath.Join(noauth, "none.json"), "HOME="+noauth)
+
+	withSecret := func(file, pass, typ string) string {
+		auth := base64.StdEncoding.EncodeToString([]byte(reg.user + ":" + pass))
+		key, data := ".dockerconfigjson", fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.host, auth)
+		if typ == "kubernetes.io/dockercfg" {
+			key, data = ".dockercfg", fmt.Sprintf(`{%q:{"auth":%q}}`, reg.host, auth)
+		}
+		return manifest(t, file, fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: regcred}
+type: %s
+data: {%s: %s}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: private}
+spec:
+  imagePullSecrets: [{name: regcred}]
+  containers:
+  - name: c
+    image: %s/test/busybox:v1
+`, typ, key, base64.StdEncoding.EncodeToString([]byte(data)), reg.host))
+	}
+	without := manifest(t, "without.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: private}
+spec:
+  containers:
+  - name: c
+    image: %s/test/busybox:v1
+`, reg.host))
+	failPodbox(t, e, 1, []string{"podbox: ", "spec.containers[0].image (c)", "UNAUTHORIZED"}, "run", without)
+	failPodbox(t, e, 1, []string{"podbox: ", `with credentials of user "podbox" from Secret default/regcred`, "UNAUTHORIZED"},
+		"run", withSecret("wrong.yaml", "wrong-password", "kubernetes.io/dockerconfigjson"))
+	missing := manifest(t, "missing.yaml", strings.Replace(readFile(t, without), "spec:\n", "spec:\n  imagePullSecrets: [{name: regcred}]\n", 1))
+	failPodbox(t, e, 1, []string{"podbox: ", `spec.imagePullSecrets[0].name: Secret "regcred" is not in the manifest`}, "run", missing)
+	if rows := e.ps(t); len(rows) != 0 {
+		t.Errorf("refused pods were kept: %v", rows)
+	}
+
+	mustPodbox(t, e, "run", withSecret("good.yaml", reg.pass, "kubernetes.io/dockerconfigjson"))
+	if out := mustPodbox(t, e, "exec", "private", "--", "cat", "/etc/layer2"); out != "from the second layer\n" {
+		t.Errorf("exec in the pod pulled with a secret: %q", out)
+	}
+	// The credentials are nowhere under the state, log or image roots.
+	auth := base64.StdEncoding.EncodeToString([]byte(reg.user + ":" + reg.pass))
+	for _, dir := range []string{"root", "logs", "images"} {
+		filepath.WalkDir(filepath.Join(e.root, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil && (strings.Contains(string(b), reg.pass) || strings.Contains(string(b), auth)) {
+				t.Errorf("%s holds the pull secret's credentials", p)
+			}
+			return nil
+		})
+	}
+	mustPodbox(t, e, "rm", "-f", "private")
+
+	// The legacy kubernetes.io/dockercfg type too (the image is pulled
+	// again: Always for a pod of another file would not, so remove it).
+	mustPodbox(t, e, "image", "rm", reg.host+"/test/busybox:v1")
+	mustPodbox(t, e, "run", withSecret("legacy.yaml", reg.pass, "kubernetes.io/dockercfg"))
+	mustPodbox(t, e, "rm", "-f", "private")
+}

@@ -125,6 +125,14 @@ type PullOptions struct {
 	// (~/.docker/config.json or $DOCKER_CONFIG, then $REGISTRY_AUTH_FILE or
 	// containers' auth.json, with their credential helpers).
 	Keychain authn.Keychain
+	// Auth are credentials for the image's own registry (not its
+	// mirrors), tried in order before the Keychain's, as the kubelet
+	// tries a pod's pull secrets and then the node's credentials: the
+	// first that the registry accepts pulls. When Auth is set and every
+	// one fails (and the Keychain has none for the registry), the pull
+	// fails with each one's error; it is not tried anonymously. The CRI's
+	// PullImage auth is one AuthConfig here.
+	Auth []AuthConfig
 	// Platform picks the image out of a multi-platform index; default
 	// this machine's (linux and GOARCH).
 	Platform *v1.Platform
@@ -217,14 +225,19 @@ func (s *Store) pullLocked(ctx context.Context, n string, opts PullOptions) (*Im
 	var errs []error
 	var desc *remote.Descriptor
 	for _, r := range cands {
-		desc, err = remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(tr), remote.WithPlatform(*platform))
-		if err == nil {
+		for _, a := range authsFor(r, origin, kc, opts.Auth) {
+			desc, err = remote.Get(r, remote.WithContext(ctx), a.opt, remote.WithTransport(tr), remote.WithPlatform(*platform))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("from %s%s: %w", r.Context().RegistryStr(), a.with, err))
+		}
+		if desc != nil {
 			break
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		errs = append(errs, fmt.Errorf("from %s: %w", r.Context().RegistryStr(), err))
 	}
 	if desc == nil {
 		return nil, errors.Join(errs...)
@@ -268,6 +281,33 @@ func (s *Store) pullLocked(ctx context.Context, n string, opts PullOptions) (*Im
 		return nil, err
 	}
 	return out, nil
+}
+
+// pullAuth is one way to authenticate a candidate: an option of
+// remote.Get and, for messages, whose credentials.
+type pullAuth struct {
+	opt  remote.Option
+	with string
+}
+
+// authsFor are the authentications to try, in order, against candidate
+// r of the pull of origin: the given credentials for the origin's own
+// registry, then the keychain's unless they were given and the keychain
+// has none (no anonymous retry after refused credentials, as the kubelet).
+func authsFor(r, origin name.Reference, kc authn.Keychain, given []AuthConfig) []pullAuth {
+	keychain := pullAuth{opt: remote.WithAuthFromKeychain(kc)}
+	if len(given) == 0 || r.Context().RegistryStr() != origin.Context().RegistryStr() {
+		return []pullAuth{keychain}
+	}
+	var out []pullAuth
+	for _, a := range given {
+		out = append(out, pullAuth{opt: remote.WithAuth(a.authenticator()), with: " with " + a.String()})
+	}
+	if node, err := kc.Resolve(r.Context()); err == nil && node != authn.Anonymous {
+		keychain.with = " with the node's credentials"
+		out = append(out, keychain)
+	}
+	return out
 }
 
 func (s *Store) hasLayers(img *Image) bool {

@@ -61,6 +61,19 @@ func startRegistry(t *testing.T) *testRegistry {
 	return tr
 }
 
+// basicAuth makes the registry refuse every request without these
+// credentials, as a registry with an htpasswd file does.
+func (tr *testRegistry) basicAuth(user, pass string) {
+	tr.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if u, p, ok := r.BasicAuth(); ok && u == user && p == pass {
+			return false
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return true
+	}
+}
+
 func (tr *testRegistry) blobGets(d v1.Hash) int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -246,14 +259,7 @@ func TestPullMirrorAndInsecure(t *testing.T) {
 func TestPullBasicAuth(t *testing.T) {
 	reg := startRegistry(t)
 	reg.push(t, "private/app:v1", randomImage(t, 1))
-	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if u, p, ok := r.BasicAuth(); ok && u == "user" && p == "secret" {
-			return false
-		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-		w.WriteHeader(http.StatusUnauthorized)
-		return true
-	}
+	reg.basicAuth("user", "secret")
 	s := newStore(t)
 	dir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dir)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/podbox/podbox/image"
 )
 
 // PodConfig is a pod as plain data: what spec produces from a Kubernetes
@@ -62,6 +64,11 @@ type PodConfig struct {
 	// spec.ephemeralContainers: never restarted, no ports, no resources. A
 	// pod is never created with any.
 	EphemeralContainers []ContainerConfig `json:"ephemeralContainers,omitempty"`
+	// PullSecrets are the credentials of the pod's imagePullSecrets, by
+	// registry: PullImages tries those that match an image before the
+	// node's, as the kubelet does. They are never written (not to the
+	// pod's state, not to its logs).
+	PullSecrets image.Keyring `json:"-"`
 	// Manifest is the Kubernetes manifest (JSON) the config came from, if
 	// any, kept so that the pod can be shown as a v1.Pod.
 	Manifest json.RawMessage `json:"manifest,omitempty"`

@@ -27,8 +27,10 @@ func (c *PodConfig) eachContainer(fn func(field string, ctr *ContainerConfig)) {
 
 // PullImages makes sure the store has the image of every container that
 // names one, honouring each container's ImagePullPolicy (empty: the
-// Kubernetes default for its reference). An image two containers share
-// is pulled once. Errors name the container's field path.
+// Kubernetes default for its reference), with the pod's PullSecrets that
+// match the image ahead of opts.Auth and the node's credentials. An image
+// two containers share is pulled once. Errors name the container's field
+// path.
 //
 // Equivalent to what a kubelet does before it creates the pod's
 // containers (`crictl pull` per image).
@@ -44,7 +46,9 @@ func PullImages(ctx context.Context, store *image.Store, cfg *PodConfig, opts im
 			return
 		}
 		done[key] = true
-		if _, err := store.Ensure(ctx, c.Image, image.PullPolicy(c.ImagePullPolicy), opts); err != nil {
+		o := opts
+		o.Auth = append(cfg.PullSecrets.Lookup(c.Image), opts.Auth...)
+		if _, err := store.Ensure(ctx, c.Image, image.PullPolicy(c.ImagePullPolicy), o); err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
 		}
 	})

@@ -128,8 +128,9 @@ var allowed = obj(fields{
 				"downwardAPI": obj(fields{"items": downwardItems}),
 			}))})),
 		})),
-		"initContainers": list(container),
-		"containers":     list(container),
+		"imagePullSecrets": list(obj(leaves("name"))),
+		"initContainers":   list(container),
+		"containers":       list(container),
 		// Refused on create by checkPodFields, as Kubernetes refuses them.
 		"ephemeralContainers": leaf,
 		"securityContext": obj(fields{

@@ -91,6 +91,7 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 		}
 		c.Volumes = append(c.Volumes, vol)
 	}
+	c.PullSecrets = r.pullSecrets(p.Spec.ImagePullSecrets)
 	c.Containers = []sandbox.ContainerConfig{}
 	for _, k := range allContainers(p) {
 		cc := convertContainer(k.c, podSC)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +23,7 @@ type source struct {
 	kind      string // "ConfigMap" or "Secret"
 	name      string
 	namespace string
+	typ       string // a Secret's type
 	data      map[string][]byte
 }
 
@@ -79,6 +81,7 @@ func decodeObject(kind string, j []byte) (*source, []error) {
 		target = &s
 		strict, err = sigsjson.UnmarshalStrict(j, &s)
 		meta = s.ObjectMeta
+		src.typ = string(s.Type)
 		maps.Copy(src.data, s.Data)
 		// As the API server: stringData is written over data.
 		for k, v := range s.StringData {
@@ -130,6 +133,60 @@ func strictErrors(strict []error) []error {
 		}
 	}
 	return errs
+}
+
+// pullSecrets reads the credentials of the pod's imagePullSecrets: Secrets
+// of the manifest of type kubernetes.io/dockerconfigjson or
+// kubernetes.io/dockercfg. Their data goes to the keyring only, which is
+// never written.
+func (r *resolver) pullSecrets(refs []v1.LocalObjectReference) image.Keyring {
+	var k image.Keyring
+	for i, ref := range refs {
+		f := fmt.Sprintf("spec.imagePullSecrets[%d]", i)
+		if ref.Name == "" {
+			r.fail(f+".name", "is required")
+			continue
+		}
+		src := r.objs.get("Secret", r.pod.Namespace, ref.Name)
+		if src == nil {
+			r.fail(f+".name", "Secret %q is not in the manifest (give it beside the pod, or with --configmap)", ref.Name)
+			continue
+		}
+		origin := fmt.Sprintf("Secret %s/%s", r.pod.Namespace, ref.Name)
+		if r.pod.Namespace == "" {
+			origin = "Secret default/" + ref.Name
+		}
+		var (
+			entries image.Keyring
+			err     error
+			key     string
+		)
+		switch v1.SecretType(src.typ) {
+		case v1.SecretTypeDockerConfigJson:
+			key = v1.DockerConfigJsonKey
+			entries, err = image.ParseDockerConfigJSON(src.data[key], origin)
+		case v1.SecretTypeDockercfg:
+			key = v1.DockerConfigKey
+			entries, err = image.ParseDockercfg(src.data[key], origin)
+		default:
+			typ := src.typ
+			if typ == "" {
+				typ = string(v1.SecretTypeOpaque)
+			}
+			r.fail(f+".name", "Secret %q is of type %s, not %s or %s", ref.Name, typ, v1.SecretTypeDockerConfigJson, v1.SecretTypeDockercfg)
+			continue
+		}
+		if _, ok := src.data[key]; !ok {
+			r.fail(f+".name", "Secret %q (type %s) has no key %q", ref.Name, src.typ, key)
+			continue
+		}
+		if err != nil {
+			r.fail(f+".name", "Secret %q: key %q: %v", ref.Name, key, err)
+			continue
+		}
+		k = append(k, entries...)
+	}
+	return k
 }
 
 // defaultMode is Kubernetes' default mode of projected files.

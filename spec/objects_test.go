@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -95,6 +96,44 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 	}
 }
 
+func TestImagePullSecrets(t *testing.T) {
+	cs, err := ParseAll([]byte(`apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: regcred}
+  type: kubernetes.io/dockerconfigjson
+  stringData: {.dockerconfigjson: '{"auths":{"registry.example.com":{"username":"u","password":"pw-s3cret"}}}'}
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: legacy}
+  type: kubernetes.io/dockercfg
+  data: {.dockercfg: eyJvbGQuZXhhbXBsZSI6eyJhdXRoIjoiZFRwMyJ9fQ==}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: p}
+  spec:
+    imagePullSecrets: [{name: regcred}, {name: legacy}]
+    containers: [{name: c, image: registry.example.com/app:v1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := cs[0].PullSecrets
+	if got := k.Lookup("registry.example.com/app:v1"); len(got) != 1 || got[0].Username != "u" || got[0].Source != "Secret default/regcred" {
+		t.Errorf("regcred: %v", got)
+	}
+	if got := k.Lookup("old.example/app"); len(got) != 1 || got[0].Auth != "dTp3" || got[0].Source != "Secret default/legacy" {
+		t.Errorf("legacy: %v", got)
+	}
+	// Never in the pod's state.
+	b, _ := json.Marshal(cs[0])
+	if strings.Contains(string(b), "pw-s3cret") || strings.Contains(string(b), "dTp3") || strings.Contains(string(b), "auths") {
+		t.Errorf("credentials in the marshalled config: %s", b)
+	}
+}
+
 func TestObjectRefusals(t *testing.T) {
 	pod := func(body string) string {
 		return "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n" + body
@@ -126,6 +165,15 @@ func TestObjectRefusals(t *testing.T) {
 				"document 1: metadata.generateName: not supported by podbox",
 				`document 1: metadata.name: "Bad_Name": a lowercase RFC 1123 subdomain must consist of`,
 				`document 1: data[a b]: key "a b": a valid config key must consist of`}},
+		{"pull secrets", "apiVersion: v1\nkind: Secret\nmetadata: {name: opaque}\nstringData: {a: b}\n---\n" +
+			"apiVersion: v1\nkind: Secret\nmetadata: {name: nokey}\ntype: kubernetes.io/dockerconfigjson\nstringData: {a: b}\n---\n" +
+			"apiVersion: v1\nkind: Secret\nmetadata: {name: broken}\ntype: kubernetes.io/dockercfg\nstringData: {.dockercfg: \"[\"}\n---\n" +
+			pod("  imagePullSecrets: [{name: absent}, {name: opaque}, {name: nokey}, {name: broken}, {}]\n"),
+			[]string{`document 4: spec.imagePullSecrets[0].name: Secret "absent" is not in the manifest (give it beside the pod, or with --configmap)`,
+				`document 4: spec.imagePullSecrets[1].name: Secret "opaque" is of type Opaque, not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`,
+				`document 4: spec.imagePullSecrets[2].name: Secret "nokey" (type kubernetes.io/dockerconfigjson) has no key ".dockerconfigjson"`,
+				`document 4: spec.imagePullSecrets[3].name: Secret "broken": key ".dockercfg": not a .dockercfg`,
+				`document 4: spec.imagePullSecrets[4].name: is required`}},
 		{"twice", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n---\n" + pod(""),
 			[]string{`document 2: metadata.name: ConfigMap "cm" is given twice`}},
 	}
