@@ -1,13 +1,14 @@
 package cgroups
 
-import "errors"
+import "github.com/podbox/podbox/errdefs"
 
+// Sentinel errors, matched with errors.Is; each refines a class of errdefs.
 var (
 	// ErrInsufficientMemory is what a refused admission wraps; the error
 	// itself is an *InsufficientMemoryError that carries the numbers.
-	ErrInsufficientMemory = errors.New("insufficient memory")
+	ErrInsufficientMemory = errdefs.New("insufficient memory", errdefs.ErrResourceExhausted)
 
 	// ErrInvalidPath is returned for a cgroup path that is not absolute and
 	// clean, or for a child name that is not a single path element.
-	ErrInvalidPath = errors.New("invalid cgroup path")
+	ErrInvalidPath = errdefs.New("invalid cgroup path", errdefs.ErrInvalidArgument)
 )

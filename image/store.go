@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/errdefs"
 )
 
 // DefaultRoot is where podbox keeps its images unless told otherwise.
@@ -115,7 +117,9 @@ func (e *notFoundError) Error() string {
 	return fmt.Sprintf("image %q not found in the store", e.name)
 }
 
-func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+func (e *notFoundError) Is(target error) bool {
+	return target == ErrNotFound || target == errdefs.ErrNotFound
+}
 
 // Get returns the image called name ("busybox" is "busybox:latest"). A
 // missing image gives an error wrapping ErrNotFound.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/image"
 )
 
@@ -307,18 +308,20 @@ var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ValidateName checks that name is a DNS-1123 label (lowercase letters,
 // digits and '-', starting and ending with a letter or digit, at most 63
-// characters), as Kubernetes requires of container names. Pod and container
+// characters), as Kubernetes requires of container names; the error matches
+// errdefs.ErrInvalidArgument. Pod and container
 // names become file and cgroup names, so nothing else is accepted.
 func ValidateName(field, name string) error {
+	var err error
 	switch {
 	case name == "":
-		return fmt.Errorf("%s: name is required", field)
+		err = fmt.Errorf("%s: name is required", field)
 	case len(name) > 63:
-		return fmt.Errorf("%s: %q is longer than 63 characters", field, name)
+		err = fmt.Errorf("%s: %q is longer than 63 characters", field, name)
 	case !dns1123Label.MatchString(name):
-		return fmt.Errorf("%s: %q is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)", field, name)
+		err = fmt.Errorf("%s: %q is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)", field, name)
 	}
-	return nil
+	return errdefs.With(errdefs.ErrInvalidArgument, err)
 }
 
 // check is one validation rule; each returns errors that name a field path.

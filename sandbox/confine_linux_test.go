@@ -1,17 +1,20 @@
 package sandbox
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/internal/testutil"
 )
 
 // exec runs as the container's process does: its user, groups,
-// capabilities, no_new_privs; a missing or non-executable command exits
-// 127 or 126 with the reason.
+// capabilities, no_new_privs; a missing or non-executable command gives
+// 127 or 126 with an error that says why and matches its errdefs class.
 func TestExecAsTheContainer(t *testing.T) {
 	e := newTestEnv(t)
 	uid, gid := int64(1234), int64(5678)
@@ -38,18 +41,19 @@ func TestExecAsTheContainer(t *testing.T) {
 		t.Errorf("exec as uid 1234 has capabilities %s", capEff)
 	}
 	for _, tt := range []struct {
-		args []string
-		code int
-		msg  string
+		args  []string
+		code  int
+		msg   string
+		class error
 	}{
-		{[]string{"no-such-command"}, 127, `exec: "no-such-command": executable file not found in $PATH`},
-		{[]string{"/no/such/file"}, 127, "no such file or directory"},
-		{[]string{"/etc/passwd"}, 126, "permission denied"},
-		{[]string{"/tmp"}, 126, ""},
+		{[]string{"no-such-command"}, 127, `exec: "no-such-command": executable file not found in $PATH`, errdefs.ErrNotFound},
+		{[]string{"/no/such/file"}, 127, "no such file or directory", errdefs.ErrNotFound},
+		{[]string{"/etc/passwd"}, 126, "permission denied", errdefs.ErrPermissionDenied},
+		{[]string{"/tmp"}, 126, "", errdefs.ErrPermissionDenied},
 	} {
-		out, code := e.exec("user", "app", tt.args...)
-		if code != tt.code || !strings.Contains(out, tt.msg) {
-			t.Errorf("exec %v: exit %d, %q; want %d and %q", tt.args, code, out, tt.code, tt.msg)
+		code, err := e.m.Exec(context.Background(), "user", "app", &ExecProcess{Args: tt.args})
+		if code != tt.code || err == nil || !strings.Contains(err.Error(), tt.msg) || !errors.Is(err, tt.class) {
+			t.Errorf("exec %v: exit %d, %v; want %d and an error %q matching %v", tt.args, code, err, tt.code, tt.msg, tt.class)
 		}
 	}
 }

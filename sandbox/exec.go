@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/errdefs"
 )
 
 // ExecProcess is a process to run inside a running container.
@@ -32,7 +34,14 @@ type ExecProcess struct {
 
 // Exec runs p inside container ctr of pod, in all of its namespaces and its
 // cgroup, and returns its exit code (128+N when killed by signal N).
-// Cancelling ctx kills the process.
+//
+// Errors match a class of package errdefs: a pod or container that does not
+// exist ErrNotFound, one that does not run ErrNotRunning
+// (ErrFailedPrecondition), no command ErrInvalidArgument. A command that can
+// not be started returns 127 with an error matching ErrNotFound (no such
+// file) or 126 with one matching ErrPermissionDenied (not executable), as a
+// shell, runc and kubectl exec do. Cancelling ctx kills the process, and
+// Exec then returns ctx.Err().
 //
 // Equivalent to: runc exec CTR ARGS...
 func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (int, error) {
@@ -43,7 +52,18 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 		return -1, fmt.Errorf("exec in pod %q: %w", pod, err)
 	}
 	if len(p.Args) == 0 {
-		return -1, fmt.Errorf("exec in container %q of pod %q: no command", ctr, pod)
+		return -1, fmt.Errorf("exec in container %q of pod %q: no command: %w", ctr, pod, errdefs.ErrInvalidArgument)
+	}
+	st, err := m.readPod(pod)
+	if err != nil {
+		return -1, fmt.Errorf("exec in pod %q: %w", pod, err)
+	}
+	cfg := st.containerConfig(ctr)
+	if cfg == nil {
+		return -1, fmt.Errorf("exec in pod %q: container %q %w", pod, ctr, ErrNotExist)
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
 	}
 	c, err := libcontainer.Load(runcRoot(m.podDir(pod)), ctr)
 	if err != nil {
@@ -51,14 +71,6 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 	}
 	if s, err := c.Status(); err != nil || s != libcontainer.Running {
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotRunning)
-	}
-	st, err := m.readPod(pod)
-	if err != nil {
-		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
-	}
-	cfg := st.containerConfig(ctr)
-	if cfg == nil {
-		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, ErrNotExist)
 	}
 	m.becomeSubreaper()
 	// As the container's own process: its user, groups and working
@@ -102,14 +114,11 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 		// command's failure, not the runtime's: exit 127 or 126 as a
 		// shell, docker and kubectl exec do, saying why on stderr.
 		if code := execFailureCode(p.Args[0], err); code != 0 {
-			w := p.Stderr
-			if p.TTY || w == nil {
-				w = p.Stdout
+			class := errdefs.ErrNotFound
+			if code == 126 {
+				class = errdefs.ErrPermissionDenied
 			}
-			if w != nil {
-				fmt.Fprintln(w, execFailure(p.Args[0], err))
-			}
-			return code, nil
+			return code, errdefs.With(class, fmt.Errorf("exec in container %q of pod %q: %s", ctr, pod, execFailure(p.Args[0], err)))
 		}
 		return -1, fmt.Errorf("exec in container %q of pod %q: %w", ctr, pod, err)
 	}
@@ -143,6 +152,10 @@ func (m *Manager) Exec(ctx context.Context, pod, ctr string, p *ExecProcess) (in
 		}
 	}
 	code, _ := exitStatus(ps)
+	if err := ctx.Err(); err != nil {
+		// Killed because ctx ended: its exit code is ours, not its own.
+		return code, err
+	}
 	return code, nil
 }
 

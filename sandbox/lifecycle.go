@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/netns"
 )
@@ -124,11 +125,15 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		if err != nil {
 			return err
 		}
-		if s.Phase != PhasePending || s.MonitorPID != 0 {
-			return fmt.Errorf("pod is %s and was started before: %w", s.Phase, ErrRunning)
+		switch {
+		case s.MonitorPID != 0 && alive(s.MonitorPID, s.MonitorStart):
+			return fmt.Errorf("its lifecycle runs (pid %d): %w", s.MonitorPID, ErrRunning)
+		case s.Phase != PhasePending || s.MonitorPID != 0:
+			// As a Kubernetes pod, a pod runs once: a new one is made.
+			return fmt.Errorf("pod is %s and was started before (remove it and create it again): %w", s.Phase, errdefs.ErrFailedPrecondition)
 		}
 		if !alive(s.PausePID, s.PauseStart) {
-			return fmt.Errorf("pause process %d is gone", s.PausePID)
+			return fmt.Errorf("pause process %d is gone: %w", s.PausePID, errdefs.ErrUnavailable)
 		}
 		s.MonitorPID, s.MonitorStart = os.Getpid(), me
 		s.StartTime = time.Now().UTC()
@@ -766,7 +771,7 @@ func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan er
 		case PhaseRunning, PhaseSucceeded:
 			return nil
 		case PhaseFailed, PhaseStopped, PhaseUnknown:
-			return fmt.Errorf("pod %q is %s: %s", name, st.Phase, failureReason(st))
+			return errdefs.With(errdefs.ErrFailedPrecondition, fmt.Errorf("pod %q is %s: %s", name, st.Phase, failureReason(st)))
 		}
 		// A container that can not even start (no such command, a bad
 		// mount) would only loop: say so now.
@@ -777,7 +782,7 @@ func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan er
 					t = cs.LastTermination
 				}
 				if t.Reason == ReasonStartError {
-					return fmt.Errorf("pod %q: container %q failed to start: %s", name, cs.Name, t.Message)
+					return errdefs.With(errdefs.ErrFailedPrecondition, fmt.Errorf("pod %q: container %q failed to start: %s", name, cs.Name, t.Message))
 				}
 			}
 		}
@@ -789,7 +794,7 @@ func (m *Manager) WaitStarted(ctx context.Context, name string, runErr <-chan er
 			if tail := logTail(cs.LogPath, 5); tail != "" {
 				msg += "\nlast lines of its log:\n" + tail
 			}
-			return errors.New(msg)
+			return errdefs.With(errdefs.ErrFailedPrecondition, errors.New(msg))
 		}
 		select {
 		case err := <-runErr:

@@ -243,6 +243,9 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkRootfs(cfg); err != nil {
+		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
 	profiles, err := readSeccompProfiles(m.opts.SeccompRoot, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
@@ -390,6 +393,40 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	return st, nil
+}
+
+// checkRootfs checks that every container's root filesystem (Rootfs, or
+// each of RootfsLayers) is a directory, so that a missing one refuses the
+// pod at Create, naming the field, rather than failing its start.
+func checkRootfs(cfg *PodConfig) error {
+	var errs []error
+	check := func(field, dir string) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		case !fi.IsDir():
+			errs = append(errs, fmt.Errorf("%s: %q is not a directory", field, dir))
+		}
+	}
+	for _, l := range []struct {
+		field string
+		ctrs  []ContainerConfig
+	}{{"spec.initContainers", cfg.InitContainers}, {"spec.containers", cfg.Containers}, {"spec.ephemeralContainers", cfg.EphemeralContainers}} {
+		for i, c := range l.ctrs {
+			f := fmt.Sprintf("%s[%d]", l.field, i)
+			if len(c.RootfsLayers) == 0 {
+				check(f+".rootfs", c.Rootfs)
+			}
+			for j, layer := range c.RootfsLayers {
+				check(fmt.Sprintf("%s.rootfsLayers[%d]", f, j), layer)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 }
 
 // podHas reports whether the pod has a namespace of its own of kind: net

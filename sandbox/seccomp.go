@@ -12,6 +12,8 @@ import (
 	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podbox/podbox/errdefs"
 )
 
 // Seccomp profile types, as Kubernetes' seccompProfile.type.
@@ -128,7 +130,7 @@ func writeSeccompProfiles(dir string, bodies map[string][]byte) error {
 
 // ErrNoSeccomp: the program was built without libcontainer's seccomp
 // support (build tag seccomp), and a container needs a profile.
-var ErrNoSeccomp = errors.New("built without seccomp support (go build -tags seccomp, with libseccomp-dev)")
+var ErrNoSeccomp = errdefs.New("built without seccomp support (go build -tags seccomp, with libseccomp-dev)", errdefs.ErrNotImplemented)
 
 // seccompConfig is the filter a container gets: nil for Unconfined, the
 // RuntimeDefault profile (moby's, adjusted to the container's capabilities

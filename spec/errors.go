@@ -1,17 +1,21 @@
 package spec
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/podbox/podbox/errdefs"
 )
 
-// Sentinel errors, matched with errors.Is on what Parse and Load return.
+// Sentinel errors, matched with errors.Is on what Parse and Load return;
+// each refines a class of errdefs.
 var (
-	// ErrUnsupported: the manifest sets a field that podbox does not honour.
-	ErrUnsupported = errors.New("not supported by podbox")
-	// ErrInvalid: the manifest is malformed or breaks a rule of the Pod API.
-	ErrInvalid = errors.New("invalid pod manifest")
+	// ErrUnsupported: the manifest sets a field that podbox does not honour
+	// (errdefs.ErrNotImplemented).
+	ErrUnsupported = errdefs.New("not supported by podbox", errdefs.ErrNotImplemented)
+	// ErrInvalid: the manifest is malformed or breaks a rule of the Pod API
+	// (errdefs.ErrInvalidArgument).
+	ErrInvalid = errdefs.New("invalid pod manifest", errdefs.ErrInvalidArgument)
 )
 
 // FieldError is one problem with one field of a manifest. Field is the

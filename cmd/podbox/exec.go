@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/containerd/console"
@@ -64,6 +65,12 @@ Example:
 			}
 		}
 		code, err := m.Exec(c.Context, podRef(c, name), cs.Name, p)
+		if err != nil && code > 0 {
+			// The command could not be started (127: not found, 126: not
+			// executable): say why, and exit with the code a shell would.
+			fmt.Fprintf(os.Stderr, "podbox: %v\n", err)
+			return exitError(code)
+		}
 		if err != nil {
 			return err
 		}
