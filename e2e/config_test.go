@@ -40,3 +40,34 @@ spec:
 `)
 	failPodbox(t, e, 1, []string{`document 2: spec.containers[0].env[0].valueFrom.configMapKeyRef.key: ConfigMap "settings" has no key "missing"`}, "run", bad)
 }
+
+// podbox run --configmap: ConfigMaps and Secrets in files of their own,
+// as podman kube play --configmap takes them; a name also in the pod's
+// file is refused.
+func TestRunConfigMapFiles(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	cm := manifest(t, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {LEVEL: debug}\n")
+	secret := manifest(t, "secret.json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds"},"stringData":{"password":"hunter2"}}`)
+	pod := manifest(t, "pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: apart}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "3600"]
+    envFrom: [{configMapRef: {name: settings}}]
+    volumeMounts: [{name: s, mountPath: /etc/secret}]
+  volumes: [{name: s, secret: {secretName: creds}}]
+`)
+	failPodbox(t, e, 1, []string{`spec.containers[0].envFrom[0].configMapRef.name: ConfigMap "settings" is not in the manifest`}, "run", pod)
+	mustPodbox(t, e, "run", "--configmap", cm, "--configmap", secret, pod)
+	if out := mustPodbox(t, e, "exec", "apart", "--", "sh", "-c", "echo $LEVEL; cat /etc/secret/password"); out != "debug\nhunter2" {
+		t.Errorf("env and secret volume from --configmap files: %q", out)
+	}
+	both := manifest(t, "both.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {LEVEL: info}\n---\n"+readFile(t, pod))
+	failPodbox(t, e, 1, []string{`document 1: metadata.name: ConfigMap "settings" is also given in "` + cm + `" (--configmap)`},
+		"run", "--name", "both", "--configmap", cm, "--configmap", secret, both)
+	failPodbox(t, e, 1, []string{`run: --configmap "` + pod + `": document 1: kind: a Pod`}, "run", "--configmap", pod, pod)
+}

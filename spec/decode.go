@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -76,13 +77,118 @@ func Parse(data []byte) (*sandbox.PodConfig, error) {
 // document. Each pod's configuration has the references resolved: env
 // values and volume files hold the ConfigMaps' and Secrets' data, and
 // Manifest is the pod's own document.
-func ParseAll(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, false) }
+func ParseAll(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, false, nil) }
 
 // ParseAllKeep is ParseAll that also keeps each pod's own document, as
 // JSON, in its configuration's Manifest (podbox get pod shows it).
-func ParseAllKeep(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, true) }
+func ParseAllKeep(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, true, nil) }
 
-func parseAll(data []byte, keep bool) ([]*sandbox.PodConfig, error) {
+// ParseAllWith is ParseAllKeep with ConfigMaps and Secrets also taken
+// from extra, read apart from the manifest (LoadObjects). A name that both
+// give is an error, as one given twice in the manifest is.
+func ParseAllWith(data []byte, extra *Objects) ([]*sandbox.PodConfig, error) {
+	return parseAll(data, true, extra)
+}
+
+// Objects are ConfigMaps and Secrets read apart from a manifest, as
+// podbox run --configmap FILE (podman kube play --configmap) gives them.
+type Objects struct{ objs objects }
+
+// LoadObjects reads files of ConfigMaps and Secrets, YAML (one or more
+// documents) or JSON, alone or as a v1 List, each bounded as a manifest
+// is. A Pod in them, or a name given twice, is an error naming the file
+// and the document.
+func LoadObjects(paths ...string) (*Objects, error) {
+	o := &Objects{objs: objects{}}
+	for _, p := range paths {
+		data, err := ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.parse(data, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", displayName(p), err)
+		}
+	}
+	return o, nil
+}
+
+func (o *Objects) parse(data []byte, file string) error {
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return err
+	}
+	var errs Errors
+	add := func(doc document, err error) { errs = append(errs, docErrors(doc, err, true)...) }
+	for _, doc := range o.read(docs, file, objects{}, add) {
+		add(doc, invalid("kind", "a Pod: this file holds only ConfigMaps and Secrets (give the pod as podbox run's FILE)"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if len(docs) == 0 {
+		return fmt.Errorf("%w: the file holds no ConfigMap or Secret", ErrInvalid)
+	}
+	return nil
+}
+
+// read adds the ConfigMaps and Secrets of docs (Lists expanded) to o and
+// returns the Pods'.
+func (o *Objects) read(docs []document, file string, other objects, fail func(document, error)) []document {
+	var pods []document
+	for _, doc := range expandLists(docs, fail) {
+		kind, err := kindOf(doc.json)
+		switch {
+		case err != nil:
+			fail(doc, err)
+		case kind == "Pod":
+			pods = append(pods, doc)
+		default:
+			o.add(doc, kind, file, other, fail)
+		}
+	}
+	return pods
+}
+
+// add decodes one ConfigMap or Secret document into o, refusing a name
+// that o or other already has.
+func (o *Objects) add(doc document, kind, file string, other objects, fail func(document, error)) {
+	src, errs := decodeObject(kind, doc.json)
+	if len(errs) > 0 {
+		fail(doc, Errors(errs))
+		return
+	}
+	src.from = file
+	k := objKey(kind, src.namespace, src.name)
+	for _, have := range []*source{o.objs[k], other[k]} {
+		switch {
+		case have == nil:
+		case have.from == file || have.from == "":
+			fail(doc, invalid("metadata.name", "%s %q is given twice", kind, src.name))
+		default:
+			fail(doc, invalid("metadata.name", "%s %q is also given in %s (--configmap)", kind, src.name, displayName(have.from)))
+		}
+	}
+	o.objs[k] = src
+}
+
+// docErrors are err's errors, named after their document when the
+// manifest has several or it is an item of a List.
+func docErrors(doc document, err error, several bool) Errors {
+	var list Errors
+	if !errors.As(err, &list) {
+		list = Errors{err}
+	}
+	out := make(Errors, len(list))
+	for i, e := range list {
+		if several || doc.item != "" {
+			e = fmt.Errorf("%s: %w", doc.name(), e)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func parseAll(data []byte, keep bool, extra *Objects) ([]*sandbox.PodConfig, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: the manifest is %d bytes, over %d", ErrInvalid, len(data), MaxManifestSize)
 	}
@@ -91,42 +197,16 @@ func parseAll(data []byte, keep bool) ([]*sandbox.PodConfig, error) {
 		return nil, err
 	}
 	var errs Errors
-	add := func(doc document, err error) {
-		var list Errors
-		if !errors.As(err, &list) {
-			list = Errors{err}
-		}
-		for _, e := range list {
-			if len(docs) > 1 || doc.item != "" {
-				e = fmt.Errorf("%s: %w", doc.name(), e)
-			}
-			errs = append(errs, e)
-		}
-	}
+	add := func(doc document, err error) { errs = append(errs, docErrors(doc, err, len(docs) > 1)...) }
 	// Lists give their items as documents; ConfigMaps and Secrets are
 	// read first, so that any pod can refer to any of them.
-	var pods []document
-	objs := objects{}
-	for _, doc := range expandLists(docs, add) {
-		kind, err := kindOf(doc.json)
-		switch {
-		case err != nil:
-			add(doc, err)
-		case kind == "Pod":
-			pods = append(pods, doc)
-		default:
-			src, errs := decodeObject(kind, doc.json)
-			if len(errs) > 0 {
-				add(doc, Errors(errs))
-				continue
-			}
-			k := objKey(kind, src.namespace, src.name)
-			if objs[k] != nil {
-				add(doc, invalid("metadata.name", "%s %q is given twice", kind, src.name))
-			}
-			objs[k] = src
-		}
+	own := &Objects{objs: objects{}}
+	if extra == nil {
+		extra = &Objects{}
 	}
+	pods := own.read(docs, "", extra.objs, add)
+	objs := own.objs
+	maps.Copy(objs, extra.objs)
 	var cs []*sandbox.PodConfig
 	for _, doc := range pods {
 		c, err := parseDocument(doc.json, objs)

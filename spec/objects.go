@@ -24,6 +24,7 @@ type source struct {
 	name      string
 	namespace string
 	typ       string // a Secret's type
+	from      string // the --configmap file it came from; "" for the manifest
 	data      map[string][]byte
 }
 

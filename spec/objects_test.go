@@ -2,6 +2,8 @@ package spec
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -192,5 +194,55 @@ func TestObjectRefusals(t *testing.T) {
 				t.Errorf("errors\n%s\nwant\n%s", err, strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestObjectsApart gives ConfigMaps and Secrets in files of their own
+// (podbox run --configmap).
+func TestObjectsApart(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cm := write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {LEVEL: debug}\n---\n"+
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n")
+	list := write("list.json", `{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"more"},"data":{"X":"1"}}]}`)
+	objs, err := LoadObjects(cm, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n" +
+		"    envFrom: [{configMapRef: {name: settings}}, {configMapRef: {name: more}}]\n" +
+		"    env: [{name: P, valueFrom: {secretKeyRef: {name: creds, key: password}}}]\n"
+	cs, err := ParseAllWith([]byte(pod), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "env", cs[0].Containers[0].Env, []sandbox.EnvVar{{Name: "LEVEL", Value: "debug"}, {Name: "X", Value: "1"}, {Name: "P", Value: "hunter2"}})
+
+	// A name in both the pod's file and a --configmap file, or in two of
+	// those, is refused, naming the other file.
+	_, err = ParseAllWith([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\n"+pod), objs)
+	if err == nil || !strings.Contains(err.Error(), `document 1: metadata.name: ConfigMap "settings" is also given in "`+cm+`" (--configmap)`) {
+		t.Errorf("a ConfigMap in both: %v", err)
+	}
+	again := write("again.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n")
+	if _, err := LoadObjects(cm, again); err == nil || !strings.Contains(err.Error(), `"`+again+`": document 1: metadata.name: Secret "creds" is also given in "`+cm+`"`) {
+		t.Errorf("two files: %v", err)
+	}
+	for body, want := range map[string]string{
+		pod: `document 1: kind: a Pod: this file holds only ConfigMaps and Secrets`,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n": `document 2: metadata.name: ConfigMap "a" is given twice`,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../a}\n":                                                         `metadata.name: "../a"`,
+		"":                                     "holds no ConfigMap or Secret",
+		strings.Repeat("#", MaxManifestSize+1): "over 3145728 bytes",
+	} {
+		if _, err := LoadObjects(write("bad.yaml", body)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
+			t.Errorf("LoadObjects(%.40q): %v, want %q", body, err, want)
+		}
 	}
 }

@@ -40,9 +40,15 @@ arguments), or with --command its entrypoint. --dry-run=client -o yaml|json
 prints that manifest instead of running it, to be saved, edited and given
 back to podbox run.
 
+--configmap FILE (repeatable, or FILE,FILE) gives ConfigMaps and Secrets kept
+apart from the pod's file, as podman kube play --configmap takes them: YAML
+documents or JSON, alone or in a v1 List. A name given both there and in the
+pod's file (or in two such files) is refused, as one given twice in a file is.
+
 Example:
    podbox run testdata/pods/web.yaml
    podbox run --name web2 --no-wait - < pod.yaml
+   podbox run --configmap settings.yaml --configmap secrets.yaml app.yaml
    podbox run web --image busybox --port 80 -- httpd -f -p 80
    podbox run web --image busybox --dry-run=client -o yaml -- httpd -f -p 80 > web.yaml`,
 	Flags: []cli.Flag{
@@ -56,9 +62,17 @@ Example:
 		&cli.BoolFlag{Name: "command", Usage: "with --image: the arguments after -- are the command (entrypoint), not the args"},
 		&cli.GenericFlag{Name: "dry-run", Value: &dryRunValue{}, Usage: "with --image: none, or client (print the manifest, run nothing); alone means client"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "with --dry-run: yaml or json"},
+		&cli.StringSliceFlag{Name: "configmap", Usage: "a file of ConfigMaps and Secrets the pod refers to, kept apart from it (repeatable)"},
 	},
 	Action: func(c *cli.Context) error {
 		var cfg *sandbox.PodConfig
+		var extra *spec.Objects
+		if files := c.StringSlice("configmap"); len(files) > 0 {
+			var err error
+			if extra, err = spec.LoadObjects(files...); err != nil {
+				return fmt.Errorf("run: --configmap %w", err)
+			}
+		}
 		if c.String("image") != "" {
 			data, err := kubectlRunManifest(c)
 			if err != nil {
@@ -67,7 +81,7 @@ Example:
 			if c.Generic("dry-run").(*dryRunValue).mode == "client" {
 				return printManifest(c, data)
 			}
-			if cfg, err = parseManifest(data, "", ""); err != nil {
+			if cfg, err = parseManifest(data, "", "", extra); err != nil {
 				return err
 			}
 		} else {
@@ -80,7 +94,7 @@ Example:
 				return errors.New("run: want one manifest file, or - for stdin, or NAME --image IMAGE (see podbox run --help)")
 			}
 			var err error
-			if cfg, err = loadManifest(c.Args().First(), c.String("name")); err != nil {
+			if cfg, err = loadManifest(c.Args().First(), c.String("name"), extra); err != nil {
 				return err
 			}
 		}
@@ -154,18 +168,19 @@ Example:
 }
 
 // loadManifest reads and maps a manifest, keeping it as JSON for display.
-func loadManifest(path, name string) (*sandbox.PodConfig, error) {
+func loadManifest(path, name string, extra *spec.Objects) (*sandbox.PodConfig, error) {
 	data, err := spec.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseManifest(data, path, name)
+	return parseManifest(data, path, name, extra)
 }
 
 // parseManifest maps the manifest data read from path ("-" or "": not a
-// file), keeping it as JSON for display; name, when set, renames the pod.
-func parseManifest(data []byte, path, name string) (*sandbox.PodConfig, error) {
-	cfgs, err := spec.ParseAllKeep(data)
+// file), keeping it as JSON for display; name, when set, renames the pod;
+// extra are the ConfigMaps and Secrets of --configmap, if any.
+func parseManifest(data []byte, path, name string, extra *spec.Objects) (*sandbox.PodConfig, error) {
+	cfgs, err := spec.ParseAllWith(data, extra)
 	if err == nil && len(cfgs) != 1 {
 		err = fmt.Errorf("%w: the manifest holds %d pods, podbox runs one at a time", spec.ErrInvalid, len(cfgs))
 	}
