@@ -11,4 +11,8 @@ var (
 	// ErrInvalidPath is returned for a cgroup path that is not absolute and
 	// clean, or for a child name that is not a single path element.
 	ErrInvalidPath = errdefs.New("invalid cgroup path", errdefs.ErrInvalidArgument)
+
+	// ErrNoCgroup: the cgroup does not exist (its container is not
+	// running, or never ran).
+	ErrNoCgroup = errdefs.New("no such cgroup", errdefs.ErrNotFound)
 )

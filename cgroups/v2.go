@@ -143,6 +143,11 @@ func (u *unified) containerResources(podPath string, r *occg.Resources, allowSwa
 		r.Unified[file] = value
 	}
 	set("memory.oom.group", "1")
+	// The library's v2 manager reads cpu.weight, not cpu.shares: convert
+	// as runc's spec conversion does.
+	if r.CpuShares != 0 && r.CpuWeight == 0 {
+		r.CpuWeight = occg.ConvertCPUSharesToCgroupV2Value(r.CpuShares)
+	}
 	if !allowSwap {
 		set("memory.swap.max", "0")
 	}

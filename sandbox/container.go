@@ -29,6 +29,8 @@ type instance struct {
 	pid     int
 	started time.Time
 	logs    sync.WaitGroup
+	// log is the instance's log file (ReopenLog opens it anew).
+	log *logWriter
 	// done is closed when the process has ended.
 	done chan struct{}
 	// The lifecycle's own (only its goroutine touches them): stopping is
@@ -158,7 +160,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		logf.Close()
 		return nil, err
 	}
-	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{})}
+	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{}), log: logf}
 	in.pid, _ = p.Pid()
 	if a := ex.attach; a != nil {
 		// The attached client's input goes to the terminal, or to stdin

@@ -200,6 +200,7 @@ func (r *runner) save() {
 		// (AddEphemeralContainer): keep them.
 		if disk, err := readState(r.dir); err == nil {
 			r.adoptEphemerals(disk)
+			r.adoptResources(disk)
 		}
 		return writeState(r.dir, r.st)
 	})
@@ -232,6 +233,7 @@ func (r *runner) run(ctx context.Context) error {
 			case res := <-r.hooks:
 				r.onHook(res)
 			case <-r.wake:
+				r.reopenLogs()
 				r.startEphemerals()
 			case ev := <-r.attached:
 				r.onAttach(ev)

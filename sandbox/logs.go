@@ -258,6 +258,26 @@ func (w *logWriter) rotate() {
 	}
 }
 
+// reopen closes the log file and opens its path anew, for the one who
+// renamed it aside (the kubelet rotates CRI logs itself, then asks for
+// ReopenContainerLog).
+func (w *logWriter) reopen() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.f.Close()
+	w.f, w.size = f, fi.Size()
+	return nil
+}
+
 func (w *logWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -155,6 +155,9 @@ type PodStatus struct {
 	VolumePaths map[string]string `json:"volumePaths,omitempty"`
 	// MemoryQuota is the pod's memory quota, what admission counted.
 	MemoryQuota int64 `json:"memoryQuota,omitempty"`
+	// CPULimitMillis is the pod cgroup's CPU limit, set by Update (1000 =
+	// one CPU); 0: none.
+	CPULimitMillis int64 `json:"cpuLimitMillis,omitempty"`
 	// LogDir is the directory of the pod's logs (see Options.LogRoot), and
 	// LogMaxSize and LogMaxFiles how they are rotated: Options' values when
 	// the pod was made.
@@ -265,15 +268,18 @@ func readState(dir string) (*PodStatus, error) {
 	return &s, nil
 }
 
-// writeState replaces dir/state.json atomically.
+// writeState replaces dir/state.json atomically, and appends to the pod's
+// event journal what changed since the state it replaces (see Events).
 func writeState(dir string, s *PodStatus) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
+	old, _ := readState(dir)
 	if err := writeFileAtomic(filepath.Join(dir, stateFile), b); err != nil {
 		return fmt.Errorf("write pod state %q: %w", dir, err)
 	}
+	appendEvents(dir, stateEvents(old, s))
 	return nil
 }
 

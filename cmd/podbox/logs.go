@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -28,12 +23,16 @@ container, and says which on stderr when the pod has several.
 Example:
    podbox logs web -c server
    podbox logs -f web -c writer
-   podbox logs --previous web -c server`,
+   podbox logs --previous web -c server
+   podbox logs --tail 20 --since 5m web`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name"},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing what the container writes, until it ends"},
 		&cli.BoolFlag{Name: "previous", Aliases: []string{"p"}, Usage: "the log of the container's previous instance"},
 		&cli.BoolFlag{Name: "timestamps", Usage: "prefix each line with its RFC 3339 time"},
+		&cli.IntFlag{Name: "tail", Value: -1, Usage: "only the last N lines (-1: all)"},
+		&cli.DurationFlag{Name: "since", Usage: "only the lines of the last DURATION (5s, 2m, 3h)"},
+		&cli.TimestampFlag{Name: "since-time", Layout: time.RFC3339, Usage: "only the lines written at or after an RFC 3339 time"},
 	},
 	Action: func(c *cli.Context) error {
 		if c.NArg() != 1 {
@@ -48,43 +47,28 @@ Example:
 		if err != nil {
 			return err
 		}
-		path := cs.LogPath
-		if c.Bool("previous") {
-			if cs.RestartCount == 0 {
-				return fmt.Errorf("container %q of pod %q has no previous instance: it has not restarted", cs.Name, name)
-			}
-			path = filepath.Join(filepath.Dir(cs.LogPath), strconv.Itoa(cs.RestartCount-1)+".log")
+		opts := sandbox.LogOptions{Follow: c.Bool("follow"), Previous: c.Bool("previous"), Timestamps: c.Bool("timestamps")}
+		switch n := c.Int("tail"); {
+		case n == 0:
+			return nil // kubectl's --tail=0: no line
+		case n > 0:
+			opts.Tail = n
 		}
-		if path == "" {
-			return fmt.Errorf("container %q of pod %q has not started yet", cs.Name, name)
+		if c.IsSet("since") && c.IsSet("since-time") {
+			return errors.New("logs: --since and --since-time go one at a time")
 		}
-		w := bufio.NewWriter(c.App.Writer)
-		defer w.Flush()
-		follow := c.Bool("follow") && !c.Bool("previous")
-		err = copyLog(c.Context, path, w, c.Bool("timestamps"), func() bool {
-			if !follow {
-				return false
-			}
-			w.Flush()
-			now, err := m.Status(context.Background(), podRef(c, name))
-			if err != nil {
-				return false
-			}
-			cur, err := pickContainer(now, cs.Name, io.Discard)
-			return err == nil && cur.LogPath == path && cur.State == sandbox.StateRunning
-		})
-		if err != nil && c.Bool("previous") && errors.Is(err, os.ErrNotExist) {
-			// The container restarted since its status was read, and its
-			// log from before the previous one went (two are kept): the
-			// previous instance is the one that just ended.
-			if _, now, serr := podStatus(c, name); serr == nil {
-				if cur, perr := pickContainer(now, cs.Name, io.Discard); perr == nil && cur.RestartCount > cs.RestartCount {
-					path = filepath.Join(filepath.Dir(cur.LogPath), strconv.Itoa(cur.RestartCount-1)+".log")
-					err = copyLog(c.Context, path, w, c.Bool("timestamps"), func() bool { return false })
-				}
-			}
+		if d := c.Duration("since"); d > 0 {
+			opts.Since = time.Now().Add(-d)
 		}
+		if t := c.Timestamp("since-time"); t != nil {
+			opts.Since = *t
+		}
+		r, err := m.Logs(c.Context, podRef(c, name), cs.Name, opts)
 		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if _, err := io.Copy(c.App.Writer, r); err != nil {
 			return fmt.Errorf("log of container %q: %w", cs.Name, err)
 		}
 		return nil
@@ -142,72 +126,4 @@ func hasContainer(st *sandbox.PodStatus, name string) bool {
 		}
 	}
 	return false
-}
-
-// copyLog prints the lines of the CRI log at path as the container wrote
-// them; at the end of the file it waits for more while more() holds, going
-// on in the new file when the log was rotated, and once more() says the
-// container ended it reads what was written meanwhile before returning.
-func copyLog(ctx context.Context, path string, w io.Writer, timestamps bool, more func() bool) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer func() { f.Close() }()
-	r := bufio.NewReader(f)
-	var pending []byte
-	ended := false
-	for {
-		line, err := r.ReadBytes('\n')
-		pending = append(pending, line...)
-		if err == nil {
-			l := sandbox.ParseCRILine(string(pending[:len(pending)-1]))
-			pending = pending[:0]
-			if timestamps && l.Time != "" {
-				fmt.Fprint(w, l.Time+" ")
-			}
-			fmt.Fprint(w, l.Text)
-			if !l.Partial {
-				fmt.Fprintln(w)
-			}
-			continue
-		}
-		if err != io.EOF {
-			return err
-		}
-		if rotated(f, path) {
-			// The rest of the old file was read: on in the new one.
-			if nf, err := os.Open(path); err == nil {
-				f.Close()
-				f = nf
-				r.Reset(f)
-				continue
-			}
-		}
-		if ended {
-			return nil
-		}
-		if !more() {
-			// The container's last lines may have come after the EOF
-			// above: read up to the end once more.
-			ended = true
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// rotated reports whether path now names another file than f: the log was
-// renamed aside and a new one begun.
-func rotated(f *os.File, path string) bool {
-	cur, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	open, err := f.Stat()
-	return err == nil && !os.SameFile(open, cur)
 }
