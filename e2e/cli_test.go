@@ -25,6 +25,7 @@ func TestHelpHasExamples(t *testing.T) {
 		{}, {"run"}, {"ps"}, {"get"}, {"inspect"}, {"logs"}, {"exec"}, {"stop"}, {"rm"},
 		{"image"}, {"image", "import"}, {"image", "ls"}, {"image", "rm"},
 		{"network"}, {"network", "rm"}, {"version"}, {"completion"},
+		{"volume"}, {"volume", "create"}, {"volume", "ls"}, {"volume", "inspect"}, {"volume", "rm"},
 	}
 	for _, v := range verbs {
 		args := append(append([]string{}, v...), "--help")

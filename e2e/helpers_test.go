@@ -120,6 +120,7 @@ func newEnv(t *testing.T) *env {
 		"PODBOX_ROOT=" + filepath.Join(e.root, "root"),
 		"PODBOX_LOG_ROOT=" + filepath.Join(e.root, "logs"),
 		"PODBOX_IMAGE_ROOT=" + filepath.Join(e.root, "images"),
+		"PODBOX_VOLUME_ROOT=" + filepath.Join(e.root, "volumes"),
 		"PODBOX_CGROUP_PARENT=/" + prefix,
 		"PODBOX_BRIDGE=" + e.bridge,
 		"PODBOX_VETH_PREFIX=" + e.veth,
@@ -418,6 +419,12 @@ type inspectOut struct {
 		RestartCount int               `json:"restartCount"`
 		Namespaces   map[string]uint64 `json:"namespaces"`
 	} `json:"containers"`
+	Volumes []struct {
+		Name, Kind, Path string
+		Claim            string `json:"claimName"`
+		Image, ImageID   string
+		ReadOnly         bool
+	} `json:"volumes"`
 }
 
 func (e *env) inspect(t *testing.T, name string) *inspectOut {

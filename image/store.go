@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/errdefs"
+	"github.com/podbox/podbox/internal/atomicfile"
 )
 
 // DefaultRoot is where podbox keeps its images unless told otherwise.
@@ -284,29 +285,7 @@ func (s *Store) commit(img *Image) error {
 
 // writeFileAtomic writes p through a temporary file, flushed, renamed over
 // p: a crash leaves the old content or the new, never a part.
-func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".new-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
-}
+func writeFileAtomic(p string, data []byte) error { return atomicfile.Write(p, data, 0o644) }
 
 // Remove deletes the name of an image and, once no other image or pod
 // uses them, its layers. An image a pod holds a lease on (see Lease) is

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/image"
+	"github.com/podbox/podbox/mounts"
 )
 
 // PodConfig is a pod as plain data: what spec produces from a Kubernetes
@@ -115,6 +116,33 @@ type Volume struct {
 	// Files is a volume of files given in the config (what Kubernetes'
 	// configMap, secret, projected and downwardAPI volumes hold).
 	Files *FilesVolume `json:"files,omitempty"`
+	// PersistentVolumeClaim is a named volume, kept after the pod.
+	PersistentVolumeClaim *ClaimVolume `json:"persistentVolumeClaim,omitempty"`
+	// Image is an image's content, read-only (Kubernetes' image volumes).
+	Image *ImageVolume `json:"image,omitempty"`
+}
+
+// ClaimVolume is Kubernetes' persistentVolumeClaim as a single host has
+// it, the way podman kube play maps one: a named local volume
+// (Options.VolumeRoot/<ClaimName>/_data), made on the first use and kept
+// after the pod, until removed (mounts.NamedVolumes). ClaimName is a
+// DNS-1123 subdomain. ReadOnly mounts it read-only in every container.
+type ClaimVolume struct {
+	ClaimName string `json:"claimName"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// ImageVolume is Kubernetes' image volume: the content of the image
+// Reference, mounted read-only (an overlay of its layers with no writable
+// one). PullPolicy is as a container's ImagePullPolicy (PullImages
+// honours it). Create fills ImageID and Layers from Options.Images and
+// leases the image while the pod exists; an embedder without an image
+// store sets Layers itself.
+type ImageVolume struct {
+	Reference  string   `json:"reference"`
+	PullPolicy string   `json:"pullPolicy,omitempty"`
+	ImageID    string   `json:"imageID,omitempty"`
+	Layers     []string `json:"layers,omitempty"`
 }
 
 // FilesVolume is made when the pod is created, on a tmpfs (its content,
@@ -389,8 +417,19 @@ func checkContainers(c *PodConfig) []error {
 		if err := ValidateName(f+".name", v.Name); err != nil {
 			errs = append(errs, err)
 		}
-		if n := countSet(v.HostPath != nil, v.EmptyDir != nil, v.Files != nil); n != 1 {
-			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath, emptyDir and files is needed", f))
+		if n := countSet(v.HostPath != nil, v.EmptyDir != nil, v.Files != nil, v.PersistentVolumeClaim != nil, v.Image != nil); n != 1 {
+			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath, emptyDir, files, persistentVolumeClaim and image is needed", f))
+		}
+		if pvc := v.PersistentVolumeClaim; pvc != nil {
+			if err := mounts.ValidateVolumeName(pvc.ClaimName); err != nil {
+				errs = append(errs, fmt.Errorf("%s.persistentVolumeClaim.claimName: %w", f, err))
+			}
+		}
+		if iv := v.Image; iv != nil {
+			if iv.Reference == "" {
+				errs = append(errs, fmt.Errorf("%s.image.reference: is required", f))
+			}
+			errs = append(errs, checkLayers(f+".image.layers", iv.Layers, true)...)
 		}
 		volumes[v.Name] = true
 	}
@@ -433,11 +472,7 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []e
 	if len(ctr.RootfsLayers) == 0 && !path.IsAbs(ctr.Rootfs) {
 		errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))
 	}
-	for j, l := range ctr.RootfsLayers {
-		if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
-			errs = append(errs, fmt.Errorf("%s.rootfsLayers[%d]: %q is not an absolute path without ':' or ','", f, j, l))
-		}
-	}
+	errs = append(errs, checkLayers(f+".rootfsLayers", ctr.RootfsLayers, false)...)
 	if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
 		errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
 	}
@@ -472,6 +507,22 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []e
 		}
 		if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
 			errs = append(errs, fmt.Errorf("%s.target: %q is not an absolute path below /", mf, m.Target))
+		}
+	}
+	return errs
+}
+
+// checkLayers checks layer directories of an overlay: absolute paths
+// without ':' or ',' (which the overlay's options would split on); at
+// least one when required.
+func checkLayers(f string, layers []string, required bool) []error {
+	var errs []error
+	if required && len(layers) == 0 {
+		errs = append(errs, fmt.Errorf("%s: the image's layers are required (resolve the image in an image store, Options.Images)", f))
+	}
+	for j, l := range layers {
+		if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is not an absolute path without ':' or ','", f, j, l))
 		}
 	}
 	return errs

@@ -26,7 +26,7 @@ func (c *PodConfig) eachContainer(fn func(field string, ctr *ContainerConfig)) {
 }
 
 // PullImages makes sure the store has the image of every container that
-// names one, honouring each container's ImagePullPolicy (empty: the
+// names one, and of every image volume, honouring each container's ImagePullPolicy (empty: the
 // Kubernetes default for its reference), with the pod's PullSecrets that
 // match the image ahead of opts.Auth and the node's credentials. An image
 // two containers share is pulled once. Errors name the container's field
@@ -37,21 +37,26 @@ func (c *PodConfig) eachContainer(fn func(field string, ctr *ContainerConfig)) {
 func PullImages(ctx context.Context, store *image.Store, cfg *PodConfig, opts image.PullOptions) error {
 	var errs []error
 	done := map[string]bool{}
+	pull := func(field, ref, policy string) error {
+		key := ref + "\x00" + policy
+		if done[key] {
+			return nil
+		}
+		done[key] = true
+		o := opts
+		o.Auth = append(cfg.PullSecrets.Lookup(ref), opts.Auth...)
+		if _, err := store.Ensure(ctx, ref, image.PullPolicy(policy), o); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		return nil
+	}
 	cfg.eachContainer(func(field string, c *ContainerConfig) {
 		if c.Image == "" || c.Rootfs != "" || len(c.RootfsLayers) > 0 {
 			return
 		}
-		key := c.Image + "\x00" + c.ImagePullPolicy
-		if done[key] {
-			return
-		}
-		done[key] = true
-		o := opts
-		o.Auth = append(cfg.PullSecrets.Lookup(c.Image), opts.Auth...)
-		if _, err := store.Ensure(ctx, c.Image, image.PullPolicy(c.ImagePullPolicy), o); err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s): %w", field, c.Name, err))
-		}
+		errs = append(errs, pull(field+" ("+c.Name+")", c.Image, c.ImagePullPolicy))
 	})
+	errs = append(errs, pullImageVolumes(cfg, pull))
 	return errors.Join(errs...)
 }
 

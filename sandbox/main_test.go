@@ -96,6 +96,7 @@ func testOptions(prefix string) Options {
 		CgroupParent: "/" + prefix,
 		// Under the root, so that the test's cleanup removes it.
 		SeccompRoot: filepath.Join(os.TempDir(), prefix, "seccomp-profiles"),
+		VolumeRoot:  filepath.Join(os.TempDir(), prefix, "named-volumes"),
 		Network: netns.Config{
 			Bridge:     "pb" + hex,
 			VethPrefix: "pv" + hex,

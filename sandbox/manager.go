@@ -68,6 +68,10 @@ type Options struct {
 	// container's localhostProfile is relative to it); default
 	// DefaultSeccompRoot, /var/lib/podbox/seccomp.
 	SeccompRoot string
+	// VolumeRoot is where the named volumes that pods' persistentVolumeClaims
+	// name are kept (mounts.NamedVolumes); default
+	// mounts.DefaultNamedVolumeRoot, /var/lib/podbox/volumes.
+	VolumeRoot string
 	// PodPidsLimit caps the processes (and threads) of each pod, on its
 	// pod cgroup (pids.max), as the kubelet's podPidsLimit: 0 means
 	// cgroups.DefaultPidsLimit (4096), a negative number no limit.
@@ -113,6 +117,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.SeccompRoot == "" {
 		opts.SeccompRoot = DefaultSeccompRoot
+	}
+	if opts.VolumeRoot == "" {
+		opts.VolumeRoot = mounts.DefaultNamedVolumeRoot
 	}
 	if opts.LogRoot == "" {
 		opts.LogRoot = DefaultLogRoot
@@ -239,6 +246,11 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		if imgs, err = ResolveImages(ctx, m.opts.Images, cfg); err != nil {
 			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 		}
+		vimgs, err := resolveImageVolumes(m.opts.Images, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
+		imgs = append(imgs, vimgs...)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -385,7 +397,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := m.setUpNetwork(ctx, dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	if st.VolumePaths, err = prepareVolumes(dir, st); err != nil {
+	if st.VolumePaths, err = m.prepareVolumes(dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	st.Phase = PhasePending
@@ -594,6 +606,9 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.releaseClaims(dir, st); err != nil {
 		errs = append(errs, err)
 	}
 	// Last: the pod's overlays are unmounted, its image layers may go.

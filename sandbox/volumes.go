@@ -10,12 +10,17 @@ import (
 )
 
 // prepareVolumes checks and makes the pod's volumes before any container
-// starts (hostPath types checked, emptyDirs made and, with an fsGroup, given
-// to that group) and returns their host paths by volume name.
-func prepareVolumes(dir string, st *PodStatus) (map[string]string, error) {
+// starts (hostPath types checked, emptyDirs made, named volumes made or
+// leased, image volumes mounted and, with an fsGroup, emptyDirs and named
+// volumes given to that group) and returns their host paths by volume
+// name.
+func (m *Manager) prepareVolumes(dir string, st *PodStatus) (map[string]string, error) {
 	cfg := &st.Config
 	var vols []mounts.Volume
 	for _, v := range cfg.Volumes {
+		if v.PersistentVolumeClaim != nil || v.Image != nil {
+			continue // below
+		}
 		mv := mounts.Volume{Name: v.Name}
 		if v.Files != nil {
 			mv.EmptyDir = &mounts.EmptyDir{Medium: mounts.MediumMemory, SizeLimit: filesSize(v.Files)}
@@ -32,6 +37,9 @@ func prepareVolumes(dir string, st *PodStatus) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.claimAndImageVolumes(dir, st, paths); err != nil {
+		return nil, err
+	}
 	if err := checkPropagation(cfg, paths); err != nil {
 		return nil, err
 	}
@@ -46,7 +54,9 @@ func prepareVolumes(dir string, st *PodStatus) (map[string]string, error) {
 		return paths, nil
 	}
 	for _, v := range cfg.Volumes {
-		if v.EmptyDir == nil {
+		// As the kubelet: fsGroup applies to emptyDirs and claims, not to
+		// a claim mounted read-only.
+		if v.EmptyDir == nil && (v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ReadOnly) {
 			continue
 		}
 		if err := mounts.SetVolumeOwnership(paths[v.Name], int(*cfg.FSGroup), cfg.FSGroupChangePolicy); err != nil {
@@ -119,8 +129,10 @@ func volumeMounts(dir string, st *PodStatus, cfg *ContainerConfig) ([]*configs.M
 			src = target
 		}
 		prop := vm.Propagation
-		// A files volume (configMap, secret...) is always read-only.
-		ro := vm.ReadOnly || st.Config.volume(vm.Name).Files != nil
+		// A files volume (configMap, secret...) and an image volume are
+		// always read-only, a claim when it says so.
+		v := st.Config.volume(vm.Name)
+		ro := vm.ReadOnly || v.Files != nil || v.Image != nil || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly)
 		recursive := ro && (prop == "" || prop == "None") && rroSupported()
 		b, err := mounts.VolumeBind(ro, recursive, prop)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/mounts"
 )
 
 func TestVolumes(t *testing.T) {
@@ -138,4 +140,77 @@ func TestPropagationFromPrivateMountRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.run(cfg)
+}
+
+// TestClaimAndImageVolumes: a claim's data outlives the pod and its lease
+// goes with it; an image volume given as layers (no image store) is
+// mounted read-only; a claim refused late leaves no lease behind.
+func TestClaimAndImageVolumes(t *testing.T) {
+	e := newTestEnv(t)
+	layer := filepath.Join(e.opts.Root, "layer")
+	os.MkdirAll(layer, 0o755)
+	os.WriteFile(filepath.Join(layer, "content"), []byte("from the image\n"), 0o644)
+	c := e.container("c", "sleep", "3600")
+	c.VolumeMounts = []VolumeMount{{Name: "data", Target: "/data"}, {Name: "img", Target: "/img"}}
+	g := int64(1234)
+	e.run(&PodConfig{Name: "claims", FSGroup: &g, Containers: []ContainerConfig{c}, Volumes: []Volume{
+		{Name: "data", PersistentVolumeClaim: &ClaimVolume{ClaimName: "kept"}},
+		{Name: "img", Image: &ImageVolume{Reference: "content:v1", Layers: []string{layer}}},
+	}})
+	if _, code := e.exec("claims", "c", "sh", "-c", "echo persisted > /data/f"); code != 0 {
+		t.Fatal("write to the claim failed")
+	}
+	if out, _ := e.exec("claims", "c", "stat", "-c", "%g", "/data"); out != "1234\n" {
+		t.Errorf("the claim's group with fsGroup 1234: %q", out)
+	}
+	if out, _ := e.exec("claims", "c", "cat", "/img/content"); out != "from the image\n" {
+		t.Errorf("image volume: %q", out)
+	}
+	if out, code := e.exec("claims", "c", "touch", "/img/x"); code == 0 || !strings.Contains(out, "Read-only") {
+		t.Errorf("a write into the image volume: exit %d %q", code, out)
+	}
+	nv, err := mountsNamed(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vol, err := nv.Get("kept"); err != nil || len(vol.Pods) != 1 || vol.Pods[0] != "claims" {
+		t.Errorf("the claim while the pod exists: %+v %v", vol, err)
+	}
+	if err := e.m.Remove(context.Background(), "claims", true); err != nil {
+		t.Fatal(err)
+	}
+	vol, err := nv.Get("kept")
+	if err != nil || len(vol.Pods) != 0 {
+		t.Fatalf("the claim after the pod: %+v %v", vol, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(vol.Mountpoint, "f")); string(b) != "persisted\n" {
+		t.Errorf("the claim's data after the pod: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(layer, "content")); string(b) != "from the image\n" {
+		t.Errorf("the image layer after the pod: %q", b)
+	}
+	// A pod refused after it took its claim (a missing hostPath) gives it
+	// back.
+	c.VolumeMounts = []VolumeMount{{Name: "data", Target: "/data"}, {Name: "h", Target: "/h"}}
+	_, err = e.m.Create(context.Background(), &PodConfig{Name: "refused", Containers: []ContainerConfig{c}, Volumes: []Volume{
+		{Name: "data", PersistentVolumeClaim: &ClaimVolume{ClaimName: "kept"}},
+		{Name: "h", HostPath: &HostPathVolume{Path: "/nonexistent/podbox-claims", Type: "Directory"}},
+	}})
+	if err == nil {
+		t.Fatal("a pod with a missing hostPath was created")
+	}
+	if vol, err := nv.Get("kept"); err != nil || len(vol.Pods) != 0 {
+		t.Errorf("the claim after a refused pod: %+v %v", vol, err)
+	}
+	// Without layers or an image store an image volume is refused.
+	_, err = e.m.Create(context.Background(), &PodConfig{Name: "nolayers", Containers: []ContainerConfig{e.container("c", "true")}, Volumes: []Volume{
+		{Name: "img", Image: &ImageVolume{Reference: "content:v1"}},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "volumes[0].image.layers: the image's layers are required") {
+		t.Errorf("an image volume without layers: %v", err)
+	}
+}
+
+func mountsNamed(e *testEnv) (*mounts.NamedVolumes, error) {
+	return mounts.OpenNamedVolumes(e.opts.VolumeRoot)
 }

@@ -116,12 +116,14 @@ var allowed = obj(fields{
 		"hostNetwork", "shareProcessNamespace", "hostname",
 	), fields{
 		"volumes": list(obj(fields{
-			"name":        leaf,
-			"hostPath":    obj(leaves("path", "type")),
-			"emptyDir":    obj(leaves("medium", "sizeLimit")),
-			"configMap":   obj(with(leaves("name", "defaultMode", "optional"), fields{"items": keyItems})),
-			"secret":      obj(with(leaves("secretName", "defaultMode", "optional"), fields{"items": keyItems})),
-			"downwardAPI": obj(with(leaves("defaultMode"), fields{"items": downwardItems})),
+			"name":                  leaf,
+			"hostPath":              obj(leaves("path", "type")),
+			"emptyDir":              obj(leaves("medium", "sizeLimit")),
+			"persistentVolumeClaim": obj(leaves("claimName", "readOnly")),
+			"image":                 obj(leaves("reference", "pullPolicy")),
+			"configMap":             obj(with(leaves("name", "defaultMode", "optional"), fields{"items": keyItems})),
+			"secret":                obj(with(leaves("secretName", "defaultMode", "optional"), fields{"items": keyItems})),
+			"downwardAPI":           obj(with(leaves("defaultMode"), fields{"items": downwardItems})),
 			"projected": obj(with(leaves("defaultMode"), fields{"sources": list(obj(fields{
 				"configMap":   obj(with(leaves("name", "optional"), fields{"items": keyItems})),
 				"secret":      obj(with(leaves("name", "optional"), fields{"items": keyItems})),

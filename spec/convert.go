@@ -83,6 +83,12 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 				vol.HostPath.Type = string(*hp.Type)
 			}
 		}
+		if pvc := v.PersistentVolumeClaim; pvc != nil {
+			vol.PersistentVolumeClaim = &sandbox.ClaimVolume{ClaimName: pvc.ClaimName, ReadOnly: pvc.ReadOnly}
+		}
+		if iv := v.Image; iv != nil {
+			vol.Image = &sandbox.ImageVolume{Reference: iv.Reference, PullPolicy: string(iv.PullPolicy)}
+		}
 		if ed := v.EmptyDir; ed != nil {
 			vol.EmptyDir = &sandbox.EmptyDirVolume{Medium: string(ed.Medium)}
 			if ed.SizeLimit != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -244,7 +245,7 @@ func checkVolumes(p *v1.Pod) []error {
 		seen[v.Name] = true
 		switch srcs := volumeSources(&v.VolumeSource); len(srcs) {
 		case 0:
-			errs = append(errs, invalid(f, "volume %q has no source (hostPath, emptyDir, configMap, secret, downwardAPI or projected)", v.Name))
+			errs = append(errs, invalid(f, "volume %q has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)", v.Name))
 		case 1:
 		default:
 			errs = append(errs, invalid(f, "volume %q has %d sources (%s), exactly one is allowed", v.Name, len(srcs), strings.Join(srcs, ", ")))
@@ -258,6 +259,30 @@ func checkVolumes(p *v1.Pod) []error {
 			}
 			if hp.Type != nil && !slices.Contains(hostPathTypes, *hp.Type) {
 				errs = append(errs, invalid(f+".hostPath.type", "%q is not a hostPath type (DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice)", *hp.Type))
+			}
+		}
+		if pvc := v.PersistentVolumeClaim; pvc != nil {
+			// The claim names a directory: a DNS-1123 subdomain, as
+			// the API server checks a PersistentVolumeClaim's name.
+			if pvc.ClaimName == "" {
+				errs = append(errs, invalid(f+".persistentVolumeClaim.claimName", "is required"))
+			}
+			for _, msg := range validation.IsDNS1123Subdomain(pvc.ClaimName) {
+				if pvc.ClaimName != "" {
+					errs = append(errs, invalid(f+".persistentVolumeClaim.claimName", "%q: %s", pvc.ClaimName, msg))
+				}
+			}
+		}
+		if iv := v.Image; iv != nil {
+			if iv.Reference == "" {
+				errs = append(errs, invalid(f+".image.reference", "is required"))
+			} else if _, err := image.NormalizeName(iv.Reference); err != nil {
+				errs = append(errs, invalid(f+".image.reference", "%v", err))
+			}
+			switch iv.PullPolicy {
+			case "", v1.PullAlways, v1.PullIfNotPresent, v1.PullNever:
+			default:
+				errs = append(errs, invalid(f+".image.pullPolicy", "%q is not Always, IfNotPresent or Never", iv.PullPolicy))
 			}
 		}
 		if ed := v.EmptyDir; ed != nil {

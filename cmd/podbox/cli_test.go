@@ -52,12 +52,13 @@ func (fakeNames) containers(pod string) []string {
 	}
 	return nil
 }
-func (fakeNames) images() []string { return []string{"busybox:latest"} }
+func (fakeNames) images() []string  { return []string{"busybox:latest"} }
+func (fakeNames) volumes() []string { return []string{"data", "cache"} }
 
 func TestComplete(t *testing.T) {
 	app := newApp()
 	for _, tc := range []struct{ line, want string }{
-		{"", "run ps get inspect logs exec debug stop rm image network version completion"},
+		{"", "run ps get inspect logs exec debug stop rm image volume network version completion"},
 		{"debug ", "web db"},
 		{"debug web --target s", "server"},
 		{"debug web --image ", "busybox:latest"},
@@ -76,6 +77,8 @@ func TestComplete(t *testing.T) {
 		{"inspect -o ", "json namespaces"},
 		{"image ", "pull import ls rm prune"},
 		{"image rm ", "busybox:latest"},
+		{"volume ", "create ls inspect rm"},
+		{"volume rm d", "data"},
 		{"completion ", "bash zsh fish"},
 		{"run ", ""},
 		{"--root /r ps -o j", "json"},

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/podbox/podbox/image"
+	"github.com/podbox/podbox/mounts"
 	"github.com/podbox/podbox/sandbox"
 )
 
@@ -197,11 +198,25 @@ func (s completionSource) images() []string {
 	return names
 }
 
+func (s completionSource) volumes() []string {
+	nv, err := mounts.OpenNamedVolumes(s.c.String("volume-root"))
+	if err != nil {
+		return nil
+	}
+	vols, _ := nv.List()
+	var names []string
+	for _, v := range vols {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
 // names is what complete needs to know of the host.
 type names interface {
 	pods() []string
 	containers(pod string) []string
 	images() []string
+	volumes() []string
 }
 
 // complete returns the candidates for cur, the word being typed, after
@@ -315,6 +330,8 @@ func complete(app *cli.App, words []string, cur string, src names) []string {
 		return prefixed(src.pods(), cur)
 	case "image rm":
 		return prefixed(src.images(), cur)
+	case "volume rm", "volume inspect":
+		return prefixed(src.volumes(), cur)
 	case "completion":
 		if len(pos) == 0 {
 			return prefixed([]string{"bash", "zsh", "fish"}, cur)

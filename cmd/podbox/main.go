@@ -14,6 +14,7 @@ import (
 
 	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/image"
+	"github.com/podbox/podbox/mounts"
 	"github.com/podbox/podbox/netns"
 	"github.com/podbox/podbox/sandbox"
 )
@@ -66,6 +67,7 @@ Example:
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: sandbox.DefaultNamespace, EnvVars: []string{"PODBOX_NAMESPACE"}, Usage: "the namespace every verb works in, as kubectl -n"},
 			&cli.StringFlag{Name: "root", Value: "/run/podbox", EnvVars: []string{"PODBOX_ROOT"}, Usage: "state root (pods, logs, network leases)"},
 			&cli.StringFlag{Name: "image-root", Value: image.DefaultRoot, EnvVars: []string{"PODBOX_IMAGE_ROOT"}, Usage: "image store"},
+			&cli.StringFlag{Name: "volume-root", Value: mounts.DefaultNamedVolumeRoot, EnvVars: []string{"PODBOX_VOLUME_ROOT"}, Usage: "named volumes (persistentVolumeClaims): <volume-root>/<name>/_data"},
 			&cli.StringFlag{Name: "registries-config", Value: image.DefaultRegistriesConfig, EnvVars: []string{"PODBOX_REGISTRIES_CONFIG"}, Usage: "registry mirrors and insecure registries (YAML; missing: none)"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/podbox", EnvVars: []string{"PODBOX_CGROUP_PARENT"}, Usage: "absolute cgroup path under which pod cgroups are made"},
 			&cli.StringFlag{Name: "allocatable-memory", EnvVars: []string{"PODBOX_ALLOCATABLE_MEMORY"}, Usage: "memory pods are admitted against, e.g. 2.5Gi (default: MemTotal minus a reserve)"},
@@ -84,7 +86,7 @@ Example:
 		},
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand, debugCommand,
-			stopCommand, rmCommand, imageCommand, networkCommand, versionCommand,
+			stopCommand, rmCommand, imageCommand, volumeCommand, networkCommand, versionCommand,
 			completionCommand, completeCommand, monitorCommand, manCommand,
 		},
 	}
@@ -121,6 +123,7 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 		AllocatableMemory:    alloc,
 		AllowSwap:            c.Bool("allow-swap"),
 		SeccompRoot:          c.String("seccomp-root"),
+		VolumeRoot:           c.String("volume-root"),
 		PodPidsLimit:         c.Int64("pod-pids-limit"),
 		Network: netns.Config{
 			Bridge:     c.String("bridge"),
@@ -184,7 +187,7 @@ var allNamespacesFlag = &cli.BoolFlag{Name: "all-namespaces", Aliases: []string{
 // globalArgs repeats the global flags a child podbox (the monitor) needs.
 func globalArgs(c *cli.Context) []string {
 	var args []string
-	for _, name := range []string{"root", "image-root", "registries-config", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
+	for _, name := range []string{"root", "image-root", "volume-root", "registries-config", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
 		if v := c.String(name); v != "" {
 			args = append(args, "--"+name+"="+v)
 		}

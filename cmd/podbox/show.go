@@ -462,6 +462,42 @@ type inspectOut struct {
 	Namespaces map[string]nsInfo  `json:"namespaces"`
 	Cgroup     cgroupInfo         `json:"cgroup"`
 	Containers []inspectContainer `json:"containers"`
+	Volumes    []inspectVolume    `json:"volumes,omitempty"`
+}
+
+// inspectVolume is one of the pod's volumes: its kind (hostPath,
+// emptyDir, files for configMap, secret, projected and downwardAPI,
+// persistentVolumeClaim, image), its host path, and for a claim the named
+// volume, for an image volume the image and what it resolved to.
+type inspectVolume struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Path     string `json:"path,omitempty"`
+	Claim    string `json:"claimName,omitempty"`
+	Image    string `json:"image,omitempty"`
+	ImageID  string `json:"imageID,omitempty"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+func inspectVolumes(st *sandbox.PodStatus) []inspectVolume {
+	var out []inspectVolume
+	for _, v := range st.Config.Volumes {
+		iv := inspectVolume{Name: v.Name, Path: st.VolumePaths[v.Name]}
+		switch {
+		case v.HostPath != nil:
+			iv.Kind = "hostPath"
+		case v.EmptyDir != nil:
+			iv.Kind = "emptyDir"
+		case v.Files != nil:
+			iv.Kind, iv.ReadOnly = "files", true
+		case v.PersistentVolumeClaim != nil:
+			iv.Kind, iv.Claim, iv.ReadOnly = "persistentVolumeClaim", v.PersistentVolumeClaim.ClaimName, v.PersistentVolumeClaim.ReadOnly
+		case v.Image != nil:
+			iv.Kind, iv.Image, iv.ImageID, iv.ReadOnly = "image", v.Image.Reference, v.Image.ImageID, true
+		}
+		out = append(out, iv)
+	}
+	return out
 }
 
 type nsInfo struct {
@@ -501,6 +537,7 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 	out := inspectOut{
 		Name: st.Name, UID: st.UID, LogDir: st.LogDir, Phase: string(st.Phase), PodIP: st.PodIP, Veth: st.HostVeth,
 		PausePID: st.PausePID, MonitorPID: st.MonitorPID, Namespaces: map[string]nsInfo{},
+		Volumes: inspectVolumes(st),
 	}
 	for kind, path := range st.Namespaces {
 		ino, _ := namespaces.Inode(path)
