@@ -216,6 +216,7 @@ func TestRunWithImagePullSecret(t *testing.T) {
 	work := t.TempDir()
 	reg := startRegistry(t, work)
 	reg.push(t, "test/busybox:v1", busyboxImage(t, work))
+	reg.push(t, "test/content:v1", busyboxImage(t, work))
 	// No node credentials.
 	noauth := t.TempDir()
 	e.vars = append(e.vars, "DOCKER_CONFIG="+noauth, "REGISTRY_AUTH_FILE="+filepath.Join(noauth, "none.json"), "HOME="+noauth)
@@ -240,7 +241,11 @@ spec:
   containers:
   - name: c
     image: %s/test/busybox:v1
-`, typ, key, base64.StdEncoding.EncodeToString([]byte(data)), reg.host))
+    volumeMounts: [{name: content, mountPath: /content}]
+  volumes:
+  - name: content
+    image: {reference: %s/test/content:v1}
+`, typ, key, base64.StdEncoding.EncodeToString([]byte(data)), reg.host, reg.host))
 	}
 	without := manifest(t, "without.yaml", fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -251,7 +256,8 @@ spec:
     image: %s/test/busybox:v1
 `, reg.host))
 	failPodbox(t, e, 1, []string{"podbox: ", "spec.containers[0].image (c)", "UNAUTHORIZED"}, "run", without)
-	failPodbox(t, e, 1, []string{"podbox: ", `with credentials of user "podbox" from Secret default/regcred`, "UNAUTHORIZED"},
+	failPodbox(t, e, 1, []string{"podbox: ", `with credentials of user "podbox" from Secret default/regcred`, "UNAUTHORIZED",
+		"spec.volumes[0].image.reference (content)"},
 		"run", withSecret("wrong.yaml", "wrong-password", "kubernetes.io/dockerconfigjson"))
 	missing := manifest(t, "missing.yaml", strings.Replace(readFile(t, without), "spec:\n", "spec:\n  imagePullSecrets: [{name: regcred}]\n", 1))
 	failPodbox(t, e, 1, []string{"podbox: ", `spec.imagePullSecrets[0].name: Secret "regcred" is not in the manifest`}, "run", missing)
@@ -260,7 +266,8 @@ spec:
 	}
 
 	mustPodbox(t, e, "run", withSecret("good.yaml", reg.pass, "kubernetes.io/dockerconfigjson"))
-	if out := mustPodbox(t, e, "exec", "private", "--", "cat", "/etc/layer2"); out != "from the second layer\n" {
+	// The image volume is pulled with the pod's secret too.
+	if out := mustPodbox(t, e, "exec", "private", "--", "cat", "/etc/layer2", "/content/etc/layer2"); out != "from the second layer\nfrom the second layer\n" {
 		t.Errorf("exec in the pod pulled with a secret: %q", out)
 	}
 	// The credentials are nowhere under the state, log or image roots.
@@ -280,7 +287,7 @@ spec:
 
 	// The legacy kubernetes.io/dockercfg type too (the image is pulled
 	// again: Always for a pod of another file would not, so remove it).
-	mustPodbox(t, e, "image", "rm", reg.host+"/test/busybox:v1")
+	mustPodbox(t, e, "image", "rm", reg.host+"/test/busybox:v1", reg.host+"/test/content:v1")
 	mustPodbox(t, e, "run", withSecret("legacy.yaml", reg.pass, "kubernetes.io/dockercfg"))
 	mustPodbox(t, e, "rm", "-f", "private")
 }
