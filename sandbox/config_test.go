@@ -29,7 +29,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		`name: "Web_1" is not a DNS-1123 label`,
-		`volumes[0]: exactly one of hostPath, emptyDir and files is needed`,
+		`volumes[0]: exactly one of hostPath, emptyDir, files, persistentVolumeClaim and image is needed`,
 		`initContainers[0].rootfs: "img" is not an absolute path`,
 		`containers[0].name: "c" is used twice`,
 		`containers[1].name: "pause" is reserved for the pause process`,
