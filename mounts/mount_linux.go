@@ -143,6 +143,11 @@ func RemoveOverlay(dir string) error {
 	if err := Unmount(filepath.Join(dir, "rootfs")); err != nil {
 		return fmt.Errorf("remove container root filesystem: %w", err)
 	}
+	// The idmapped layers a crash may have left (CreateOverlayIDMapped):
+	// gone before anything is removed, or RemoveAll would reach the image.
+	if err := removeIDMapped(filepath.Join(dir, "idmap")); err != nil {
+		return fmt.Errorf("remove container root filesystem: %w", err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove container root filesystem: %w", err)
 	}

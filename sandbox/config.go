@@ -30,6 +30,12 @@ type PodConfig struct {
 	// HostNetwork: the pod uses the host's network namespace (no veth, no
 	// IP of its own).
 	HostNetwork bool `json:"hostNetwork,omitempty"`
+	// UserNamespace (Kubernetes' hostUsers: false) gives the pod a user
+	// namespace of its own, mapping its IDs 0-65535 to a range of host IDs
+	// that no other pod holds; its network, IPC, UTS (and shared PID)
+	// namespaces belong to it, and its image layers and volumes other than
+	// hostPath are seen through idmapped mounts (see Options.IDRangeDir).
+	UserNamespace bool `json:"userNamespace,omitempty"`
 	// MemoryLimit is the pod's memory quota in bytes, enforced on the pod
 	// cgroup; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
@@ -355,7 +361,7 @@ func ValidateName(field, name string) error {
 // check is one validation rule; each returns errors that name a field path.
 type check func(c *PodConfig) []error
 
-var checks = []check{checkPodFields, checkContainers}
+var checks = []check{checkPodFields, checkContainers, checkUserNamespace}
 
 // Validate reports every problem in c at once, each naming its field, wrapped
 // so that errors.Is(err, ErrInvalid) holds.

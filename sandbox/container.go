@@ -59,12 +59,18 @@ func containerDir(dir, name string) string { return filepath.Join(dir, "containe
 // removeInstance removes what a previous instance of a container left: its
 // libcontainer state and its root filesystem overlay. Its cgroup goes with
 // the libcontainer state when the container is destroyed, or with the pod.
-func removeInstance(dir, name string) error {
+func removeInstance(dir string, st *PodStatus, name string) error {
 	if c, err := libcontainer.Load(runcRoot(dir), name); err == nil {
 		c.Destroy()
 	}
 	if err := os.RemoveAll(filepath.Join(runcRoot(dir), name)); err != nil {
 		return err
+	}
+	if u := st.UserNamespace; u != nil {
+		// Its root is mounted outside the pod's directory (userNSRootfs).
+		if err := mounts.Unmount(filepath.Join(u.RootfsDir, name)); err != nil {
+			return err
+		}
 	}
 	return mounts.RemoveOverlay(containerDir(dir, name))
 }
@@ -74,19 +80,25 @@ func removeInstance(dir, name string) error {
 // logPath in the CRI format; it returns once the process has been exec'd.
 // The instance's exit is sent on exits.
 func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, logPath string, ex instanceExtras, exits chan<- exitEvent) (_ *instance, retErr error) {
-	if err := removeInstance(dir, cfg.Name); err != nil {
+	if err := removeInstance(dir, st, cfg.Name); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
-			removeInstance(dir, cfg.Name)
+			removeInstance(dir, st, cfg.Name)
 		}
 	}()
 	lowers := cfg.RootfsLayers
 	if len(lowers) == 0 {
 		lowers = []string{cfg.Rootfs}
 	}
-	rootfs, err := mounts.CreateOverlayLayers(lowers, containerDir(dir, cfg.Name))
+	var rootfs string
+	var err error
+	if st.UserNamespace != nil {
+		rootfs, err = userNSRootfs(dir, st, cfg, lowers)
+	} else {
+		rootfs, err = mounts.CreateOverlayLayers(lowers, containerDir(dir, cfg.Name))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +127,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	lcfg := libcontainerConfig(containerSpec{
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
-		volumes: vols, seccomp: sc, cgroupns: cgroups.IsV2(),
+		volumes: vols, seccomp: sc, cgroupns: cgroups.IsV2(), userns: st.UserNamespace,
 	})
 	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)

@@ -63,6 +63,9 @@ type containerSpec struct {
 	// cgroup v2 only, as containerd does for Kubernetes pods: on v1 the
 	// container sees its cgroups through bind mounts instead).
 	cgroupns bool
+	// userns is the pod's user namespace, joined by its path in podNS;
+	// nil without one.
+	userns *UserNamespace
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
@@ -77,7 +80,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		rules = append(rules, &d.Rule)
 	}
 	ns := configs.Namespaces{{Type: configs.NEWNS}}
-	for _, t := range []configs.NamespaceType{configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWPID} {
+	for _, t := range []configs.NamespaceType{configs.NEWUSER, configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWPID} {
 		if p, ok := s.podNS[t]; ok {
 			ns = append(ns, configs.Namespace{Type: t, Path: p})
 		} else if t == configs.NEWPID {
@@ -124,6 +127,12 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 			// libcontainer binds each hierarchy's container cgroup there.
 			{Source: "cgroup", Destination: "/sys/fs/cgroup", Device: "cgroup", Flags: defaultMountFlags | unix.MS_RELATIME | unix.MS_RDONLY},
 		},
+	}
+	if s.userns != nil {
+		// Joined by path; the mappings are libcontainer's copy of the
+		// namespace's (what its specconv caches), which it uses for the
+		// IDs it hands out (the exec FIFO's owner, the console's).
+		c.UIDMappings, c.GIDMappings = s.userns.mappings(), s.userns.mappings()
 	}
 	if s.ctr.CPULimitMillis > 0 {
 		c.Cgroups.Resources.CpuPeriod = cpuPeriod

@@ -679,6 +679,12 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 			ExtraFiles:  held,
 		}
+		if u := st.UserNamespace; u != nil {
+			// Outside the pod's user namespace (a process can not join one
+			// from a threaded one), but as its root's host IDs, never as
+			// the host's root.
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.HostID, Gid: u.HostID}
+		}
 		if err := cmd.Start(); err != nil {
 			return err
 		}

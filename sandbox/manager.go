@@ -76,6 +76,10 @@ type Options struct {
 	// pod cgroup (pids.max), as the kubelet's podPidsLimit: 0 means
 	// cgroups.DefaultPidsLimit (4096), a negative number no limit.
 	PodPidsLimit int64
+	// IDRangeDir records which pod holds which range of host IDs for its
+	// user namespace (hostUsers: false); default DefaultIDRangeDir, one for
+	// the whole host: every podbox on a host must use the same.
+	IDRangeDir string
 }
 
 // Manager creates, starts, stops and removes pods under one state root. A
@@ -114,6 +118,12 @@ func New(opts Options) (*Manager, error) {
 	opts.CgroupParent = filepath.Clean(opts.CgroupParent)
 	if opts.PodPidsLimit == 0 {
 		opts.PodPidsLimit = cgroups.DefaultPidsLimit
+	}
+	if opts.IDRangeDir == "" {
+		opts.IDRangeDir = DefaultIDRangeDir
+	}
+	if !filepath.IsAbs(opts.IDRangeDir) {
+		return nil, fmt.Errorf("ID range directory %q is not an absolute path", opts.IDRangeDir)
 	}
 	if opts.SeccompRoot == "" {
 		opts.SeccompRoot = DefaultSeccompRoot
@@ -228,6 +238,8 @@ var namespaceKinds = []struct {
 	flag uintptr
 	typ  configs.NamespaceType
 }{
+	// The user namespace first: made in the same clone, it owns the others.
+	{"user", unix.CLONE_NEWUSER, configs.NEWUSER},
 	{"net", unix.CLONE_NEWNET, configs.NEWNET},
 	{"ipc", unix.CLONE_NEWIPC, configs.NEWIPC},
 	{"uts", unix.CLONE_NEWUTS, configs.NEWUTS},
@@ -352,6 +364,16 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
 	crashPoint("state-written")
+	if cfg.UserNamespace {
+		// Recorded before the pause maps it; written down in the state
+		// before anything else, so that a Remove gives it back.
+		if err := m.allocateUserNamespace(dir, st); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
+		if err := writeState(dir, st); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
+	}
 	if err := writeSeccompProfiles(dir, profiles); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -369,7 +391,7 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		return nil, fmt.Errorf("create pod %q: /dev/shm: %w", cfg.Name, err)
 	}
 
-	pid, start, err := m.startPause(dir, cfg, held)
+	pid, start, err := m.startPause(dir, st, held)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
@@ -399,6 +421,11 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	}
 	if st.VolumePaths, err = m.prepareVolumes(dir, st); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+	}
+	if st.UserNamespace != nil {
+		if err := checkIDMapped(st); err != nil {
+			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
+		}
 	}
 	st.Phase = PhasePending
 	if err := writeState(dir, st); err != nil {
@@ -452,16 +479,18 @@ func podHas(cfg *PodConfig, kind string) bool {
 	case "uts":
 		// A hostNetwork pod has the host's name too (as with containerd).
 		return !cfg.HostNetwork
+	case "user":
+		return cfg.UserNamespace
 	}
 	return true
 }
 
 // startPause starts the pause program in the pod's new namespaces, in a
 // session of its own so that no terminal signal reaches it.
-func (m *Manager) startPause(dir string, cfg *PodConfig, held []*os.File) (int, uint64, error) {
+func (m *Manager) startPause(dir string, st *PodStatus, held []*os.File) (int, uint64, error) {
 	var flags uintptr
 	for _, ns := range namespaceKinds {
-		if podHas(cfg, ns.kind) {
+		if podHas(&st.Config, ns.kind) {
 			flags |= ns.flag
 		}
 	}
@@ -471,7 +500,19 @@ func (m *Manager) startPause(dir string, cfg *PodConfig, held []*os.File) (int, 
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 		ExtraFiles:  held, // the hostPorts' sockets: the pause holds them
 	}
+	if u := st.UserNamespace; u != nil {
+		// The pod's user namespace, made with the others so that it owns
+		// them (as containerd makes a sandbox's); the pause runs as its
+		// root, an unprivileged host ID, never as the host's root.
+		a := cmd.SysProcAttr
+		a.UidMappings, a.GidMappings = u.sysProcMappings(), u.sysProcMappings()
+		a.GidMappingsEnableSetgroups = true
+		a.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	if err := cmd.Start(); err != nil {
+		if st.UserNamespace != nil && errors.Is(err, unix.ENOSPC) {
+			return 0, 0, fmt.Errorf("start pause %q in a new user namespace: %w (the host's user.max_user_namespaces is reached)", m.opts.PauseBinary, err)
+		}
 		return 0, 0, fmt.Errorf("start pause %q: %w", m.opts.PauseBinary, err)
 	}
 	// This process is the pause's parent for as long as it lives: reap it.
@@ -585,9 +626,17 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	if err := mounts.CleanupVolumes(dir); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.removeUserNSRootfs(st); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
 	if err := mounts.UnmountUnder(dir); err != nil {
 		// Never remove files under a live mount.
 		return errors.Join(append(errs, err)...)
+	}
+	// Its user namespace unpinned and its processes gone, the pod's IDs
+	// may go to another pod.
+	if err := m.releaseUserNamespace(st); err != nil {
+		errs = append(errs, err)
 	}
 	// With the namespace unpinned and its processes gone, the kernel
 	// removes the veth; Detach releases the lease and the hostPort rules.

@@ -169,7 +169,10 @@ type PodStatus struct {
 	AllowSwap bool `json:"allowSwap,omitempty"`
 	// Namespaces maps "net", "ipc", "uts" (and "pid" when shared) to the
 	// pinned namespace files.
-	Namespaces     map[string]string `json:"namespaces,omitempty"`
+	Namespaces map[string]string `json:"namespaces,omitempty"`
+	// UserNamespace is the pod's range of host IDs, with a user namespace
+	// (Config.UserNamespace); nil without.
+	UserNamespace  *UserNamespace    `json:"userNamespace,omitempty"`
 	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	Containers     []ContainerStatus `json:"containers"`
 	// EphemeralContainers are those added to the running pod, in the order

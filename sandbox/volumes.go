@@ -138,10 +138,18 @@ func volumeMounts(dir string, st *PodStatus, cfg *ContainerConfig) ([]*configs.M
 		if err != nil {
 			return nil, fmt.Errorf("volume mount %q: %w", vm.Target, err)
 		}
-		ms = append(ms, &configs.Mount{
+		m := &configs.Mount{
 			Source: src, Destination: vm.Target, Device: "bind",
 			Flags: b.Flags, PropagationFlags: b.PropagationFlags, RecAttr: b.RecAttr,
-		})
+		}
+		if st.UserNamespace != nil && st.Config.volume(vm.Name).HostPath == nil {
+			// Seen through the pod's user namespace: what is root's on
+			// disk is the pod's root's (checked at Create: checkIDMapped).
+			// A hostPath is bound as it is: what the pod writes there is
+			// owned by its host IDs.
+			m.IDMapping = &configs.MountIDMapping{UserNSPath: st.Namespaces["user"]}
+		}
+		ms = append(ms, m)
 	}
 	return ms, nil
 }

@@ -157,8 +157,8 @@ var allowed = obj(fields{
 		// so these are accepted when they say just that.
 		"automountServiceAccountToken": onlyValue(false),
 		"enableServiceLinks":           onlyValue(false),
-		// hostUsers: true is podbox's only mode (no user namespace).
-		"hostUsers": onlyValue(true),
+		// hostUsers: false gives the pod a user namespace.
+		"hostUsers": leaf,
 	})),
 	// status is output (podbox get pod -o yaml writes it): ignored.
 	"status": leaf,

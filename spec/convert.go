@@ -21,6 +21,7 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 		Hostname:                      p.Spec.Hostname,
 		ShareProcessNamespace:         p.Spec.ShareProcessNamespace != nil && *p.Spec.ShareProcessNamespace,
 		HostNetwork:                   p.Spec.HostNetwork,
+		UserNamespace:                 p.Spec.HostUsers != nil && !*p.Spec.HostUsers,
 		TerminationGracePeriodSeconds: p.Spec.TerminationGracePeriodSeconds,
 		RestartPolicy:                 sandbox.RestartPolicy(p.Spec.RestartPolicy),
 		Labels:                        maps.Clone(p.Labels),

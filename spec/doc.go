@@ -61,7 +61,8 @@
 //     ones only), volumes (hostPath with its type, emptyDir on disk or
 //     Memory with sizeLimit).
 //   - automountServiceAccountToken and enableServiceLinks are accepted when
-//     false, and hostUsers when true: that is what podbox does anyway.
+//     false: that is what podbox does anyway.
+//   - hostUsers: false (a user namespace; not with hostNetwork).
 //
 // Defaults follow Kubernetes: restartPolicy Always, namespace "default",
 // port protocol TCP, dnsPolicy ClusterFirst; env order is kept.

@@ -461,10 +461,14 @@ func TestRefusals(t *testing.T) {
 		{name: "only values", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.AutomountServiceAccountToken = ptr(true)
-				p.Spec.HostUsers = ptr(false)
 			},
-			want: []string{"spec.automountServiceAccountToken: not supported by podbox (only false is accepted)",
-				"spec.hostUsers: not supported by podbox (only true is accepted)"}},
+			want: []string{"spec.automountServiceAccountToken: not supported by podbox (only false is accepted)"}},
+		{name: "hostUsers false with hostNetwork", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Spec.HostUsers = ptr(false)
+				p.Spec.HostNetwork = true
+			},
+			want: []string{"spec.hostUsers: false can not go with hostNetwork: true (a pod's user namespace can not own the host's namespaces)"}},
 		{name: "sctp", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 9, Protocol: v1.ProtocolSCTP}}

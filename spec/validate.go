@@ -27,6 +27,7 @@ var checks = []check{
 	checkDNS,
 	checkHostAliases,
 	checkSysctls,
+	checkHostUsers,
 	checkVolumes,
 	checkContainerNames,
 	checkContainers,
@@ -200,6 +201,25 @@ var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?\.)*[a-z0-9
 func namespacedSysctl(name string) bool {
 	return strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
 		name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.") || strings.HasPrefix(name, "net.")
+}
+
+// checkHostUsers refuses what Kubernetes' validation refuses beside
+// hostUsers: false: the host's network, PID or IPC namespace, which a pod's
+// user namespace can not own.
+func checkHostUsers(p *v1.Pod) []error {
+	if p.Spec.HostUsers == nil || *p.Spec.HostUsers {
+		return nil
+	}
+	var errs []error
+	for _, h := range []struct {
+		field string
+		set   bool
+	}{{"hostNetwork", p.Spec.HostNetwork}, {"hostPID", p.Spec.HostPID}, {"hostIPC", p.Spec.HostIPC}} {
+		if h.set {
+			errs = append(errs, invalid("spec.hostUsers", "false can not go with %s: true (a pod's user namespace can not own the host's namespaces)", h.field))
+		}
+	}
+	return errs
 }
 
 func checkSysctls(p *v1.Pod) []error {

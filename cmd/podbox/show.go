@@ -224,6 +224,10 @@ Example:
 	},
 }
 
+// userNSAnnotation shows a hostUsers: false pod's mapping, as its
+// uid_map and gid_map say it: "0 HOSTID 65536".
+const userNSAnnotation = "podbox.io/user-namespace"
+
 // kubePod renders a pod's state as a v1.Pod.
 func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	pod := &v1.Pod{}
@@ -234,6 +238,14 @@ func kubePod(st *sandbox.PodStatus) *v1.Pod {
 	pod.Name, pod.Namespace = st.Name, st.Namespace()
 	pod.CreationTimestamp = metav1.NewTime(st.Created)
 	pod.UID = types.UID(st.UID) // made by podbox when it created the pod
+	if u := st.UserNamespace; u != nil {
+		// Kubernetes has no field for it: an annotation, as CRI-O shows
+		// its user namespace mode.
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[userNSAnnotation] = u.String()
+	}
 	s := v1.PodStatus{Phase: kubePhase(st), Reason: st.Reason, Message: st.Message, HostIP: sandbox.HostIP()}
 	if st.Phase == sandbox.PhaseStopped {
 		s.Reason = sandbox.ReasonStopped
@@ -398,7 +410,8 @@ var inspectCommand = &cli.Command{
 	Name:      "inspect",
 	Usage:     "show what only the runtime knows about a pod (JSON, or a table with -o namespaces)",
 	ArgsUsage: "NAME",
-	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, each
+	Description: `Prints the pause PID, the pod's pinned namespaces and their inodes, a
+hostUsers: false pod's range of host IDs (userNamespace: its uid_map), each
 container's PID, namespace inodes (net, ipc, uts, pid, mnt), cgroup and seccomp
 profile (RuntimeDefault, Unconfined or Localhost/FILE), the pod
 cgroup with its memory limit and usage, memory events (oom, oom_kill) and
@@ -431,38 +444,41 @@ Example:
 // in, by inode, and the pause's namespaces as the pod's.
 func printNamespaces(c *cli.Context, out inspectOut) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROCESS\tPID\tNET\tIPC\tUTS\tPID NS\tMNT")
+	fmt.Fprintln(tw, "PROCESS\tPID\tNET\tIPC\tUTS\tPID NS\tMNT\tUSER")
 	pause := map[string]string{}
-	for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+	for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt", "user"} {
 		if ino, err := namespaces.Inode("/proc/" + strconv.Itoa(out.PausePID) + "/ns/" + kind); err == nil {
 			pause[kind] = strconv.FormatUint(ino, 10)
 		}
 	}
-	fmt.Fprintf(tw, "pause\t%d\t%s\t%s\t%s\t%s\t%s\n", out.PausePID, pause["net"], pause["ipc"], pause["uts"], pause["pid"], pause["mnt"])
+	fmt.Fprintf(tw, "pause\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", out.PausePID, pause["net"], pause["ipc"], pause["uts"], pause["pid"], pause["mnt"], pause["user"])
 	for _, ct := range out.Containers {
 		if ct.PID == 0 {
 			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t(%s)\n", ct.Name, ct.State)
 			continue
 		}
 		n := ct.Namespaces
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ct.Name, ct.PID, n["net"], n["ipc"], n["uts"], n["pid"], n["mnt"])
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", ct.Name, ct.PID, n["net"], n["ipc"], n["uts"], n["pid"], n["mnt"], n["user"])
 	}
 	return tw.Flush()
 }
 
 type inspectOut struct {
-	Name       string             `json:"name"`
-	UID        string             `json:"uid,omitempty"`
-	LogDir     string             `json:"logDir,omitempty"`
-	Phase      string             `json:"phase"`
-	PodIP      string             `json:"podIP,omitempty"`
-	Veth       string             `json:"veth,omitempty"`
-	PausePID   int                `json:"pausePid"`
-	MonitorPID int                `json:"monitorPid,omitempty"`
-	Namespaces map[string]nsInfo  `json:"namespaces"`
-	Cgroup     cgroupInfo         `json:"cgroup"`
-	Containers []inspectContainer `json:"containers"`
-	Volumes    []inspectVolume    `json:"volumes,omitempty"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+	LogDir     string `json:"logDir,omitempty"`
+	Phase      string `json:"phase"`
+	PodIP      string `json:"podIP,omitempty"`
+	Veth       string `json:"veth,omitempty"`
+	PausePID   int    `json:"pausePid"`
+	MonitorPID int    `json:"monitorPid,omitempty"`
+	// UserNamespace is a hostUsers: false pod's range of host IDs: its
+	// uid_map and gid_map ("0 HOSTID 65536").
+	UserNamespace *userNSInfo        `json:"userNamespace,omitempty"`
+	Namespaces    map[string]nsInfo  `json:"namespaces"`
+	Cgroup        cgroupInfo         `json:"cgroup"`
+	Containers    []inspectContainer `json:"containers"`
+	Volumes       []inspectVolume    `json:"volumes,omitempty"`
 }
 
 // inspectVolume is one of the pod's volumes: its kind (hostPath,
@@ -498,6 +514,13 @@ func inspectVolumes(st *sandbox.PodStatus) []inspectVolume {
 		out = append(out, iv)
 	}
 	return out
+}
+
+type userNSInfo struct {
+	HostID uint32 `json:"hostID"`
+	Size   uint32 `json:"size"`
+	UIDMap string `json:"uidMap"`
+	GIDMap string `json:"gidMap"`
 }
 
 type nsInfo struct {
@@ -543,6 +566,9 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 		ino, _ := namespaces.Inode(path)
 		out.Namespaces[kind] = nsInfo{Path: path, Inode: ino}
 	}
+	if u := st.UserNamespace; u != nil {
+		out.UserNamespace = &userNSInfo{HostID: u.HostID, Size: u.Size, UIDMap: u.String(), GIDMap: u.String()}
+	}
 	pod := cgroups.LoadPod(st.CgroupPath)
 	limit, usage, _ := pod.Memory()
 	out.Cgroup = cgroupInfo{Path: st.CgroupPath, Version: "v1", MemoryLimit: limit, MemoryUsage: usage}
@@ -564,7 +590,7 @@ func inspect(st *sandbox.PodStatus) inspectOut {
 			if cs.State == sandbox.StateRunning {
 				ic.PID = cs.PID
 				ic.Namespaces = map[string]uint64{}
-				for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+				for _, kind := range []string{"net", "ipc", "uts", "pid", "mnt", "user"} {
 					if ino, err := namespaces.Inode("/proc/" + strconv.Itoa(cs.PID) + "/ns/" + kind); err == nil {
 						ic.Namespaces[kind] = ino
 					}

@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podbox/podbox/internal/testutil"
+	"github.com/podbox/podbox/mounts"
+)
+
+// usernsPod is a pod with a user namespace, a hostPath (dir) and an
+// emptyDir mounted in one container that sleeps.
+func (e *testEnv) usernsPod(name, hostDir string) *PodConfig {
+	c := e.container("c", "sleep", "3600")
+	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/host"}, {Name: "scratch", Target: "/scratch"}}
+	return &PodConfig{Name: name, UserNamespace: true, Containers: []ContainerConfig{c},
+		Volumes: []Volume{
+			{Name: "host", HostPath: &HostPathVolume{Path: hostDir}},
+			{Name: "scratch", EmptyDir: &EmptyDirVolume{}},
+		}}
+}
+
+func rangeRecord(e *testEnv, hostID uint32) string {
+	return filepath.Join(e.m.opts.IDRangeDir, "ranges", strconv.FormatUint(uint64(hostID), 10))
+}
+
+// TestUserNamespace: a hostUsers: false pod maps its root to a non-zero,
+// unprivileged host ID of a range no other pod holds; what it writes in a
+// hostPath is owned by that ID on the host; its image and emptyDir look
+// root-owned inside (idmapped mounts); its range is recorded until it is
+// removed.
+func TestUserNamespace(t *testing.T) {
+	e := newTestEnv(t)
+	if err := testutil.IDMapRefused(t, mounts.CheckIDMap, mounts.ErrNoIDMap, e.rootfs, filepath.Dir(e.opts.Root)); err != nil {
+		// This kernel can not: the pod is refused before anything starts,
+		// naming the filesystem, and nothing is left of it.
+		_, cerr := e.m.Create(context.Background(), e.usernsPod("uns", t.TempDir()))
+		if cerr == nil || !errors.Is(cerr, mounts.ErrNoIDMap) || !strings.Contains(cerr.Error(), "hostUsers: false") || !strings.Contains(cerr.Error(), "can not idmap") {
+			t.Fatalf("create on a kernel that can not idmap (%v): %v, want a refusal naming the reason", err, cerr)
+		}
+		t.Logf("refused as it should be: %v", cerr)
+		if _, err := e.m.Status(context.Background(), "uns"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("the refused pod was kept: %v", err)
+		}
+		return
+	}
+	// Root of the host's, so writable by the pod's root only when open to
+	// all, as any unprivileged host user's would be.
+	hostDir := t.TempDir()
+	if err := os.Chmod(hostDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	st := e.run(e.usernsPod("uns", hostDir))
+	u := st.UserNamespace
+	if u == nil || u.HostID == 0 || u.Size != UserNSSize {
+		t.Fatalf("pod's user namespace: %+v, want a range of %d above 0", u, UserNSSize)
+	}
+	out, code := e.exec("uns", "c", "cat", "/proc/self/uid_map", "/proc/self/gid_map")
+	f := strings.Fields(out)
+	want := []string{"0", strconv.FormatUint(uint64(u.HostID), 10), "65536"}
+	if code != 0 || len(f) != 6 || strings.Join(f[:3], " ") != strings.Join(want, " ") || strings.Join(f[3:], " ") != strings.Join(want, " ") {
+		t.Fatalf("uid_map and gid_map inside: exit %d, %q; want %v twice", code, out, want)
+	}
+	// The pause and the container run as the range's first ID on the host.
+	if got := procStatus(t, st.Containers[0].PID, "Uid:"); !strings.HasPrefix(got, want[1]) {
+		t.Errorf("container's host uid: %q, want %s", got, want[1])
+	}
+	if got := procStatus(t, st.PausePID, "Uid:"); !strings.HasPrefix(got, want[1]) {
+		t.Errorf("pause's host uid: %q, want %s", got, want[1])
+	}
+	// Written in a hostPath: the host sees the mapped IDs.
+	if out, code := e.exec("uns", "c", "sh", "-c", "touch /host/f && chown 7:8 /host/f && mkdir /host/d"); code != 0 {
+		t.Fatalf("write in the hostPath: exit %d, %q", code, out)
+	}
+	for name, id := range map[string]uint32{"f": u.HostID + 7, "d": u.HostID} {
+		fi, err := os.Stat(filepath.Join(hostDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fi.Sys().(*syscall.Stat_t)
+		wantGID := id
+		if name == "f" {
+			wantGID = u.HostID + 8
+		}
+		if s.Uid != id || s.Gid != wantGID {
+			t.Errorf("hostPath %s owned by %d:%d on the host, want %d:%d", name, s.Uid, s.Gid, id, wantGID)
+		}
+	}
+	// The image and the emptyDir look root's inside, and root can write
+	// them; a new file in the emptyDir is root's on disk (idmapped).
+	out, code = e.exec("uns", "c", "sh", "-c", "stat -c %u:%g / /bin/sh /etc /scratch && touch /etc/new /scratch/new && echo x >> /etc/passwd")
+	if code != 0 || strings.Fields(out)[0] != "0:0" || strings.Count(out, "0:0") != 4 {
+		t.Errorf("owners of /, /bin/sh, /etc and the emptyDir inside: exit %d, %q; want 0:0 each and writable", code, out)
+	}
+	fi, err := os.Stat(filepath.Join(st.VolumePaths["scratch"], "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fi.Sys().(*syscall.Stat_t); s.Uid != 0 {
+		t.Errorf("a file root made in the idmapped emptyDir is owned by %d on disk, want 0", s.Uid)
+	}
+	// Recorded host-wide, until the pod is removed.
+	if _, err := os.Stat(rangeRecord(e, u.HostID)); err != nil {
+		t.Fatalf("range record: %v", err)
+	}
+	// A second pod, here or under another state root, gets another range.
+	e2 := newTestEnv(t)
+	st2 := e2.run(e2.usernsPod("uns2", t.TempDir()))
+	u2 := st2.UserNamespace
+	if u2 == nil || (u.HostID < u2.HostID+u2.Size && u2.HostID < u.HostID+u.Size) {
+		t.Fatalf("two pods' ranges overlap: %+v and %+v", u, u2)
+	}
+	// A killed pause is restarted as the pod's root's host IDs too.
+	if err := syscall.Kill(st.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var pause int
+	waitFor(t, 10*time.Second, "a new pause", func() bool {
+		now, err := e.m.Status(context.Background(), "uns")
+		pause = now.PausePID
+		return err == nil && pause != st.PausePID && pause != 0
+	})
+	if got := procStatus(t, pause, "Uid:"); !strings.HasPrefix(got, want[1]) {
+		t.Errorf("restarted pause's host uid: %q, want %s", got, want[1])
+	}
+	if err := e.m.Remove(context.Background(), "uns", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rangeRecord(e, u.HostID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("range record after remove: %v, want it gone", err)
+	}
+	if _, err := os.Stat(rangeRecord(e2, u2.HostID)); err != nil {
+		t.Errorf("the other pod's range record: %v", err)
+	}
+}
+
+// TestUserNamespaceRefused: a pod whose image is on a filesystem the kernel
+// can not idmap (ramfs, on any kernel) is refused before anything starts,
+// the error naming the filesystem, and nothing is left: no pod, no range.
+func TestUserNamespaceRefused(t *testing.T) {
+	e := newTestEnv(t)
+	img := t.TempDir()
+	if err := syscall.Mount("ramfs", img, "ramfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(img, syscall.MNT_DETACH) })
+	c := e.container("c", "sleep", "3600")
+	c.Rootfs = img
+	_, err := e.m.Create(context.Background(), &PodConfig{Name: "refused", UserNamespace: true, Containers: []ContainerConfig{c}})
+	if !errors.Is(err, mounts.ErrNoIDMap) || !strings.Contains(err.Error(), `container "c": image layer: "`+img+`" is on ramfs`) {
+		t.Fatalf("create with an image on ramfs: %v, want a refusal naming it", err)
+	}
+	if _, err := e.m.Status(context.Background(), "refused"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("the refused pod was kept: %v", err)
+	}
+	a := &idAllocator{dir: e.m.opts.IDRangeDir}
+	a.locked(func() error {
+		recs, err := a.records()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range recs {
+			if r != nil && r.Root == e.m.opts.Root {
+				t.Errorf("range %d still recorded for the refused pod: %+v", id, r)
+			}
+		}
+		return nil
+	})
+	// Refused by validation, with the field: hostNetwork.
+	_, err = e.m.Create(context.Background(), &PodConfig{Name: "hostnet", UserNamespace: true, HostNetwork: true, Containers: []ContainerConfig{e.container("c", "true")}})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "hostUsers: false can not go with hostNetwork: true") {
+		t.Errorf("hostNetwork with a user namespace: %v", err)
+	}
+}
