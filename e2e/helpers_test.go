@@ -395,14 +395,19 @@ func (e *env) getPod(t *testing.T, name string) *v1.Pod {
 
 // inspectOut is what `podbox inspect` prints.
 type inspectOut struct {
-	Name       string `json:"name"`
-	UID        string `json:"uid"`
-	LogDir     string `json:"logDir"`
-	Phase      string `json:"phase"`
-	PodIP      string `json:"podIP"`
-	Veth       string `json:"veth"`
-	PausePID   int    `json:"pausePid"`
-	MonitorPID int    `json:"monitorPid"`
+	Name          string `json:"name"`
+	UID           string `json:"uid"`
+	LogDir        string `json:"logDir"`
+	Phase         string `json:"phase"`
+	PodIP         string `json:"podIP"`
+	Veth          string `json:"veth"`
+	PausePID      int    `json:"pausePid"`
+	MonitorPID    int    `json:"monitorPid"`
+	UserNamespace *struct {
+		HostID uint32 `json:"hostID"`
+		Size   uint32 `json:"size"`
+		UIDMap string `json:"uidMap"`
+	} `json:"userNamespace"`
 	Namespaces map[string]struct {
 		Path  string `json:"path"`
 		Inode uint64 `json:"inode"`
