@@ -136,6 +136,12 @@ func TestContainerFromEachFormat(t *testing.T) {
 		if _, err := m.Create(ctx, &sandbox.PodConfig{Name: pod, RestartPolicy: sandbox.RestartNever, Containers: []sandbox.ContainerConfig{c}}); err != nil {
 			t.Fatalf("%s: %v", src.format, err)
 		}
+		// A failure below still takes the pod apart (mounts, cgroup).
+		t.Cleanup(func() {
+			if err := m.Remove(context.Background(), pod, true); err != nil {
+				t.Errorf("remove %s: %v", pod, err)
+			}
+		})
 		if err := m.Start(ctx, pod, sandbox.RunOptions{}); err != nil {
 			t.Fatalf("%s: %v", src.format, err)
 		}
