@@ -101,6 +101,8 @@ type runner struct {
 	// awaiting are the ephemeral containers that wait for their client.
 	awaiting map[string]*net.UnixListener
 	done     chan struct{}
+	// cancel ends the lifecycle's context: a stop was asked for.
+	cancel context.CancelFunc
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -112,9 +114,27 @@ type runner struct {
 // (RequestStop's, else the pod's), SIGKILL, sidecars last in reverse start
 // order. This process becomes the containers' parent (a child subreaper);
 // it is what `podbox run` leaves behind as the pod's monitor.
+//
+// Whoever runs it, Run is the pod's one lifecycle owner: Stop and Remove,
+// from this process or any other, ask it to stop (through the pod's
+// directory, never by a signal to this process) and wait for it; a pod
+// already run by a lifecycle is ErrRunning.
 func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 	opts.defaults()
+	if _, _, err := ParseRef(name); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	dir := m.podDir(name)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h := &runHandle{cancel: cancel, done: make(chan struct{})}
+	if !register(dir, h) {
+		return fmt.Errorf("run pod %q: its lifecycle runs in this process: %w", name, ErrRunning)
+	}
+	defer func() {
+		unregister(dir, h)
+		close(h.done)
+	}()
 	me, err := processStart(os.Getpid())
 	if err != nil {
 		return err
@@ -159,8 +179,9 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		awaiting:   map[string]*net.UnixListener{},
 		done:       make(chan struct{}),
 	}
+	r.cancel = cancel
 	if err := r.listenWake(); err != nil {
-		r.logf("pod %q: ephemeral containers can not be added: %v", name, err)
+		r.logf("pod %q: ephemeral containers can not be added, nor a stop asked from another process: %v", name, err)
 	}
 	defer close(r.quit)
 	return r.run(ctx)
@@ -233,6 +254,10 @@ func (r *runner) run(ctx context.Context) error {
 			case res := <-r.hooks:
 				r.onHook(res)
 			case <-r.wake:
+				if r.stopRequested() {
+					r.cancel() // finish sees a stop that was asked for
+					return false
+				}
 				r.reopenLogs()
 				r.startEphemerals()
 			case ev := <-r.attached:
@@ -450,6 +475,12 @@ func (r *runner) scheduleRestart(cs *ContainerStatus) {
 func (r *runner) restart(name string) {
 	delete(r.timers, name)
 	if r.stopping {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, stateFile)); err != nil {
+		// Removed under the lifecycle (by a process that could not stop
+		// it): nothing is made again.
+		r.cancel()
 		return
 	}
 	cs := r.st.container(name)
@@ -712,26 +743,14 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 // and returns once every app container has started, or with the reason the
 // pod failed before that. Stop or Remove end it.
 func (m *Manager) Start(ctx context.Context, name string, opts RunOptions) error {
-	rctx, cancel := context.WithCancel(context.Background())
-	h := &runHandle{cancel: cancel, done: make(chan struct{})}
-	m.mu.Lock()
-	if _, ok := m.runners[canonical(name)]; ok {
-		m.mu.Unlock()
-		cancel()
+	if _, _, err := ParseRef(name); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if registered(m.podDir(name)) != nil {
 		return fmt.Errorf("start pod %q: %w", name, ErrRunning)
 	}
-	m.runners[canonical(name)] = h
-	m.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() {
-		defer close(h.done)
-		defer func() {
-			m.mu.Lock()
-			delete(m.runners, canonical(name))
-			m.mu.Unlock()
-		}()
-		errc <- m.Run(rctx, name, opts)
-	}()
+	go func() { errc <- m.Run(context.Background(), name, opts) }()
 	err := m.WaitStarted(ctx, name, errc)
 	if err != nil {
 		m.stopRunner(name, 0)
@@ -746,12 +765,11 @@ func (m *Manager) requestStop(name string, grace time.Duration) error {
 	return writeFileAtomic(filepath.Join(m.podDir(name), stopRequestFile), b)
 }
 
-// stopRunner stops the pod's lifecycle run by this process, if any, with
-// the grace period given, and waits for it; false when there is none.
+// stopRunner stops the pod's lifecycle run by this process (Run or Start,
+// by any Manager), if any, with the grace period given, and waits for it;
+// false when there is none.
 func (m *Manager) stopRunner(name string, grace time.Duration) bool {
-	m.mu.Lock()
-	h := m.runners[canonical(name)]
-	m.mu.Unlock()
+	h := registered(m.podDir(name))
 	if h == nil {
 		return false
 	}
@@ -880,15 +898,8 @@ func (m *Manager) Stop(ctx context.Context, name string, grace time.Duration) er
 	if err := m.requestStop(name, grace); err != nil {
 		return fmt.Errorf("stop pod %q: %w", name, err)
 	}
-	if st.MonitorPID != 0 && alive(st.MonitorPID, st.MonitorStart) {
-		unix.Kill(st.MonitorPID, unix.SIGTERM)
-		deadline := time.Now().Add(grace + 15*time.Second)
-		for alive(st.MonitorPID, st.MonitorStart) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !alive(st.MonitorPID, st.MonitorStart) {
-			return nil
-		}
+	if m.stopElsewhere(name, st, grace+15*time.Second) {
+		return nil
 	}
 	// Nobody runs the pod's lifecycle: stop what is left directly.
 	return m.stopOrphaned(ctx, name, grace)

@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		crashHelper()
 		return
 	}
+	if os.Getenv(embedderHelperEnv) != "" {
+		embedderHelper()
+		return
+	}
 	setUpExample()
 	code := m.Run()
 	testutil.RemoveBusyboxRootfs()

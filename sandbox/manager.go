@@ -90,15 +90,6 @@ type Manager struct {
 	net  *netns.Network
 
 	subreaper sync.Once
-	mu        sync.Mutex
-	// runners are the pod lifecycles this process runs (Start), by pod.
-	runners map[string]*runHandle
-}
-
-// runHandle is a lifecycle run in this process by Start.
-type runHandle struct {
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // New returns a Manager for opts.
@@ -161,7 +152,7 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{opts: opts, net: n, runners: map[string]*runHandle{}}, nil
+	return &Manager{opts: opts, net: n}, nil
 }
 
 // findPause looks for the pause program near the running executable (see
@@ -559,13 +550,18 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		}
 		return fmt.Errorf("remove pod %q: %w", name, ErrNotExist)
 	}
-	if st, err := m.Status(ctx, name); err == nil && st.active() {
-		if !force {
-			return fmt.Errorf("remove pod %q: %w (stop it first, or force)", name, ErrRunning)
+	st, err := m.Status(ctx, name)
+	if err == nil && st.active() && !force {
+		return fmt.Errorf("remove pod %q: %w (stop it first, or force)", name, ErrRunning)
+	}
+	// The lifecycle first, wherever it runs, so that it restarts nothing
+	// and writes nothing back: this process's is stopped and waited for;
+	// another process's is asked to stop (at once) and waited for a while.
+	if !m.stopRunner(name, 0) && err == nil && st.MonitorPID != 0 {
+		if m.requestStop(name, 0) == nil {
+			m.stopElsewhere(name, st, 15*time.Second)
 		}
 	}
-	// The lifecycle first, so that it restarts nothing.
-	m.stopRunner(name, 0)
 	if err := m.teardown(ctx, name); err != nil {
 		return fmt.Errorf("remove pod %q: %w", name, err)
 	}
@@ -597,7 +593,10 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 		// before anything ran.)
 		return fmt.Errorf("%w: not removing the pod, whose cgroup it names", err)
 	}
-	if st != nil && st.MonitorPID != 0 && st.MonitorPID != os.Getpid() && alive(st.MonitorPID, st.MonitorStart) {
+	// A detached monitor that did not stop when asked is killed; an
+	// embedder's process never is (podbox's monitors also go with their
+	// cgroup, below).
+	if st != nil && st.MonitorDetached && st.MonitorPID != os.Getpid() && alive(st.MonitorPID, st.MonitorStart) {
 		unix.Kill(st.MonitorPID, unix.SIGKILL)
 	}
 	m.killPause(dir, st)

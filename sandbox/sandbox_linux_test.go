@@ -382,16 +382,13 @@ func TestCreateRefusals(t *testing.T) {
 	if st, err := e.m.Status(ctx, "dup"); err != nil || st.Phase != PhaseRunning {
 		t.Fatalf("the refused create touched the existing pod: %v %v", st, err)
 	}
-	// A container whose image is missing fails to start: Start says so,
-	// and the pod is stopped.
+	// A container whose image is missing is refused at Create, naming
+	// the field and the path.
 	bad := e.container("c", "true")
 	bad.Rootfs = "/nonexistent-image"
-	if _, err := e.m.Create(ctx, &PodConfig{Name: "bad", Containers: []ContainerConfig{bad}}); err != nil {
-		t.Fatal(err)
-	}
-	err := e.m.Start(ctx, "bad", fastRestarts)
-	if err == nil || !strings.Contains(err.Error(), "/nonexistent-image") || !strings.Contains(err.Error(), `container "c" failed to start`) {
-		t.Fatalf("start with a missing image: %v", err)
+	_, err := e.m.Create(ctx, &PodConfig{Name: "bad", Containers: []ContainerConfig{bad}})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "/nonexistent-image") || !strings.Contains(err.Error(), "spec.containers[0].rootfs") {
+		t.Fatalf("create with a missing image: %v", err)
 	}
 	// A missing command fails in libcontainer, after the overlay is mounted.
 	if _, err := e.m.Create(ctx, &PodConfig{Name: "nocmd", Containers: []ContainerConfig{

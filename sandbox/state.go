@@ -146,7 +146,11 @@ type PodStatus struct {
 	// monitor, or an embedder); MonitorStart tells it from a reused PID.
 	MonitorPID   int    `json:"monitorPid,omitempty"`
 	MonitorStart uint64 `json:"monitorStart,omitempty"`
-	CgroupPath   string `json:"cgroupPath"`
+	// MonitorDetached: the lifecycle runs in a process of its own, a
+	// detached monitor (RunMonitor), which Remove may kill; an embedder's
+	// process is never signalled.
+	MonitorDetached bool   `json:"monitorDetached,omitempty"`
+	CgroupPath      string `json:"cgroupPath"`
 	// PodIP is the pod's address; empty with hostNetwork. HostVeth is the
 	// host end of its veth.
 	PodIP    string `json:"podIP,omitempty"`
