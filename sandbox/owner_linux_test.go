@@ -41,7 +41,7 @@ func (e *testEnv) runInProcess(name string) <-chan error {
 	e.t.Helper()
 	ctx := context.Background()
 	if _, err := e.m.Create(ctx, &PodConfig{Name: name, Containers: []ContainerConfig{
-		e.container("app", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")}}); err != nil {
+		e.container("app", "sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done")}}); err != nil {
 		e.t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -49,7 +49,17 @@ func (e *testEnv) runInProcess(name string) <-chan error {
 	if err := e.m.WaitStarted(ctx, name, nil); err != nil {
 		e.t.Fatal(err)
 	}
+	e.waitReady(name)
 	return done
+}
+
+// waitReady waits for the pod's container to say it handles SIGTERM (as
+// its PID 1, it ignores it until then).
+func (e *testEnv) waitReady(name string) {
+	e.t.Helper()
+	waitFor(e.t, 20*time.Second, name+" ready", func() bool {
+		return readLogs(e.t, e.m, name, "app", LogOptions{}) == "ready\n"
+	})
 }
 
 // Stop of a pod whose lifecycle this process runs with Run (not Start)
@@ -144,7 +154,7 @@ func embedderHelper() {
 	m, err := New(opts)
 	if err == nil {
 		_, err = m.Create(context.Background(), &PodConfig{Name: "other", Containers: []ContainerConfig{
-			{Name: "app", Rootfs: os.Getenv("PODBOX_TEST_ROOTFS"), Args: []string{"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"}}}})
+			{Name: "app", Rootfs: os.Getenv("PODBOX_TEST_ROOTFS"), Args: []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"}}}})
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -180,6 +190,7 @@ func TestStopFromAnotherProcess(t *testing.T) {
 	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
 		t.Fatal(err)
 	}
+	e.waitReady("other")
 	start := time.Now()
 	if err := e.m.Stop(ctx, "other", 10*time.Second); err != nil {
 		t.Fatal(err)
