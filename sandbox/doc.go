@@ -16,7 +16,8 @@
 // cmd, env, workingDir, the Kubernetes way) and holds a lease on the
 // images until Remove, so the store never deletes what a pod runs from.
 // PullImages fetches them first, by each container's ImagePullPolicy.
-// Without a store the caller fills Rootfs (or RootfsLayers) and the rest.
+// Without a store the caller fills Rootfs (or RootfsLayers) and the rest;
+// image.Store.Merge completes a container from an image the same way.
 //
 // # Embedding
 //

@@ -92,32 +92,17 @@ func ResolveImages(ctx context.Context, store *image.Store, cfg *PodConfig) ([]*
 	return used, errors.Join(errs...)
 }
 
+// resolveContainer completes c from img (image.Store.Merge): the image's
+// environment goes before the container's own.
 func resolveContainer(ctx context.Context, store *image.Store, img *image.Image, c *ContainerConfig) error {
-	c.Rootfs = img.Rootfs
-	c.RootfsLayers = img.LayerDirs
-	c.ImageID = img.ImageRef()
-	if img.Config.User != "" && (c.UID == nil || c.GID == nil) {
-		view, release, err := store.View(ctx, img)
-		if err != nil {
-			return err
-		}
-		err = resolveUser(view, img.Config.User, c)
-		release()
-		if err != nil {
-			return err
-		}
+	spec := image.ContainerSpec{Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir, UID: c.UID, GID: c.GID}
+	if err := store.Merge(ctx, img, &spec); err != nil {
+		return err
 	}
-	if len(c.Command) == 0 {
-		c.Command = img.Config.Entrypoint
-		if len(c.Args) == 0 {
-			c.Args = img.Config.Cmd
-		}
-	}
-	if c.WorkingDir == "" {
-		c.WorkingDir = img.Config.WorkingDir
-	}
+	c.Rootfs, c.RootfsLayers, c.ImageID = spec.Rootfs, spec.LayerDirs, spec.ImageID
+	c.Command, c.Args, c.WorkingDir, c.UID, c.GID = spec.Command, spec.Args, spec.WorkingDir, spec.UID, spec.GID
 	var env []EnvVar
-	for _, kv := range img.Config.Env {
+	for _, kv := range spec.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		env = append(env, EnvVar{Name: k, Value: v})
 	}

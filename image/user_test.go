@@ -1,4 +1,4 @@
-package sandbox
+package image
 
 import (
 	"os"
@@ -29,8 +29,7 @@ func TestResolveUser(t *testing.T) {
 		{user: "", uid: id(1000), wantU: id(1000), wantG: id(2000)},
 		{user: "nobody", wantErr: true},
 	} {
-		c := &ContainerConfig{UID: tc.uid, GID: tc.gid}
-		err := resolveUser(root, tc.user, c)
+		uid, gid, err := ResolveUser(root, tc.user, tc.uid, tc.gid)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("%q: err = %v", tc.user, err)
 			continue
@@ -38,8 +37,8 @@ func TestResolveUser(t *testing.T) {
 		if tc.wantErr {
 			continue
 		}
-		if !eq(c.UID, tc.wantU) || !eq(c.GID, tc.wantG) {
-			t.Errorf("%q (uid %v gid %v): got uid %v gid %v, want %v %v", tc.user, deref(tc.uid), deref(tc.gid), deref(c.UID), deref(c.GID), deref(tc.wantU), deref(tc.wantG))
+		if !eq(uid, tc.wantU) || !eq(gid, tc.wantG) {
+			t.Errorf("%q (uid %v gid %v): got uid %v gid %v, want %v %v", tc.user, deref(tc.uid), deref(tc.gid), deref(uid), deref(gid), deref(tc.wantU), deref(tc.wantG))
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package sandbox
+package image
 
 import (
 	"bufio"
@@ -10,32 +10,35 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
-// resolveUser fills a container's uid and gid the way containerd does for a
-// Kubernetes pod: runAsUser, else the image's USER ("name", "uid",
-// "name:group", "uid:gid"); runAsGroup, else the group USER names, else the
-// user's primary group in the image's /etc/passwd, else 0.
-func resolveUser(rootfs, imageUser string, c *ContainerConfig) error {
+// ResolveUser is the uid and gid of a container's process the way
+// containerd sets them for a Kubernetes pod: uid (runAsUser), else the
+// image's USER ("name", "uid", "name:group", "uid:gid") looked up in the
+// image's /etc/passwd; gid (runAsGroup), else the group USER names (in
+// /etc/group), else the user's primary group in /etc/passwd, else nil.
+// rootfs is the image's root (Store.View); its files are resolved inside
+// it, so a symlink in the image can not lead out.
+func ResolveUser(rootfs, imageUser string, uid, gid *int64) (*int64, *int64, error) {
 	user, group, _ := strings.Cut(imageUser, ":")
-	if c.UID == nil && user != "" {
-		uid, err := lookupID(rootfs, "etc/passwd", user)
+	if uid == nil && user != "" {
+		id, err := lookupID(rootfs, "etc/passwd", user)
 		if err != nil {
-			return fmt.Errorf("image user %q: %w", imageUser, err)
+			return nil, nil, fmt.Errorf("image user %q: %w", imageUser, err)
 		}
-		c.UID = &uid
+		uid = &id
 	}
-	if c.GID == nil && group != "" && c.UID != nil {
-		gid, err := lookupID(rootfs, "etc/group", group)
+	if gid == nil && group != "" && uid != nil {
+		id, err := lookupID(rootfs, "etc/group", group)
 		if err != nil {
-			return fmt.Errorf("image user %q: %w", imageUser, err)
+			return nil, nil, fmt.Errorf("image user %q: %w", imageUser, err)
 		}
-		c.GID = &gid
+		gid = &id
 	}
-	if c.GID == nil && c.UID != nil {
-		if gid, ok := primaryGroup(rootfs, *c.UID); ok {
-			c.GID = &gid
+	if gid == nil && uid != nil {
+		if id, ok := primaryGroup(rootfs, *uid); ok {
+			gid = &id
 		}
 	}
-	return nil
+	return uid, gid, nil
 }
 
 // lookupID returns the id of name in the image's passwd or group file; a
