@@ -8,7 +8,7 @@
 // process's own cgroup. Nothing outside that path is ever removed or killed.
 //
 // Layout: the pod cgroup holds no process itself (cgroup v2's
-// no-internal-process rule); the pause goes into the child "pause", and each
+// no-internal-process rule); the pause goes into a child (sandbox names it "_pause"), and each
 // container into a child cgroup that libcontainer creates at path+"/"+name.
 package cgroups
 
@@ -57,6 +57,9 @@ type PodOption func(*podOptions)
 type podOptions struct {
 	allowSwap bool
 	pidsLimit int64
+	cpuQuota  int64
+	cpuPeriod uint64
+	cpuShares uint64
 }
 
 // AllowSwap says whether the pod's processes may use the node's swap. Without
@@ -76,14 +79,27 @@ const DefaultPidsLimit = 4096
 // beyond it fails with EAGAIN. n <= 0 sets no limit.
 func PidsLimit(n int64) PodOption { return func(o *podOptions) { o.pidsLimit = n } }
 
-// resources are the pod cgroup's settings: the memory quota and the pids
-// limit.
+// CPU gives the pod cgroup a CFS quota of quota microseconds every period
+// microseconds (0: no quota) and shares, cgroup v1's cpu.shares
+// (libcontainer writes the matching cpu.weight on v2; 0: the default), as
+// the kubelet sets a pod cgroup's cpu from pod-level resources.
+// Equivalent to: echo "$quota $period" > cpu.max; echo $weight > cpu.weight.
+func CPU(quota int64, period, shares uint64) PodOption {
+	return func(o *podOptions) { o.cpuQuota, o.cpuPeriod, o.cpuShares = quota, period, shares }
+}
+
+// resources are the pod cgroup's settings: the memory quota, the pids
+// limit and the cpu quota and shares.
 func (o podOptions) resources(path string, memLimit int64) *occg.Cgroup {
 	cg := podConfig(path, memLimit)
 	if o.pidsLimit > 0 {
 		n := o.pidsLimit
 		cg.Resources.PidsLimit = &n
 	}
+	if o.cpuQuota > 0 {
+		cg.Resources.CpuQuota, cg.Resources.CpuPeriod = o.cpuQuota, o.cpuPeriod
+	}
+	cg.Resources.CpuShares = o.cpuShares
 	return cg
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,13 +40,28 @@ type PodConfig struct {
 	// MemoryLimit is the pod's memory quota in bytes, enforced on the pod
 	// cgroup; 0 means none.
 	MemoryLimit int64 `json:"memoryLimit,omitempty"`
+	// CPULimitMillis and CPURequestMillis are pod-level cpu (1000 = one
+	// CPU): a CFS quota over a 100 ms period and a cpu weight on the pod
+	// cgroup, which all its containers share, as the kubelet sets them from
+	// a pod's spec.resources. 0: none.
+	CPULimitMillis   int64 `json:"cpuLimitMillis,omitempty"`
+	CPURequestMillis int64 `json:"cpuRequestMillis,omitempty"`
 	// TerminationGracePeriodSeconds is how long Stop waits between SIGTERM
 	// and SIGKILL; nil means Kubernetes' default, 30 s; 0 kills at once.
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 	// RestartPolicy of the pod: Always (default), OnFailure or Never.
-	RestartPolicy RestartPolicy     `json:"restartPolicy,omitempty"`
-	Labels        map[string]string `json:"labels,omitempty"`
-	Annotations   map[string]string `json:"annotations,omitempty"`
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitempty"`
+	// ActiveDeadlineSeconds, as Kubernetes': how long the pod may run
+	// (from its start) before it is stopped and Failed with reason
+	// DeadlineExceeded. nil: no deadline.
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	// BackoffLimit, set for the pod of a Job, is the Job's backoffLimit:
+	// a container that fails is run again (whatever RestartPolicy says:
+	// the Job controller would run a new pod) until that many retries
+	// failed too; then the pod is Failed with reason BackoffLimitExceeded.
+	BackoffLimit *int32            `json:"backoffLimit,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
 	// HostAliases are extra /etc/hosts lines.
 	HostAliases []HostAlias `json:"hostAliases,omitempty"`
 	// DNS says how /etc/resolv.conf is made.
@@ -89,6 +105,42 @@ const (
 	RestartAlways    RestartPolicy = "Always"
 	RestartOnFailure RestartPolicy = "OnFailure"
 	RestartNever     RestartPolicy = "Never"
+)
+
+// RestartRule is one container restart rule (Kubernetes'
+// ContainerRestartRule): when the exit code is In (or NotIn)
+// ExitCodes.Values, Action ("Restart") is taken.
+type RestartRule struct {
+	Action    string        `json:"action"`
+	ExitCodes *ExitCodeRule `json:"exitCodes,omitempty"`
+}
+
+// ExitCodeRule is Kubernetes' ContainerRestartRuleOnExitCodes.
+type ExitCodeRule struct {
+	Operator string  `json:"operator"`
+	Values   []int32 `json:"values,omitempty"`
+}
+
+// matches: the rule's exit codes hold code.
+func (r RestartRule) matches(code int) bool {
+	if r.ExitCodes == nil {
+		return false
+	}
+	in := slices.Contains(r.ExitCodes.Values, int32(code))
+	return in == (r.ExitCodes.Operator == RuleIn)
+}
+
+// Restart rule actions and operators.
+const (
+	RuleRestart = "Restart"
+	RuleIn      = "In"
+	RuleNotIn   = "NotIn"
+)
+
+// Termination message policies.
+const (
+	TerminationMessageFile           = "File"
+	TerminationMessageFallbackToLogs = "FallbackToLogsOnError"
 )
 
 // HostAlias is one /etc/hosts line: IP and its names.
@@ -270,9 +322,24 @@ type ContainerConfig struct {
 	// Stdin keeps the container's stdin open; TTY gives it a terminal.
 	Stdin bool `json:"stdin,omitempty"`
 	TTY   bool `json:"tty,omitempty"`
-	// RestartPolicy, only for init containers: Always makes a native
-	// sidecar.
+	// RestartPolicy overrides the pod's for this container (Kubernetes'
+	// container restartPolicy): on an init container Always makes a native
+	// sidecar; Never or OnFailure (on any container but a sidecar) say
+	// whether it runs again after it exits.
 	RestartPolicy RestartPolicy `json:"restartPolicy,omitempty"`
+	// RestartPolicyRules are Kubernetes' container restart rules: the
+	// first whose exit codes match an exit decides (Restart), else
+	// RestartPolicy does. A container with rules has a RestartPolicy.
+	RestartPolicyRules []RestartRule `json:"restartPolicyRules,omitempty"`
+	// TerminationMessagePath is where in the container the process may
+	// write why it ended (Kubernetes' default /dev/termination-log): a file
+	// of the pod's mounted there, read when the container exits into its
+	// state's message, at most 4096 bytes. Empty: none.
+	// TerminationMessagePolicy FallbackToLogsOnError takes the last lines of
+	// the log instead when the file is empty and the container failed
+	// ("File", the default, never does).
+	TerminationMessagePath   string `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
 	// Ports are the container's ports; a HostPort forwards the host's port
 	// to the pod.
 	Ports []Port `json:"ports,omitempty"`
@@ -394,6 +461,15 @@ func checkPodFields(c *PodConfig) []error {
 	if c.MemoryLimit < 0 {
 		errs = append(errs, fmt.Errorf("memoryLimit: %d is negative", c.MemoryLimit))
 	}
+	if c.CPULimitMillis < 0 || c.CPURequestMillis < 0 {
+		errs = append(errs, errors.New("cpuLimitMillis, cpuRequestMillis: must not be negative"))
+	}
+	if d := c.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		errs = append(errs, fmt.Errorf("activeDeadlineSeconds: %d is not positive", *d))
+	}
+	if b := c.BackoffLimit; b != nil && *b < 0 {
+		errs = append(errs, fmt.Errorf("backoffLimit: %d is negative", *b))
+	}
 	if g := c.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds: %d is negative", *g))
 	}
@@ -445,13 +521,12 @@ func checkContainers(c *PodConfig) []error {
 		f := fmt.Sprintf("containers[%d]", i-len(c.InitContainers))
 		if i < len(c.InitContainers) {
 			f = fmt.Sprintf("initContainers[%d]", i)
-		} else if ctr.RestartPolicy != "" {
-			errs = append(errs, fmt.Errorf("%s.restartPolicy: only init containers have one", f))
+		}
+		for _, p := range ContainerRules(&ctr, i < len(c.InitContainers)) {
+			errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
 		}
 		if err := ValidateName(f+".name", ctr.Name); err != nil {
 			errs = append(errs, err)
-		} else if ctr.Name == pauseCgroup {
-			errs = append(errs, fmt.Errorf("%s.name: %q is reserved for the pause process", f, ctr.Name))
 		} else if seen[ctr.Name] {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", f, ctr.Name))
 		}
@@ -462,6 +537,77 @@ func checkContainers(c *PodConfig) []error {
 		errs = append(errs, checkContainer(f, &ctr, volumes)...)
 	}
 	return errs
+}
+
+// Problem is one broken rule: the field, relative to what was checked
+// ("restartPolicyRules[0].action"), and what is wrong with it.
+type Problem struct{ Field, Msg string }
+
+// MaxRestartRules and MaxRestartRuleValues are the API server's bounds on
+// a container's restartPolicyRules and each rule's exit codes.
+const (
+	MaxRestartRules      = 20
+	MaxRestartRuleValues = 255
+)
+
+// ContainerRules checks what a container says about its restarts and its
+// termination message, as the API server checks them (one set of rules:
+// spec checks manifests with it, Validate configurations). init: an init
+// container, for which restartPolicy Always makes a native sidecar.
+func ContainerRules(c *ContainerConfig, init bool) []Problem {
+	var ps []Problem
+	add := func(f, format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
+	switch c.RestartPolicy {
+	case "", RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		add("restartPolicy", "%q is not Always, OnFailure or Never", c.RestartPolicy)
+	}
+	if len(c.RestartPolicyRules) > 0 {
+		switch {
+		case c.RestartPolicy == "":
+			add("restartPolicyRules", "a container with restart rules needs its own restartPolicy")
+		case init && c.RestartPolicy == RestartAlways:
+			add("restartPolicyRules", "a native sidecar (restartPolicy Always) restarts on every exit: it takes no restart rules")
+		}
+	}
+	if len(c.RestartPolicyRules) > MaxRestartRules {
+		add("restartPolicyRules", "%d rules, at most %d", len(c.RestartPolicyRules), MaxRestartRules)
+	}
+	for i, r := range c.RestartPolicyRules {
+		f := fmt.Sprintf("restartPolicyRules[%d]", i)
+		if r.Action != RuleRestart {
+			add(f+".action", "%q is not Restart", r.Action)
+		}
+		ec := r.ExitCodes
+		if ec == nil {
+			add(f+".exitCodes", "is required")
+			continue
+		}
+		if ec.Operator != RuleIn && ec.Operator != RuleNotIn {
+			add(f+".exitCodes.operator", "%q is not In or NotIn", ec.Operator)
+		}
+		if len(ec.Values) > MaxRestartRuleValues {
+			add(f+".exitCodes.values", "%d values, at most %d", len(ec.Values), MaxRestartRuleValues)
+		}
+		seen := map[int32]bool{}
+		for j, v := range ec.Values {
+			if seen[v] {
+				add(fmt.Sprintf("%s.exitCodes.values[%d]", f, j), "%d is given twice", v)
+			}
+			seen[v] = true
+		}
+	}
+	if p := c.TerminationMessagePath; p != "" {
+		if !path.IsAbs(p) || path.Clean(p) == "/" || slices.Contains(strings.Split(p, "/"), "..") || len(p) > 4096 {
+			add("terminationMessagePath", "%q is not an absolute path below / without ..", p)
+		}
+	}
+	switch c.TerminationMessagePolicy {
+	case "", TerminationMessageFile, TerminationMessageFallbackToLogs:
+	default:
+		add("terminationMessagePolicy", "%q is not File or FallbackToLogsOnError", c.TerminationMessagePolicy)
+	}
+	return ps
 }
 
 // checkContainer checks one container's own fields, f being its field path.

@@ -21,7 +21,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	p.InitContainers = []ContainerConfig{{Name: "c", Rootfs: "img", Command: []string{"true"}}}
 	p.Containers = append(p.Containers, ContainerConfig{
 		Name: "pause", Rootfs: "/img", Command: []string{"sh"}, RunAsNonRoot: true, UID: &root,
-		VolumeMounts: []VolumeMount{{Name: "logs", Target: "/logs"}},
+		VolumeMounts:       []VolumeMount{{Name: "logs", Target: "/logs"}},
+		RestartPolicyRules: []RestartRule{{Action: "Restart"}},
 	})
 	err := p.Validate()
 	if !errors.Is(err, ErrInvalid) {
@@ -32,7 +33,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		`volumes[0]: exactly one of hostPath, emptyDir, files, persistentVolumeClaim and image is needed`,
 		`initContainers[0].rootfs: "img" is not an absolute path`,
 		`containers[0].name: "c" is used twice`,
-		`containers[1].name: "pause" is reserved for the pause process`,
+		`containers[1].restartPolicyRules: a container with restart rules needs its own restartPolicy`,
+		`containers[1].restartPolicyRules[0].exitCodes: is required`,
 		`containers[1].volumeMounts[0].name: volume "logs" is not defined`,
 		`containers[1].runAsNonRoot: the container would run as root`,
 	} {
@@ -42,6 +44,24 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 	if err := validPod().Validate(); err != nil {
 		t.Errorf("a valid pod: %v", err)
+	}
+	// A container may be named pause (the pause's cgroup is "_pause").
+	if strings.Contains(err.Error(), "pause") {
+		t.Errorf("a container named pause is refused:\n%v", err)
+	}
+}
+
+func TestRestartRuleMatches(t *testing.T) {
+	in := RestartRule{Action: RuleRestart, ExitCodes: &ExitCodeRule{Operator: RuleIn, Values: []int32{1, 42}}}
+	notIn := RestartRule{Action: RuleRestart, ExitCodes: &ExitCodeRule{Operator: RuleNotIn, Values: []int32{0}}}
+	for _, tc := range []struct {
+		r    RestartRule
+		code int
+		want bool
+	}{{in, 42, true}, {in, 2, false}, {notIn, 0, false}, {notIn, 137, true}, {RestartRule{Action: RuleRestart}, 1, false}} {
+		if got := tc.r.matches(tc.code); got != tc.want {
+			t.Errorf("%+v matches %d = %v", tc.r, tc.code, got)
+		}
 	}
 }
 

@@ -130,6 +130,13 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		volumes: vols, seccomp: sc, cgroupns: cgroups.IsV2(), userns: st.UserNamespace,
 	})
 	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
+	tm, err := terminationMount(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tm != nil {
+		lcfg.Mounts = append(lcfg.Mounts, tm)
+	}
 	c, err := libcontainer.Create(runcRoot(dir), cfg.Name, lcfg)
 	if err != nil {
 		return nil, err

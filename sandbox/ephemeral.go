@@ -137,8 +137,6 @@ func checkEphemeral(st *PodStatus, c *ContainerConfig) []error {
 	var errs []error
 	if err := ValidateName(f+".name", c.Name); err != nil {
 		errs = append(errs, err)
-	} else if c.Name == pauseCgroup {
-		errs = append(errs, fmt.Errorf("%s.name: %q is reserved for the pause process", f, c.Name))
 	} else if st.containerConfig(c.Name) != nil {
 		errs = append(errs, fmt.Errorf("%s.name: %q is used by another container of the pod: %w", f, c.Name, ErrExist))
 	}

@@ -13,6 +13,15 @@ import (
 // storage than it said it would, as the kubelet's eviction manager does.
 const ReasonEvicted = "Evicted"
 
+// Why else a pod fails, as Kubernetes says it: its activeDeadlineSeconds
+// passed (the kubelet's reason), or, the pod of a Job, its containers
+// failed more often than the Job's backoffLimit allows (the Job
+// controller's).
+const (
+	ReasonDeadlineExceeded     = "DeadlineExceeded"
+	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+)
+
 // storageOverLimit says why the pod must be evicted for its local storage,
 // as the kubelet words it, or "" when it stays within its limits: a disk
 // emptyDir over its sizeLimit, a container whose writable layer and logs

@@ -136,7 +136,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 	}
 	if s.ctr.CPULimitMillis > 0 {
 		c.Cgroups.Resources.CpuPeriod = cpuPeriod
-		c.Cgroups.Resources.CpuQuota = max(s.ctr.CPULimitMillis*cpuPeriod/1000, 1000)
+		c.Cgroups.Resources.CpuQuota = cpuQuota(s.ctr.CPULimitMillis)
 	}
 	if s.ctr.Privileged {
 		// As a privileged Kubernetes container: every capability and
@@ -242,6 +242,15 @@ func capabilities(ctr *ContainerConfig) []string {
 // cpuPeriod is the CFS period for CPU limits, in microseconds (the
 // kubelet's default, 100 ms).
 const cpuPeriod = 100000
+
+// cpuQuota is the kubelet's MilliCPUToQuota: the CFS quota of a cpu
+// limit over cpuPeriod, at least 1 ms; 0 (no limit) is none.
+func cpuQuota(millis int64) int64 {
+	if millis <= 0 {
+		return 0
+	}
+	return max(millis*cpuPeriod/1000, 1000)
+}
 
 // cpuShares is the kubelet's MilliCPUToShares: 1024 shares a CPU, at least
 // 2; 0 (no request) leaves the default. libcontainer turns shares into

@@ -94,6 +94,8 @@ type runner struct {
 	// evicted: the pod used more local storage than it stated; it is
 	// stopped at once (grace 0), as the kubelet evicts.
 	evicted bool
+	// jobFailures counts the failed runs of a Job's pod's containers.
+	jobFailures int
 	// wake says that ephemeral containers may have been added to the
 	// pod's state; attached brings the client of one that waited for it.
 	wake     chan struct{}
@@ -240,6 +242,13 @@ func (r *runner) run(ctx context.Context) error {
 		defer t.Stop()
 		storageCheck = t.C
 	}
+	// activeDeadlineSeconds counts from the pod's start, as the kubelet's.
+	var deadline <-chan time.Time
+	if d := r.st.Config.ActiveDeadlineSeconds; d != nil {
+		t := time.NewTimer(time.Until(r.st.StartTime.Add(CapSeconds(*d, MaxGracePeriod))))
+		defer t.Stop()
+		deadline = t.C
+	}
 	// loop handles events until done() holds; false when the pod must stop
 	// (ctx ended, or it failed).
 	loop := func(done func() bool) bool {
@@ -275,6 +284,12 @@ func (r *runner) run(ctx context.Context) error {
 					r.evicted = true
 					return false
 				}
+			case <-deadline:
+				// Saved by finish, once the containers are stopped (with
+				// the pod's grace period, as the kubelet stops them).
+				r.logf("the pod ran past its activeDeadlineSeconds (%ds): stopping it", *r.st.Config.ActiveDeadlineSeconds)
+				r.st.Phase, r.st.Reason, r.st.Message = PhaseFailed, ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline"
+				return false
 			case <-ctx.Done():
 				return false
 			}
@@ -311,9 +326,11 @@ func (r *runner) run(ctx context.Context) error {
 			if cs.State == StateTerminated && cs.ExitCode == 0 {
 				break
 			}
-			if r.st.Config.RestartPolicy == RestartNever {
+			if !r.restarts(cs) {
 				r.st.Phase = PhaseFailed
-				r.st.Message = fmt.Sprintf("init container %q failed: exit code %d (%s)", cfg.Name, cs.ExitCode, cs.Reason)
+				if r.st.Message == "" {
+					r.st.Message = fmt.Sprintf("init container %q failed: exit code %d (%s)", cfg.Name, cs.ExitCode, cs.Reason)
+				}
 				r.save()
 				return r.finish(ctx)
 			}
@@ -420,6 +437,16 @@ func (r *runner) onExit(ev exitEvent) {
 	cs.StartupPending, cs.NotReady = false, false
 	cs.ExitCode, cs.Reason, cs.Message = ev.term.ExitCode, ev.term.Reason, in.killMsg
 	cs.StartedAt, cs.FinishedAt = ev.term.StartedAt, ev.term.FinishedAt
+	// What the container wrote about its end, after what the lifecycle
+	// says (a failed probe), as the kubelet joins them.
+	if cfg := r.st.containerConfig(ev.name); cfg != nil {
+		if tm := terminationMessage(r.dir, cfg, ev.term.ExitCode, cs.LogPath, r.st.Config.terminationBudget()); tm != "" {
+			if cs.Message != "" {
+				cs.Message += ": "
+			}
+			cs.Message += tm
+		}
+	}
 	// A container that ran long enough starts its backoff again.
 	if ev.term.FinishedAt.Sub(ev.term.StartedAt) >= r.opts.BackoffReset {
 		delete(r.backoff, ev.name)
@@ -437,17 +464,44 @@ func (r *runner) afterExit(cs *ContainerStatus) {
 	case KindSidecar:
 		r.scheduleRestart(cs) // whatever the pod's policy
 	case KindApp:
-		switch r.st.Config.RestartPolicy {
-		case RestartNever:
-		case RestartOnFailure:
-			if cs.ExitCode != 0 {
-				r.scheduleRestart(cs)
-			}
-		default:
+		if r.restarts(cs) {
 			r.scheduleRestart(cs)
 		}
 	}
 	r.updatePhase()
+}
+
+// restarts says whether a container that ended (not a sidecar) runs
+// again: under a Job, a failed one does until the Job's backoffLimit
+// (past it the pod is Failed); else its first restart rule that matches
+// the exit code says so, else its own restartPolicy, else the pod's.
+func (r *runner) restarts(cs *ContainerStatus) bool {
+	cfg := r.st.containerConfig(cs.Name)
+	if limit := r.st.Config.BackoffLimit; limit != nil && cs.ExitCode != 0 {
+		r.jobFailures++
+		if r.jobFailures > int(*limit) {
+			r.st.Phase, r.st.Reason = PhaseFailed, ReasonBackoffLimitExceeded
+			r.st.Message = fmt.Sprintf("Job has reached the specified backoff limit (%d): container %q failed %d times", *limit, cs.Name, r.jobFailures)
+			return false
+		}
+		return true
+	}
+	for _, rule := range cfg.RestartPolicyRules {
+		if rule.matches(cs.ExitCode) {
+			return rule.Action == RuleRestart
+		}
+	}
+	policy := cfg.RestartPolicy
+	if policy == "" || (cs.Kind == KindInit && policy == RestartAlways) {
+		policy = r.st.Config.RestartPolicy
+	}
+	switch policy {
+	case RestartNever:
+		return false
+	case RestartOnFailure:
+		return cs.ExitCode != 0
+	}
+	return true
 }
 
 // scheduleRestart restarts cs after its backoff: none the first time, then

@@ -218,7 +218,10 @@ func runcRoot(dir string) string { return filepath.Join(dir, "runc") }
 func pauseArgv0(dir string) string { return "podbox-pause:" + dir }
 
 const (
-	pauseCgroup = "pause"
+	// pauseCgroup is the pause's child of the pod cgroup: a name no
+	// container can have (a container's is a DNS-1123 label, without '_'),
+	// so that a container may be named pause, as Kubernetes allows.
+	pauseCgroup = "_pause"
 	shmSize     = "65536k" // 64 MiB, as containerd
 )
 
@@ -371,7 +374,8 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}
-	pod, err := cgroups.CreatePod(st.CgroupPath, quota, cgroups.AllowSwap(st.AllowSwap), cgroups.PidsLimit(m.opts.PodPidsLimit))
+	pod, err := cgroups.CreatePod(st.CgroupPath, quota, cgroups.AllowSwap(st.AllowSwap), cgroups.PidsLimit(m.opts.PodPidsLimit),
+		cgroups.CPU(cpuQuota(cfg.CPULimitMillis), cpuPeriod, cpuShares(cfg.CPURequestMillis)))
 	if err != nil {
 		return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 	}

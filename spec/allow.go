@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 )
@@ -20,6 +21,14 @@ type node struct {
 	// hasOnly: the field is accepted only with the value only, the one that
 	// means what podbox does anyway (automountServiceAccountToken: false).
 	hasOnly bool
+	// ignore: the field only matters to a cluster (scheduling, service
+	// accounts, rollouts): accepted with a warning (ErrIgnored), or with
+	// hasOnly, any other value than only is.
+	ignore bool
+	// extended: with keys, a domain-prefixed key (an extended resource
+	// such as example.com/dongle, which only a scheduler counts) is
+	// ignored as above.
+	extended bool
 }
 
 type fields map[string]*node
@@ -30,6 +39,12 @@ func obj(f fields) *node    { return &node{fields: f} }
 func keyed(f fields) *node  { return &node{fields: f, keys: true} }
 func list(elem *node) *node { return &node{elem: elem} }
 func onlyValue(v any) *node { return &node{only: v, hasOnly: true} }
+
+// ignored is a field that only matters to a cluster; ignoredUnless one
+// whose value v is what podbox does anyway (no warning then).
+var ignored = &node{ignore: true}
+
+func ignoredUnless(v any) *node { return &node{only: v, hasOnly: true, ignore: true} }
 func leaves(names ...string) fields {
 	f := fields{}
 	for _, n := range names {
@@ -48,15 +63,21 @@ func with(f fields, more fields) fields {
 // resources: memory and cpu, requests and limits; nothing else (no
 // ephemeral-storage, hugepages, devices or claims).
 var resources = obj(fields{
-	"limits":   keyed(leaves("memory", "cpu")),
-	"requests": keyed(leaves("memory", "cpu")),
+	"limits":   resourceList("memory", "cpu"),
+	"requests": resourceList("memory", "cpu"),
 })
+
+// resourceList is a limits or requests map: the named resources, and
+// extended resources (ignored).
+func resourceList(names ...string) *node {
+	return &node{fields: leaves(names...), keys: true, extended: true}
+}
 
 // containerResources add ephemeral-storage: a limit on what the container
 // writes to its root filesystem and its logs, enforced by eviction.
 var containerResources = obj(fields{
-	"limits":   keyed(leaves("memory", "cpu", "ephemeral-storage")),
-	"requests": keyed(leaves("memory", "cpu", "ephemeral-storage")),
+	"limits":   resourceList("memory", "cpu", "ephemeral-storage"),
+	"requests": resourceList("memory", "cpu", "ephemeral-storage"),
 })
 
 // keyItems and downwardItems are the files of configMap, secret and
@@ -73,9 +94,15 @@ var seccompProfile = obj(leaves("type", "localhostProfile"))
 
 var container = obj(with(leaves(
 	"name", "image", "imagePullPolicy", "command", "args", "workingDir",
-	"stdin", "tty", "restartPolicy",
+	"stdin", "tty", "restartPolicy", "terminationMessagePath", "terminationMessagePolicy",
 ), fields{
-	"ports": list(obj(leaves("name", "containerPort", "hostPort", "protocol", "hostIP"))),
+	"restartPolicyRules": list(obj(fields{
+		"action":    leaf,
+		"exitCodes": obj(leaves("operator", "values")),
+	})),
+	// In-place resize needs an API server to ask for it.
+	"resizePolicy": ignored,
+	"ports":        list(obj(leaves("name", "containerPort", "hostPort", "protocol", "hostIP"))),
 	"env": list(obj(with(leaves("name", "value"), fields{
 		"valueFrom": obj(fields{
 			"fieldRef":         obj(leaves("apiVersion", "fieldPath")),
@@ -109,12 +136,34 @@ var allowed = obj(fields{
 	// creationTimestamp, uid, resourceVersion and generation are set by
 	// whoever stores the pod (kubectl, podbox get -o yaml); they are read-only
 	// output and ignored, so that such output loads again.
-	"metadata": obj(leaves("name", "namespace", "labels", "annotations",
-		"creationTimestamp", "uid", "resourceVersion", "generation")),
+	"metadata": obj(with(leaves("name", "namespace", "labels", "annotations",
+		"creationTimestamp", "uid", "resourceVersion", "generation"), fields{
+		// What owns the pod in a cluster (podbox get pod names the
+		// workload a pod was made of there): for garbage collection.
+		"ownerReferences": ignored,
+	})),
 	"spec": obj(with(leaves(
 		"restartPolicy", "terminationGracePeriodSeconds", "dnsPolicy",
-		"hostNetwork", "shareProcessNamespace", "hostname",
+		"hostNetwork", "shareProcessNamespace", "hostname", "activeDeadlineSeconds",
 	), fields{
+		// Scheduling, service accounts and cluster DNS: a cluster's
+		// business, accepted with a warning (an error with --strict).
+		"nodeSelector":              ignored,
+		"nodeName":                  ignored,
+		"affinity":                  ignored,
+		"tolerations":               ignored,
+		"priority":                  ignored,
+		"priorityClassName":         ignored,
+		"preemptionPolicy":          ignored,
+		"schedulerName":             ignored,
+		"schedulingGates":           ignored,
+		"topologySpreadConstraints": ignored,
+		"readinessGates":            ignored,
+		"runtimeClassName":          ignored,
+		"overhead":                  ignored,
+		"serviceAccountName":        ignored,
+		"serviceAccount":            ignored,
+		"subdomain":                 ignored,
 		"volumes": list(obj(fields{
 			"name":                  leaf,
 			"hostPath":              obj(leaves("path", "type")),
@@ -153,10 +202,10 @@ var allowed = obj(fields{
 		}),
 		"resources": resources,
 		"os":        obj(leaves("name")),
-		// podbox has no service account and injects no service variables,
-		// so these are accepted when they say just that.
-		"automountServiceAccountToken": onlyValue(false),
-		"enableServiceLinks":           onlyValue(false),
+		// podbox has no service account token and injects no service
+		// variables: these say so, or are ignored with a warning.
+		"automountServiceAccountToken": ignoredUnless(false),
+		"enableServiceLinks":           ignoredUnless(false),
 		// hostUsers: false gives the pod a user namespace.
 		"hostUsers": leaf,
 	})),
@@ -183,6 +232,14 @@ func checkAllowed(p *v1.Pod) []error {
 
 func walk(path string, v any, n *node, errs *[]error) {
 	switch {
+	case n.ignore && n.hasOnly:
+		if !reflect.DeepEqual(v, n.only) {
+			*errs = append(*errs, ignoredField(path))
+		}
+	case n.ignore:
+		if !isZero(v) {
+			*errs = append(*errs, ignoredField(path))
+		}
 	case n.hasOnly:
 		if !reflect.DeepEqual(v, n.only) {
 			*errs = append(*errs, &FieldError{Field: path, Err: ErrUnsupported,
@@ -207,6 +264,9 @@ func walk(path string, v any, n *node, errs *[]error) {
 				p = path + "." + k
 			}
 			child, ok := n.fields[k]
+			if !ok && n.extended && extendedResource(k) {
+				child, ok = ignored, true
+			}
 			if !ok {
 				if !isZero(m[k]) {
 					*errs = append(*errs, unsupported(p))
@@ -242,4 +302,12 @@ func isZero(v any) bool {
 		return true
 	}
 	return false
+}
+
+// extendedResource: a resource name with a domain (example.com/dongle,
+// nvidia.com/gpu), which only a scheduler counts. hugepages-* and the
+// kubernetes.io ones are not: they would be limits podbox can not enforce.
+func extendedResource(name string) bool {
+	domain, _, ok := strings.Cut(name, "/")
+	return ok && domain != "kubernetes.io" && !strings.HasSuffix(domain, ".kubernetes.io")
 }

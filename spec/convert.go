@@ -23,6 +23,7 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 		HostNetwork:                   p.Spec.HostNetwork,
 		UserNamespace:                 p.Spec.HostUsers != nil && !*p.Spec.HostUsers,
 		TerminationGracePeriodSeconds: p.Spec.TerminationGracePeriodSeconds,
+		ActiveDeadlineSeconds:         p.Spec.ActiveDeadlineSeconds,
 		RestartPolicy:                 sandbox.RestartPolicy(p.Spec.RestartPolicy),
 		Labels:                        maps.Clone(p.Labels),
 		Annotations:                   maps.Clone(p.Annotations),
@@ -55,6 +56,7 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 		if q, ok := r.Limits[v1.ResourceMemory]; ok {
 			c.MemoryLimit = q.Value()
 		}
+		c.CPULimitMillis, c.CPURequestMillis = cpuMillis(r)
 	}
 	for _, a := range p.Spec.HostAliases {
 		c.HostAliases = append(c.HostAliases, sandbox.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
@@ -133,6 +135,22 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	if k.RestartPolicy != nil {
 		c.RestartPolicy = sandbox.RestartPolicy(*k.RestartPolicy)
 	}
+	for _, rule := range k.RestartPolicyRules {
+		r := sandbox.RestartRule{Action: string(rule.Action)}
+		if ec := rule.ExitCodes; ec != nil {
+			r.ExitCodes = &sandbox.ExitCodeRule{Operator: string(ec.Operator), Values: ec.Values}
+		}
+		c.RestartPolicyRules = append(c.RestartPolicyRules, r)
+	}
+	// The API server's defaults.
+	c.TerminationMessagePath = k.TerminationMessagePath
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = v1.TerminationMessagePathDefault
+	}
+	c.TerminationMessagePolicy = string(k.TerminationMessagePolicy)
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = string(v1.TerminationMessageReadFile)
+	}
 	for _, pt := range k.Ports {
 		proto := string(pt.Protocol)
 		if proto == "" {
@@ -161,16 +179,9 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 	} else {
 		c.MemoryRequest = c.MemoryLimit // Kubernetes defaults the request to the limit
 	}
-	if q, ok := k.Resources.Limits[v1.ResourceCPU]; ok {
-		c.CPULimitMillis = q.MilliValue()
-	}
+	c.CPULimitMillis, c.CPURequestMillis = cpuMillis(&k.Resources)
 	if q, ok := k.Resources.Limits[v1.ResourceEphemeralStorage]; ok {
 		c.EphemeralStorageLimit = q.Value()
-	}
-	if q, ok := k.Resources.Requests[v1.ResourceCPU]; ok {
-		c.CPURequestMillis = q.MilliValue()
-	} else if c.CPULimitMillis > 0 {
-		c.CPURequestMillis = c.CPULimitMillis // Kubernetes defaults the request to the limit
 	}
 	uid, gid := podSC.RunAsUser, podSC.RunAsGroup
 	nonRoot := podSC.RunAsNonRoot
@@ -220,4 +231,18 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		c.GID = &g
 	}
 	return c
+}
+
+// cpuMillis is the cpu limit and request of r in millicores; the request
+// defaults to the limit, as Kubernetes defaults it.
+func cpuMillis(r *v1.ResourceRequirements) (limit, request int64) {
+	if q, ok := r.Limits[v1.ResourceCPU]; ok {
+		limit = q.MilliValue()
+	}
+	if q, ok := r.Requests[v1.ResourceCPU]; ok {
+		request = q.MilliValue()
+	} else {
+		request = limit
+	}
+	return limit, request
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/podbox/podbox/sandbox"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -69,25 +70,56 @@ func Parse(data []byte) (*sandbox.PodConfig, error) {
 }
 
 // ParseAll parses a manifest of one or more YAML documents (separated by
-// "---" lines) or one JSON object: v1 Pods, and the v1 ConfigMaps and
-// Secrets they refer to (in their namespace), alone or as the items of a v1
-// List, as kubectl and podman kube play read them. Empty documents are
-// skipped. Every problem of every document is reported at once (an Errors,
-// one per line); those of a manifest of several documents name their
-// document. Each pod's configuration has the references resolved: env
-// values and volume files hold the ConfigMaps' and Secrets' data, and
-// Manifest is the pod's own document.
-func ParseAll(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, false, nil) }
+// "---" lines) or one JSON object: v1 Pods, workloads (apps/v1
+// Deployment, ReplicaSet, StatefulSet, DaemonSet; batch/v1 Job, CronJob)
+// whose pod template is run as one pod, and the v1 ConfigMaps and Secrets
+// they refer to (in their namespace), alone or as the items of a v1 List,
+// as kubectl and podman kube play read them. Empty documents are skipped.
+// Every problem of every document is reported at once (an Errors, one per
+// line); those of a manifest of several documents name their document.
+// Each pod's configuration has the references resolved: env values and
+// volume files hold the ConfigMaps' and Secrets' data. The fields that
+// only matter to a cluster are accepted; ParseWith says which.
+func ParseAll(data []byte) ([]*sandbox.PodConfig, error) { return pods(ParseWith(data, Options{})) }
 
 // ParseAllKeep is ParseAll that also keeps each pod's own document, as
 // JSON, in its configuration's Manifest (podbox get pod shows it).
-func ParseAllKeep(data []byte) ([]*sandbox.PodConfig, error) { return parseAll(data, true, nil) }
+func ParseAllKeep(data []byte) ([]*sandbox.PodConfig, error) {
+	return pods(ParseWith(data, Options{Keep: true}))
+}
 
 // ParseAllWith is ParseAllKeep with ConfigMaps and Secrets also taken
 // from extra, read apart from the manifest (LoadObjects). A name that both
 // give is an error, as one given twice in the manifest is.
 func ParseAllWith(data []byte, extra *Objects) ([]*sandbox.PodConfig, error) {
-	return parseAll(data, true, extra)
+	return pods(ParseWith(data, Options{Keep: true, Extra: extra}))
+}
+
+func pods(res *Result, err error) ([]*sandbox.PodConfig, error) {
+	if err != nil {
+		return nil, err
+	}
+	return res.Pods, nil
+}
+
+// Options tune ParseWith.
+type Options struct {
+	// Keep keeps each pod's own document (for a workload, the pod made of
+	// its template), as JSON, in its configuration's Manifest.
+	Keep bool
+	// Strict refuses the fields that only matter to a cluster
+	// (ErrIgnored), which are otherwise accepted with a warning.
+	Strict bool
+	// Extra are ConfigMaps and Secrets read apart (LoadObjects).
+	Extra *Objects
+}
+
+// Result is what a manifest holds: its pods, in the order of the
+// manifest, and the warnings: for each pod that sets fields podbox does
+// not act on, one line naming them.
+type Result struct {
+	Pods     []*sandbox.PodConfig
+	Warnings []string
 }
 
 // Objects are ConfigMaps and Secrets read apart from a manifest, as
@@ -120,7 +152,7 @@ func (o *Objects) parse(data []byte, file string) error {
 	var errs Errors
 	add := func(doc document, err error) { errs = append(errs, docErrors(doc, err, true)...) }
 	for _, doc := range o.read(docs, file, objects{}, add) {
-		add(doc, invalid("kind", "a Pod: this file holds only ConfigMaps and Secrets (give the pod as podbox run's FILE)"))
+		add(doc, invalid("kind", "a %s: this file holds only ConfigMaps and Secrets (give the pod as podbox run's FILE)", doc.kind))
 	}
 	if len(errs) > 0 {
 		return errs
@@ -140,7 +172,8 @@ func (o *Objects) read(docs []document, file string, other objects, fail func(do
 		switch {
 		case err != nil:
 			fail(doc, err)
-		case kind == "Pod":
+		case kind == "Pod" || workloadKinds[kind] != "":
+			doc.kind = kind
 			pods = append(pods, doc)
 		default:
 			o.add(doc, kind, file, other, fail)
@@ -188,7 +221,8 @@ func docErrors(doc document, err error, several bool) Errors {
 	return out
 }
 
-func parseAll(data []byte, keep bool, extra *Objects) ([]*sandbox.PodConfig, error) {
+// ParseWith is ParseAll with options, saying what it ignored.
+func ParseWith(data []byte, o Options) (*Result, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: the manifest is %d bytes, over %d", ErrInvalid, len(data), MaxManifestSize)
 	}
@@ -201,31 +235,73 @@ func parseAll(data []byte, keep bool, extra *Objects) ([]*sandbox.PodConfig, err
 	// Lists give their items as documents; ConfigMaps and Secrets are
 	// read first, so that any pod can refer to any of them.
 	own := &Objects{objs: objects{}}
+	extra := o.Extra
 	if extra == nil {
 		extra = &Objects{}
 	}
 	pods := own.read(docs, "", extra.objs, add)
 	objs := own.objs
 	maps.Copy(objs, extra.objs)
-	var cs []*sandbox.PodConfig
+	res := &Result{}
+	made := map[string]string{}
 	for _, doc := range pods {
-		c, err := parseDocument(doc.json, objs)
+		c, ignored, err := parseKind(doc, objs)
+		if o.Strict && len(ignored) > 0 {
+			var list Errors
+			if err != nil && !errors.As(err, &list) {
+				list = Errors{err}
+			}
+			err = append(append(Errors(nil), list...), ignored...)
+		}
 		if err != nil {
 			add(doc, err)
 			continue
 		}
-		if keep {
-			c.Manifest = append(json.RawMessage(nil), doc.json...)
+		key := c.Namespace + "/" + c.Name
+		if prev, ok := made[key]; ok {
+			add(doc, invalid("metadata.name", "pod %q is also made by %s", c.Name, prev))
+			continue
 		}
-		cs = append(cs, c)
+		made[key] = doc.name()
+		if !o.Keep {
+			c.Manifest = nil
+		}
+		if len(ignored) > 0 {
+			res.Warnings = append(res.Warnings, ignoredWarning(doc.kind, c, ignored))
+		}
+		res.Pods = append(res.Pods, c)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if len(cs) == 0 {
+	if len(res.Pods) == 0 {
 		return nil, fmt.Errorf("%w: the manifest holds no pod", ErrInvalid)
 	}
-	return cs, nil
+	return res, nil
+}
+
+// parseKind parses a Pod's or a workload's document.
+func parseKind(doc document, objs objects) (*sandbox.PodConfig, []error, error) {
+	if doc.kind == "Pod" {
+		return parseDocument(doc.json, objs)
+	}
+	return parseWorkload(doc.kind, doc.json, objs)
+}
+
+// ignoredWarning is the one line that names what podbox ignored of a pod.
+func ignoredWarning(kind string, c *sandbox.PodConfig, ignored []error) string {
+	what := fmt.Sprintf("pod %q", c.Name)
+	if kind != "Pod" {
+		what = fmt.Sprintf("%s %q (pod %q)", kind, strings.TrimSuffix(c.Name, WorkloadPodSuffix), c.Name)
+	}
+	var fs []string
+	for _, e := range ignored {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			fs = append(fs, fe.Field)
+		}
+	}
+	return fmt.Sprintf("%s: podbox does not act on %s (they only matter to a cluster)", what, strings.Join(fs, ", "))
 }
 
 // document is the JSON of the nth YAML document of a manifest (from 1), or
@@ -234,6 +310,7 @@ type document struct {
 	n    int
 	json []byte
 	item string // "items[2]" for an item of a List
+	kind string // of a Pod's or workload's, once read
 }
 
 func (d document) name() string {
@@ -268,7 +345,8 @@ func expandLists(docs []document, fail func(document, error)) []document {
 	return out
 }
 
-// kinds are what a manifest may hold besides Lists.
+// kinds are the v1 objects a manifest may hold besides Lists and
+// workloads.
 var kinds = []string{"Pod", "ConfigMap", "Secret"}
 
 // kindOf checks a document's apiVersion and kind.
@@ -281,20 +359,24 @@ func kindOf(j []byte) (string, error) {
 		return "", fmt.Errorf("%w: a manifest is an object with apiVersion v1 and kind Pod", ErrInvalid)
 	}
 	var errs Errors
+	kind, _ := tm.Kind.(string)
+	api := "v1"
+	if w := workloadKinds[kind]; w != "" {
+		api = w
+	}
 	switch {
 	case tm.APIVersion == nil:
-		errs = append(errs, invalid("apiVersion", "is required (v1)"))
-	case tm.APIVersion != "v1":
+		errs = append(errs, invalid("apiVersion", "is required (%s)", api))
+	case tm.APIVersion != api:
 		errs = append(errs, &FieldError{Field: "apiVersion", Err: ErrUnsupported,
-			Msg: fmt.Sprintf("%s %s (only v1)", describe(tm.APIVersion), ErrUnsupported)})
+			Msg: fmt.Sprintf("%s %s (only %s)", describe(tm.APIVersion), ErrUnsupported, api)})
 	}
-	kind, _ := tm.Kind.(string)
 	switch {
 	case tm.Kind == nil:
 		errs = append(errs, invalid("kind", "is required (Pod)"))
-	case !slices.Contains(kinds, kind):
+	case !slices.Contains(kinds, kind) && workloadKinds[kind] == "":
 		errs = append(errs, &FieldError{Field: "kind", Err: ErrUnsupported,
-			Msg: fmt.Sprintf("%s %s (only Pod, ConfigMap, Secret and a List of them)", describe(tm.Kind), ErrUnsupported)})
+			Msg: fmt.Sprintf("%s %s (only Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ConfigMap, Secret and a List of them)", describe(tm.Kind), ErrUnsupported)})
 	}
 	if len(errs) > 0 {
 		return "", errs
@@ -329,25 +411,90 @@ func splitDocuments(data []byte) ([]document, error) {
 // parseDocument decodes one Pod's JSON strictly (unknown fields, fields
 // in the wrong case and fields given twice are errors), then refuses the
 // fields podbox does not honour, validates, resolves its references to
-// objs, and converts.
-func parseDocument(j []byte, objs objects) (*sandbox.PodConfig, error) {
+// objs, and converts. The fields that only matter to a cluster are
+// returned apart (ignored); Manifest is set to the document.
+func parseDocument(j []byte, objs objects) (*sandbox.PodConfig, []error, error) {
 	var p v1.Pod
 	strict, err := sigsjson.UnmarshalStrict(j, &p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	errs := Errors(strictErrors(strict))
+	c, ignored, perr := parsePod(&p, objs)
+	errs = append(errs, perr...)
+	if len(errs) > 0 {
+		return nil, ignored, errs
+	}
+	c.Manifest = append(json.RawMessage(nil), j...)
+	return c, ignored, nil
+}
+
+// parsePod checks a decoded pod and converts it: the errors, and apart the
+// fields that only matter to a cluster.
+func parsePod(p *v1.Pod, objs objects) (*sandbox.PodConfig, []error, []error) {
+	var errs, ignored []error
 	// Strict errors leave the rest decoded: check it too, so that every
 	// problem shows at once.
-	errs = append(errs, checkAllowed(&p)...)
-	errs = append(errs, validate(&p)...)
-	r := &resolver{objs: objs, pod: &p}
-	c := convert(&p, r)
-	errs = append(errs, r.errs...)
-	if len(errs) > 0 {
-		return nil, errs
+	for _, e := range checkAllowed(p) {
+		if errors.Is(e, ErrIgnored) {
+			ignored = append(ignored, e)
+		} else {
+			errs = append(errs, e)
+		}
 	}
-	return c, nil
+	errs = append(errs, validate(p)...)
+	r := &resolver{objs: objs, pod: p}
+	c := convert(p, r)
+	errs = append(errs, r.errs...)
+	return c, ignored, errs
+}
+
+// parseWorkload decodes a workload and parses the pod of its template,
+// with the template's field paths.
+func parseWorkload(kind string, j []byte, objs objects) (*sandbox.PodConfig, []error, error) {
+	w, errs := decodeWorkload(kind, j)
+	if w == nil {
+		return nil, nil, Errors(errs)
+	}
+	var ignored []error
+	for _, e := range errs {
+		if errors.Is(e, ErrIgnored) {
+			ignored = append(ignored, e)
+		}
+	}
+	errs = slices.DeleteFunc(errs, func(e error) bool { return errors.Is(e, ErrIgnored) })
+	badName := slices.ContainsFunc(errs, func(e error) bool {
+		var fe *FieldError
+		return errors.As(e, &fe) && fe.Field == "metadata.name"
+	})
+	p := w.pod()
+	c, pi, perrs := parsePod(p, objs)
+	for _, list := range [][]error{pi, perrs} {
+		for _, e := range list {
+			var fe *FieldError
+			if errors.As(e, &fe) {
+				if fe.Field == "metadata.name" && badName {
+					continue // said of the workload's name already
+				}
+				e = &FieldError{Field: w.templateField(fe.Field), Msg: fe.Msg, Err: fe.Err}
+			}
+			if errors.Is(e, ErrIgnored) {
+				ignored = append(ignored, e)
+			} else {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, ignored, Errors(errs)
+	}
+	if w.job != nil {
+		limit := w.backoffLimit()
+		c.BackoffLimit = &limit
+	}
+	p.OwnerReferences = []metav1.OwnerReference{w.owner()}
+	c.Manifest, _ = json.Marshal(p)
+	return c, ignored, nil
 }
 
 func describe(v any) string {

@@ -1,5 +1,6 @@
 // Package spec parses and validates Kubernetes v1.Pod manifests (YAML or
-// JSON) into podbox's plain configuration, [sandbox.PodConfig]. It does no
+// JSON), and the workloads that hold a pod template, into podbox's plain
+// configuration, [sandbox.PodConfig]. It does no
 // I/O beyond reading the manifest.
 //
 // Decoding is strict: an unknown field, a field in the wrong case or a key
@@ -60,9 +61,22 @@
 //     securityContext.sysctls (namespaced
 //     ones only), volumes (hostPath with its type, emptyDir on disk or
 //     Memory with sizeLimit).
-//   - automountServiceAccountToken and enableServiceLinks are accepted when
-//     false: that is what podbox does anyway.
 //   - hostUsers: false (a user namespace; not with hostNetwork).
+//   - activeDeadlineSeconds; a container's terminationMessagePath and
+//     terminationMessagePolicy (defaulted as the API server does),
+//     restartPolicy (overriding the pod's) and restartPolicyRules, checked
+//     with the sandbox's own rules (sandbox.ContainerRules); pod-level
+//     spec.resources cpu as the pod cgroup's quota and weight.
+//   - Fields that only matter to a cluster (scheduling, service accounts,
+//     readinessGates, resizePolicy, extended resources,
+//     automountServiceAccountToken or enableServiceLinks true) are
+//     [ErrIgnored]: ParseWith returns them as one warning line per pod, or
+//     with Options.Strict as errors.
+//   - Workloads (apps/v1 Deployment, ReplicaSet, StatefulSet, DaemonSet;
+//     batch/v1 Job, CronJob) give the pod of their template, named
+//     "<name>-pod"; their field paths are the workload's
+//     ("spec.template.spec.containers[0].image"). A Job's backoffLimit is
+//     the configuration's BackoffLimit.
 //
 // Defaults follow Kubernetes: restartPolicy Always, namespace "default",
 // port protocol TCP, dnsPolicy ClusterFirst; env order is kept.

@@ -16,6 +16,11 @@ var (
 	// ErrInvalid: the manifest is malformed or breaks a rule of the Pod API
 	// (errdefs.ErrInvalidArgument).
 	ErrInvalid = errdefs.New("invalid pod manifest", errdefs.ErrInvalidArgument)
+	// ErrIgnored: the manifest sets a field that only matters to a
+	// cluster (scheduling, service accounts, rollouts), which podbox
+	// accepts with a warning, or refuses with it under Options.Strict
+	// (errdefs.ErrInvalidArgument).
+	ErrIgnored = errdefs.New("only matters to a cluster: podbox does not act on it", errdefs.ErrInvalidArgument)
 )
 
 // FieldError is one problem with one field of a manifest. Field is the
@@ -47,6 +52,11 @@ func (e Errors) Unwrap() []error { return e }
 // unsupported says that field is set but podbox does not honour it.
 func unsupported(field string) error {
 	return &FieldError{Field: field, Msg: ErrUnsupported.Error(), Err: ErrUnsupported}
+}
+
+// ignoredField says that field only matters to a cluster.
+func ignoredField(field string) error {
+	return &FieldError{Field: field, Msg: ErrIgnored.Error(), Err: ErrIgnored}
 }
 
 // invalid says what is wrong with field's value.

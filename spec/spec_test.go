@@ -203,6 +203,7 @@ func TestDefaults(t *testing.T) {
 		DNS:           sandbox.DNSConfig{Policy: "ClusterFirst"},
 		Containers:    []sandbox.ContainerConfig{{Name: "nginx", Image: "nginx"}},
 	}
+	withAPIDefaults(want)
 	equal(t, "config", c, want)
 
 	c, err = Parse([]byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
@@ -350,8 +351,21 @@ func TestFullMapping(t *testing.T) {
 				VolumeMounts: []sandbox.VolumeMount{{Name: "scratch", Target: "/scratch", Propagation: "Bidirectional"}},
 			},
 		},
+		CPULimitMillis: 1000, CPURequestMillis: 500,
 	}
+	withAPIDefaults(want)
 	equal(t, "config", c, want)
+}
+
+// withAPIDefaults gives c's containers the API server's defaults that
+// spec applies: the termination message's path and policy.
+func withAPIDefaults(c *sandbox.PodConfig) {
+	for _, list := range [][]sandbox.ContainerConfig{c.InitContainers, c.Containers} {
+		for i := range list {
+			list[i].TerminationMessagePath = "/dev/termination-log"
+			list[i].TerminationMessagePolicy = "File"
+		}
+	}
 }
 
 // base is a valid pod that the refusal cases change.
@@ -417,8 +431,8 @@ func TestRefusals(t *testing.T) {
 				p.Spec.ServiceAccountName = "sa"
 				p.Spec.Tolerations = []v1.Toleration{{Key: "k"}}
 			},
-			want: []string{"spec.hostPID: not supported by podbox", "spec.nodeSelector: not supported by podbox",
-				"spec.serviceAccountName: not supported by podbox", "spec.tolerations: not supported by podbox"}},
+			// The others only matter to a cluster: TestIgnoredFields.
+			want: []string{"spec.hostPID: not supported by podbox"}},
 		{name: "metadata", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.GenerateName = "p-"
@@ -456,13 +470,7 @@ func TestRefusals(t *testing.T) {
 			},
 			want: []string{"spec.containers[0].resources.claims: not supported by podbox",
 				"spec.containers[0].resources.limits[hugepages-2Mi]: not supported by podbox",
-				"spec.resources.limits[ephemeral-storage]: not supported by podbox",
-				"spec.containers[0].resources.limits[nvidia.com/gpu]: not supported by podbox"}},
-		{name: "only values", is: ErrUnsupported,
-			mut: func(p *v1.Pod) {
-				p.Spec.AutomountServiceAccountToken = ptr(true)
-			},
-			want: []string{"spec.automountServiceAccountToken: not supported by podbox (only false is accepted)"}},
+				"spec.resources.limits[ephemeral-storage]: not supported by podbox"}},
 		{name: "hostUsers false with hostNetwork", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.HostUsers = ptr(false)
@@ -478,8 +486,11 @@ func TestRefusals(t *testing.T) {
 			mut:  func(p *v1.Pod) { p.Spec.Volumes[0].EmptyDir.Medium = v1.StorageMediumHugePages },
 			want: []string{`spec.volumes[0].emptyDir.medium: HugePages not supported by podbox (only "" and Memory)`}},
 		{name: "kind", is: ErrUnsupported,
-			raw:  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n",
-			want: []string{`apiVersion: "apps/v1" not supported by podbox (only v1)`, `kind: "Deployment" not supported by podbox (only Pod, ConfigMap, Secret and a List of them)`}},
+			raw:  "apiVersion: v1\nkind: Service\nmetadata: {name: d}\nspec: {replicas: 1}\n",
+			want: []string{`kind: "Service" not supported by podbox (only Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ConfigMap, Secret and a List of them)`}},
+		{name: "workload api version", is: ErrUnsupported,
+			raw:  "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\n",
+			want: []string{`apiVersion: "extensions/v1beta1" not supported by podbox (only apps/v1)`}},
 
 		// Invalid manifests.
 		{name: "no apiVersion", is: ErrInvalid,
@@ -520,10 +531,9 @@ func TestRefusals(t *testing.T) {
 		{name: "duplicate container names", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.InitContainers = []v1.Container{{Name: "d", Image: "busybox"}}
-				p.Spec.Containers[0].Name = "pause"
+				p.Spec.Containers[0].Name = "pause" // a name like any other
 			},
-			want: []string{`spec.containers[0].name: "pause" is reserved for the pod's pause process`,
-				`spec.containers[1].name: container name "d" is already used by spec.initContainers[0]`}},
+			want: []string{`spec.containers[1].name: container name "d" is already used by spec.initContainers[0]`}},
 		{name: "no containers", is: ErrInvalid,
 			mut:  func(p *v1.Pod) { p.Spec.Containers = nil },
 			want: []string{"spec.containers: a pod needs at least one container"}},
@@ -620,15 +630,34 @@ func TestRefusals(t *testing.T) {
 				`spec.containers[0].volumeMounts[4].mountPropagation: "Shared" is not None, HostToContainer or Bidirectional`,
 				"spec.containers[0].volumeMounts[5].mountPropagation: Bidirectional is only allowed in a privileged container",
 				`spec.containers[1].volumeMounts[0].name: volume "logs" is not defined`}},
-		{name: "restart policies", is: ErrInvalid,
+		{name: "restart policies",
 			mut: func(p *v1.Pod) {
 				p.Spec.RestartPolicy = "Sometimes"
-				p.Spec.InitContainers = []v1.Container{{Name: "i", Image: "busybox", RestartPolicy: ptr(v1.ContainerRestartPolicy("Never"))}}
-				p.Spec.Containers[0].RestartPolicy = ptr(v1.ContainerRestartPolicyAlways)
+				p.Spec.InitContainers = []v1.Container{{Name: "i", Image: "busybox", RestartPolicy: ptr(v1.ContainerRestartPolicy("Sometimes"))},
+					{Name: "s", Image: "busybox", RestartPolicy: ptr(v1.ContainerRestartPolicyAlways),
+						RestartPolicyRules: []v1.ContainerRestartRule{{Action: "Restart", ExitCodes: &v1.ContainerRestartRuleOnExitCodes{Operator: "In", Values: []int32{1}}}}}}
+				p.Spec.Containers[0].RestartPolicyRules = []v1.ContainerRestartRule{
+					{Action: "Restart", ExitCodes: &v1.ContainerRestartRuleOnExitCodes{Operator: "Is", Values: []int32{1, 1}}},
+					{Action: "Reboot"},
+					{Action: "RestartAllContainers", ExitCodes: &v1.ContainerRestartRuleOnExitCodes{Operator: "In"}},
+				}
+				p.Spec.Containers[1].TerminationMessagePath = "/dev/../etc/x"
+				p.Spec.Containers[1].TerminationMessagePolicy = "Always"
+				p.Spec.ActiveDeadlineSeconds = ptr(int64(0))
 			},
 			want: []string{`spec.restartPolicy: "Sometimes" is not Always, OnFailure or Never`,
-				`spec.initContainers[0].restartPolicy: "Never": an init container's restartPolicy can only be Always (a native sidecar)`,
-				"spec.containers[0].restartPolicy: only init containers take a restartPolicy (Always: a native sidecar)"}},
+				`spec.activeDeadlineSeconds: 0 is not positive`,
+				`spec.initContainers[0].restartPolicy: "Sometimes" is not Always, OnFailure or Never`,
+				`spec.initContainers[1].restartPolicyRules: a native sidecar (restartPolicy Always) restarts on every exit: it takes no restart rules`,
+				`spec.containers[0].restartPolicyRules: a container with restart rules needs its own restartPolicy`,
+				`spec.containers[0].restartPolicyRules[0].exitCodes.operator: "Is" is not In or NotIn`,
+				`spec.containers[0].restartPolicyRules[0].exitCodes.values[1]: 1 is given twice`,
+				`spec.containers[0].restartPolicyRules[1].action: "Reboot" is not Restart`,
+				`spec.containers[0].restartPolicyRules[1].exitCodes: is required`,
+				`spec.containers[0].restartPolicyRules[2].action: RestartAllContainers not supported by podbox (only Restart)`,
+				`spec.containers[1].terminationMessagePath: "/dev/../etc/x" is not an absolute path below / without ..`,
+				`spec.containers[1].terminationMessagePolicy: "Always" is not File or FallbackToLogsOnError`,
+			}},
 		{name: "sysctls", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{
@@ -846,7 +875,7 @@ func TestDocuments(t *testing.T) {
 
 	withService := twoPods + "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: B}\nspec: {containers: [{name: c, image: busybox}]}\n"
 	_, err = ParseAll([]byte(withService))
-	want := "document 3: kind: \"Service\" not supported by podbox (only Pod, ConfigMap, Secret and a List of them)\n" +
+	want := "document 3: kind: \"Service\" not supported by podbox (only Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ConfigMap, Secret and a List of them)\n" +
 		"document 4: metadata.name: \"B\" is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)"
 	if err == nil || err.Error() != want {
 		t.Errorf("ParseAll with a Service:\n%v\nwant:\n%s", err, want)

@@ -117,6 +117,9 @@ func checkPodFields(p *v1.Pod) []error {
 	if g := p.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, invalid("spec.terminationGracePeriodSeconds", "%d is negative", *g))
 	}
+	if d := p.Spec.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		errs = append(errs, invalid("spec.activeDeadlineSeconds", "%d is not positive", *d))
+	}
 	if p.Spec.Hostname != "" {
 		if err := nameError("spec.hostname", p.Spec.Hostname); err != nil {
 			errs = append(errs, err)
@@ -348,9 +351,6 @@ func checkContainerNames(p *v1.Pod) []error {
 			errs = append(errs, err)
 			continue
 		}
-		if c.c.Name == "pause" {
-			errs = append(errs, invalid(f, "%q is reserved for the pod's pause process", c.c.Name))
-		}
 		if prev, ok := seen[c.c.Name]; ok {
 			errs = append(errs, invalid(f, "container name %q is already used by %s", c.c.Name, prev))
 		}
@@ -373,13 +373,19 @@ func checkContainers(p *v1.Pod) []error {
 		default:
 			errs = append(errs, invalid(c.field+".imagePullPolicy", "%q is not Always, IfNotPresent or Never", c.c.ImagePullPolicy))
 		}
-		if rp := c.c.RestartPolicy; rp != nil {
-			switch {
-			case !c.init:
-				errs = append(errs, invalid(c.field+".restartPolicy", "only init containers take a restartPolicy (Always: a native sidecar)"))
-			case *rp != v1.ContainerRestartPolicyAlways:
-				errs = append(errs, invalid(c.field+".restartPolicy", "%q: an init container's restartPolicy can only be Always (a native sidecar)", *rp))
+		// The sandbox's rules, on what convert makes of the fields.
+		k := convertContainer(c.c, &v1.PodSecurityContext{})
+		for _, pr := range sandbox.ContainerRules(&k, c.init) {
+			f := c.field + "." + pr.Field
+			var i int
+			if n, _ := fmt.Sscanf(pr.Field, "restartPolicyRules[%d].action", &i); n == 1 &&
+				c.c.RestartPolicyRules[i].Action == v1.ContainerRestartRuleActionRestartAllContainers {
+				// A rule of the API that podbox does not act on.
+				errs = append(errs, &FieldError{Field: f, Err: ErrUnsupported,
+					Msg: fmt.Sprintf("RestartAllContainers %s (only Restart)", ErrUnsupported)})
+				continue
 			}
+			errs = append(errs, invalid(f, "%s", pr.Msg))
 		}
 	}
 	return errs
