@@ -320,3 +320,30 @@ func waitPhase(t *testing.T, e *env, name string, phase v1.PodPhase, d time.Dura
 		return p.Status.Phase == phase, string(p.Status.Phase) + " " + p.Status.Message
 	})
 }
+
+// $(VAR) references in env values, command and args, as the kubelet
+// expands them.
+func TestEnvExpansion(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := manifest(t, "expand.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: expand}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [echo, "$(ADDRESS) $$(PROTOCOL) $(UNDEFINED) $(NAME)"]
+    env:
+    - {name: PROTOCOL, value: https}
+    - {name: ADDRESS, value: "$(PROTOCOL)://$(HOST)"}
+    - {name: HOST, value: example.org}
+    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+`)
+	podbox(t, e, "run", m)
+	waitPhase(t, e, "expand", v1.PodSucceeded, 20*time.Second)
+	if out := mustPodbox(t, e, "logs", "expand"); out != "https://$(HOST) $(PROTOCOL) $(UNDEFINED) expand\n" {
+		t.Errorf("logs = %q", out)
+	}
+}

@@ -277,6 +277,9 @@ type ContainerConfig struct {
 	// does: Command replaces the entrypoint, Args replaces cmd.
 	Command []string `json:"command,omitempty"`
 	Args    []string `json:"args,omitempty"`
+	// ExpandCommand: Command and Args may refer to the container's
+	// variables as $(NAME), as Kubernetes' do ($$ is $).
+	ExpandCommand bool `json:"expandCommand,omitempty"`
 	// Env are the container's variables, in order; PATH gets a default
 	// when missing.
 	Env []EnvVar `json:"env,omitempty"`
@@ -367,8 +370,12 @@ type ContainerConfig struct {
 // spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP,
 // status.podIPs) or a container's resource (ResourceField).
 type EnvVar struct {
-	Name          string            `json:"name"`
-	Value         string            `json:"value,omitempty"`
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+	// Expand: Value may refer to the variables before it as $(NAME), as
+	// Kubernetes' env values do ($$ is $; a name not defined stays as
+	// written).
+	Expand        bool              `json:"expand,omitempty"`
 	FieldPath     string            `json:"fieldPath,omitempty"`
 	ResourceField *ResourceFieldRef `json:"resourceField,omitempty"`
 }

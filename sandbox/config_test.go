@@ -117,3 +117,45 @@ func TestCPUResources(t *testing.T) {
 		t.Errorf("1m request: quota %d shares %d", r.CpuQuota, r.CpuShares)
 	}
 }
+
+// Kubernetes' $(VAR) expansion: env values refer to the variables before
+// them, command and args to all; $$ is $; what is not defined stays.
+func TestExpansion(t *testing.T) {
+	vars := map[string]string{"A": "1", "B": "two"}
+	for in, want := range map[string]string{
+		"$(A)-$(B)":     "1-two",
+		"$$(A)":         "$(A)",
+		"$(C) $(A":      "$(C) $(A",
+		"cost: $5 $":    "cost: $5 $",
+		"$$$(A)":        "$1",
+		"no refs":       "no refs",
+		"$(A)$(A)$(B)x": "11twox",
+	} {
+		if got := expandRefs(in, vars); got != want {
+			t.Errorf("expandRefs(%q) = %q, want %q", in, got, want)
+		}
+	}
+	c := &ContainerConfig{
+		Command: []string{"echo", "$(GREETING) $(NAME)", "$(PATH)"}, ExpandCommand: true,
+		Env: []EnvVar{
+			{Name: "PATH", Value: "/bin"},
+			{Name: "NAME", Value: "$(LATER)", Expand: true},
+			{Name: "GREETING", Value: "hi $(NAME)", Expand: true},
+			{Name: "LATER", Value: "x"},
+			{Name: "RAW", Value: "$(NAME)"},
+		},
+	}
+	st := &PodStatus{}
+	env := envList(c.Env, st)
+	want := []string{"PATH=/bin", "NAME=$(LATER)", "GREETING=hi $(LATER)", "LATER=x", "RAW=$(NAME)"}
+	if !slices.Equal(env, want) {
+		t.Errorf("env = %q, want %q", env, want)
+	}
+	if argv := c.expandedArgv(st); !slices.Equal(argv, []string{"echo", "hi $(LATER) $(LATER)", "/bin"}) {
+		t.Errorf("argv = %q", argv)
+	}
+	c.ExpandCommand = false
+	if argv := c.expandedArgv(st); argv[1] != "$(GREETING) $(NAME)" {
+		t.Errorf("argv without ExpandCommand = %q", argv)
+	}
+}

@@ -148,7 +148,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	uid, gid := cfg.ids()
 	p := &libcontainer.Process{
-		Args: cfg.argv(),
+		Args: cfg.expandedArgv(st),
 		Env:  withDefaultPath(envList(cfg.Env, st)),
 		Cwd:  cfg.WorkingDir,
 		UID:  uid,
@@ -241,8 +241,14 @@ func exitStatus(ps *os.ProcessState) (int, string) {
 func envList(vars []EnvVar, st *PodStatus) []string {
 	env := make([]string, 0, len(vars))
 	index := map[string]int{}
+	defined := map[string]string{}
 	for _, v := range vars {
-		kv := v.Name + "=" + envValue(v, st)
+		val := envValue(v, st)
+		if v.Expand {
+			val = expandRefs(val, defined)
+		}
+		defined[v.Name] = val
+		kv := v.Name + "=" + val
 		// A later variable of the same name wins, in the first one's place.
 		if i, ok := index[v.Name]; ok {
 			env[i] = kv
@@ -252,6 +258,25 @@ func envList(vars []EnvVar, st *PodStatus) []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// expandedArgv is the container's process, with ExpandCommand its
+// $(NAME) references to its variables expanded, as the kubelet expands
+// command and args.
+func (c *ContainerConfig) expandedArgv(st *PodStatus) []string {
+	argv := c.argv()
+	if !c.ExpandCommand {
+		return argv
+	}
+	vars := map[string]string{}
+	for _, kv := range envList(c.Env, st) {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	for i := range argv {
+		argv[i] = expandRefs(argv[i], vars)
+	}
+	return argv
 }
 
 // withDefaultPath adds a PATH when env has none.

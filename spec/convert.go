@@ -124,6 +124,7 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		ImagePullPolicy: string(k.ImagePullPolicy),
 		Command:         k.Command,
 		Args:            k.Args,
+		ExpandCommand:   true, // $(NAME) references, as the kubelet expands them
 		WorkingDir:      k.WorkingDir,
 		Stdin:           k.Stdin,
 		TTY:             k.TTY,

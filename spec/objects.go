@@ -270,7 +270,9 @@ func (r *resolver) env(field string, k *v1.Container) []sandbox.EnvVar {
 	}
 	for i, e := range k.Env {
 		f := fmt.Sprintf("%s.env[%d].valueFrom", field, i)
-		ev := sandbox.EnvVar{Name: e.Name, Value: e.Value}
+		// A value may refer to the variables before it (not one taken
+		// from a ConfigMap, Secret or the downward API).
+		ev := sandbox.EnvVar{Name: e.Name, Value: e.Value, Expand: e.ValueFrom == nil}
 		if vf := e.ValueFrom; vf != nil {
 			switch {
 			case vf.FieldRef != nil:

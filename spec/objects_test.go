@@ -78,7 +78,7 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 	equal(t, "env", c.Containers[0].Env, []sandbox.EnvVar{
 		{Name: "CFG_LEVEL", Value: "debug"}, {Name: "CFG_app.conf", Value: "a=1\n"}, {Name: "CFG_bad-name", Value: "x"},
 		{Name: "CFG_blob", Value: "\x00\x01\x02"},
-		{Name: "CFG_LEVEL", Value: "override"}, {Name: "PASS", Value: "hunter2"},
+		{Name: "CFG_LEVEL", Value: "override", Expand: true}, {Name: "PASS", Value: "hunter2"},
 		{Name: "MEM", ResourceField: &sandbox.ResourceFieldRef{Container: "c", Resource: "limits.memory", Divisor: 1 << 20}},
 		{Name: "TIER", FieldPath: "metadata.labels['tier']"},
 	})

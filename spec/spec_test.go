@@ -334,7 +334,7 @@ func TestFullMapping(t *testing.T) {
 			{
 				Name: "app", Image: "busybox", ImagePullPolicy: "Never", Command: []string{"sh"}, Args: []string{"-c", "exec sleep 3600"},
 				WorkingDir: "/work", Stdin: true, TTY: true,
-				Env: []sandbox.EnvVar{{Name: "B", Value: "2"}, {Name: "A", Value: "1"}, {Name: "NS", FieldPath: "metadata.namespace"}},
+				Env: []sandbox.EnvVar{{Name: "B", Value: "2", Expand: true}, {Name: "A", Value: "1", Expand: true}, {Name: "NS", FieldPath: "metadata.namespace"}},
 				Ports: []sandbox.Port{
 					{Name: "http", ContainerPort: 8080, HostPort: 18080, Protocol: "TCP", HostIP: "127.0.0.1"},
 					{Name: "dns", ContainerPort: 53, Protocol: "UDP"},
@@ -358,12 +358,14 @@ func TestFullMapping(t *testing.T) {
 }
 
 // withAPIDefaults gives c's containers the API server's defaults that
-// spec applies: the termination message's path and policy.
+// spec applies (the termination message's path and policy) and the
+// kubelet's $(VAR) expansion of command and args.
 func withAPIDefaults(c *sandbox.PodConfig) {
 	for _, list := range [][]sandbox.ContainerConfig{c.InitContainers, c.Containers} {
 		for i := range list {
 			list[i].TerminationMessagePath = "/dev/termination-log"
 			list[i].TerminationMessagePolicy = "File"
+			list[i].ExpandCommand = true
 		}
 	}
 }
