@@ -557,9 +557,10 @@ const (
 	MaxRestartRuleValues = 255
 )
 
-// ContainerRules checks what a container says about its restarts and its
-// termination message, as the API server checks them (one set of rules:
-// spec checks manifests with it, Validate configurations). init: an init
+// ContainerRules checks what a container says about its restarts, its
+// termination message, its working directory, its variables' names and its
+// seccomp profile, as the API server checks them (one set of rules: spec
+// checks manifests with it, Validate configurations). init: an init
 // container, for which restartPolicy Always makes a native sidecar.
 func ContainerRules(c *ContainerConfig, init bool) []Problem {
 	var ps []Problem
@@ -614,6 +615,20 @@ func ContainerRules(c *ContainerConfig, init bool) []Problem {
 	default:
 		add("terminationMessagePolicy", "%q is not File or FallbackToLogsOnError", c.TerminationMessagePolicy)
 	}
+	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
+		add("workingDir", "%q is not an absolute path", c.WorkingDir)
+	}
+	for j, e := range c.Env {
+		if e.Name == "" || strings.ContainsAny(e.Name, "=\x00") {
+			add(fmt.Sprintf("env[%d].name", j), "%q is not a variable name", e.Name)
+		}
+		if strings.ContainsRune(e.Value, 0) {
+			add(fmt.Sprintf("env[%d].value", j), "has a NUL byte")
+		}
+	}
+	for _, p := range SeccompRules(c.Seccomp) {
+		ps = append(ps, Problem{"securityContext.seccompProfile." + p.Field, p.Msg})
+	}
 	return ps
 }
 
@@ -635,14 +650,6 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []e
 	if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
 		errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
 	}
-	if ctr.WorkingDir != "" && !path.IsAbs(ctr.WorkingDir) {
-		errs = append(errs, fmt.Errorf("%s.workingDir: %q is not an absolute path", f, ctr.WorkingDir))
-	}
-	for j, e := range ctr.Env {
-		if e.Name == "" || strings.Contains(e.Name, "=") {
-			errs = append(errs, fmt.Errorf("%s.env[%d].name: %q is not a variable name", f, j, e.Name))
-		}
-	}
 	if ctr.CPULimitMillis < 0 || ctr.CPURequestMillis < 0 {
 		errs = append(errs, fmt.Errorf("%s: cpu limit and request must not be negative", f))
 	}
@@ -658,7 +665,6 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []e
 	if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
 		errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
 	}
-	errs = append(errs, checkSeccomp(f, ctr.Seccomp)...)
 	for j, m := range ctr.Mounts {
 		mf := fmt.Sprintf("%s.mounts[%d]", f, j)
 		if !path.IsAbs(m.Source) {

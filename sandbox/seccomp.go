@@ -61,26 +61,29 @@ func (c *ContainerConfig) SeccompDescription() string {
 	return t
 }
 
-func checkSeccomp(f string, p *SeccompProfile) []error {
+// SeccompRules checks a seccomp profile as the API server checks one: a
+// known type (empty meaning RuntimeDefault), and a localhostProfile (a
+// relative path inside the profile directory) exactly when the type is
+// Localhost. Fields are relative to the profile ("localhostProfile").
+func SeccompRules(p *SeccompProfile) []Problem {
 	if p == nil {
 		return nil
 	}
-	f += ".seccompProfile"
 	switch p.Type {
 	case SeccompRuntimeDefault, SeccompUnconfined, "":
 		if p.LocalhostProfile != "" {
-			return []error{fmt.Errorf("%s.localhostProfile: only a Localhost profile has one", f)}
+			return []Problem{{"localhostProfile", "only a Localhost profile has one"}}
 		}
 	case SeccompLocalhost:
 		lp := p.LocalhostProfile
 		if lp == "" {
-			return []error{fmt.Errorf("%s.localhostProfile: a Localhost profile needs one", f)}
+			return []Problem{{"localhostProfile", "a Localhost profile needs one"}}
 		}
 		if filepath.IsAbs(lp) || !filepath.IsLocal(lp) {
-			return []error{fmt.Errorf("%s.localhostProfile: %q is not a relative path inside the profile directory", f, lp)}
+			return []Problem{{"localhostProfile", fmt.Sprintf("%q is not a relative path inside the profile directory (no leading / or ..)", lp)}}
 		}
 	default:
-		return []error{fmt.Errorf("%s.type: %q is not RuntimeDefault, Unconfined or Localhost", f, p.Type)}
+		return []Problem{{"type", fmt.Sprintf("%q is not RuntimeDefault, Unconfined or Localhost", p.Type)}}
 	}
 	return nil
 }

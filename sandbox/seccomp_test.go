@@ -15,17 +15,20 @@ func TestCheckSeccomp(t *testing.T) {
 		{nil, ""},
 		{&SeccompProfile{Type: SeccompRuntimeDefault}, ""},
 		{&SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: "a/b.json"}, ""},
-		{&SeccompProfile{Type: SeccompLocalhost}, "c.seccompProfile.localhostProfile: a Localhost profile needs one"},
-		{&SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: "../x.json"}, `c.seccompProfile.localhostProfile: "../x.json" is not a relative path`},
-		{&SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: "/x.json"}, `c.seccompProfile.localhostProfile: "/x.json" is not a relative path`},
-		{&SeccompProfile{Type: SeccompUnconfined, LocalhostProfile: "x.json"}, "c.seccompProfile.localhostProfile: only a Localhost profile has one"},
-		{&SeccompProfile{Type: "Strict"}, `c.seccompProfile.type: "Strict" is not`},
+		{&SeccompProfile{Type: SeccompLocalhost}, "c.securityContext.seccompProfile.localhostProfile: a Localhost profile needs one"},
+		{&SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: "../x.json"}, `c.securityContext.seccompProfile.localhostProfile: "../x.json" is not a relative path`},
+		{&SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: "/x.json"}, `c.securityContext.seccompProfile.localhostProfile: "/x.json" is not a relative path`},
+		{&SeccompProfile{Type: SeccompUnconfined, LocalhostProfile: "x.json"}, "c.securityContext.seccompProfile.localhostProfile: only a Localhost profile has one"},
+		{&SeccompProfile{Type: "Strict"}, `c.securityContext.seccompProfile.type: "Strict" is not`},
 	} {
-		errs := checkSeccomp("c", tt.p)
+		var errs []string
+		for _, p := range ContainerRules(&ContainerConfig{Seccomp: tt.p}, false) {
+			errs = append(errs, "c."+p.Field+": "+p.Msg)
+		}
 		switch {
 		case tt.want == "" && len(errs) > 0:
 			t.Errorf("%+v: %v", tt.p, errs)
-		case tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want)):
+		case tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0], tt.want)):
 			t.Errorf("%+v: %v, want %q", tt.p, errs, tt.want)
 		}
 	}

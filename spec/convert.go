@@ -217,12 +217,7 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		}
 	}
 	c.RunAsNonRoot = nonRoot != nil && *nonRoot
-	if seccomp != nil {
-		c.Seccomp = &sandbox.SeccompProfile{Type: string(seccomp.Type)}
-		if seccomp.LocalhostProfile != nil {
-			c.Seccomp.LocalhostProfile = *seccomp.LocalhostProfile
-		}
-	}
+	c.Seccomp = seccompConfig(seccomp)
 	if uid != nil {
 		u := *uid
 		c.UID = &u
@@ -246,4 +241,16 @@ func cpuMillis(r *v1.ResourceRequirements) (limit, request int64) {
 		request = limit
 	}
 	return limit, request
+}
+
+// seccompConfig is a seccompProfile as the sandbox takes it; nil for nil.
+func seccompConfig(sp *v1.SeccompProfile) *sandbox.SeccompProfile {
+	if sp == nil {
+		return nil
+	}
+	p := &sandbox.SeccompProfile{Type: string(sp.Type)}
+	if sp.LocalhostProfile != nil {
+		p.LocalhostProfile = *sp.LocalhostProfile
+	}
+	return p
 }

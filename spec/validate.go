@@ -365,16 +365,19 @@ func checkContainers(p *v1.Pod) []error {
 		if strings.TrimSpace(c.c.Image) == "" {
 			errs = append(errs, invalid(c.field+".image", "an image is required"))
 		}
-		if c.c.WorkingDir != "" && !path.IsAbs(c.c.WorkingDir) {
-			errs = append(errs, invalid(c.field+".workingDir", "%q is not an absolute path", c.c.WorkingDir))
-		}
 		switch c.c.ImagePullPolicy {
 		case "", v1.PullAlways, v1.PullIfNotPresent, v1.PullNever:
 		default:
 			errs = append(errs, invalid(c.field+".imagePullPolicy", "%q is not Always, IfNotPresent or Never", c.c.ImagePullPolicy))
 		}
-		// The sandbox's rules, on what convert makes of the fields.
+		// The sandbox's rules, on what convert makes of the fields (the
+		// container's own securityContext only: the pod's is checked at
+		// its own path).
 		k := convertContainer(c.c, &v1.PodSecurityContext{})
+		k.Env = nil
+		for _, e := range c.c.Env {
+			k.Env = append(k.Env, sandbox.EnvVar{Name: e.Name, Value: e.Value})
+		}
 		for _, pr := range sandbox.ContainerRules(&k, c.init) {
 			f := c.field + "." + pr.Field
 			var i int
@@ -398,12 +401,6 @@ func checkEnv(p *v1.Pod) []error {
 	for _, c := range allContainers(p) {
 		for i, e := range c.c.Env {
 			f := fmt.Sprintf("%s.env[%d]", c.field, i)
-			if e.Name == "" || strings.Contains(e.Name, "=") || strings.ContainsRune(e.Name, 0) {
-				errs = append(errs, invalid(f+".name", "%q is not a variable name", e.Name))
-			}
-			if strings.ContainsRune(e.Value, 0) {
-				errs = append(errs, invalid(f+".value", "has a NUL byte"))
-			}
 			vf := e.ValueFrom
 			if vf == nil {
 				continue
@@ -634,7 +631,9 @@ func checkSecurityContext(p *v1.Pod) []error {
 		f := c.field + ".securityContext"
 		checkID(f+".runAsUser", sc.RunAsUser)
 		checkID(f+".runAsGroup", sc.RunAsGroup)
-		errs = append(errs, checkSeccompProfile(f+".seccompProfile", sc.SeccompProfile)...)
+		if sc.SeccompProfile != nil && sc.SeccompProfile.Type == "" {
+			errs = append(errs, checkSeccompProfile(f+".seccompProfile", sc.SeccompProfile)...)
+		}
 		if caps := sc.Capabilities; caps != nil {
 			for _, l := range []struct {
 				name string
@@ -651,28 +650,18 @@ func checkSecurityContext(p *v1.Pod) []error {
 	return errs
 }
 
-// checkSeccompProfile checks a seccompProfile as the API server does: a
-// known type, and a localhostProfile (a relative path) exactly when the type
-// is Localhost.
+// checkSeccompProfile checks a seccompProfile with the sandbox's rules
+// (sandbox.SeccompRules); the API requires its type.
 func checkSeccompProfile(f string, sp *v1.SeccompProfile) []error {
 	if sp == nil {
 		return nil
 	}
+	if sp.Type == "" {
+		return []error{invalid(f+".type", "is required (RuntimeDefault, Unconfined or Localhost)")}
+	}
 	var errs []error
-	switch sp.Type {
-	case v1.SeccompProfileTypeRuntimeDefault, v1.SeccompProfileTypeUnconfined:
-		if sp.LocalhostProfile != nil {
-			errs = append(errs, invalid(f+".localhostProfile", "only a Localhost profile has one"))
-		}
-	case v1.SeccompProfileTypeLocalhost:
-		switch lp := sp.LocalhostProfile; {
-		case lp == nil || *lp == "":
-			errs = append(errs, invalid(f+".localhostProfile", "a Localhost profile needs one"))
-		case path.IsAbs(*lp) || slices.Contains(strings.Split(*lp, "/"), ".."):
-			errs = append(errs, invalid(f+".localhostProfile", "%q is not a relative path inside the profile directory (no leading / or ..)", *lp))
-		}
-	default:
-		errs = append(errs, invalid(f+".type", "%q is not RuntimeDefault, Unconfined or Localhost", sp.Type))
+	for _, p := range sandbox.SeccompRules(seccompConfig(sp)) {
+		errs = append(errs, invalid(f+"."+p.Field, "%s", p.Msg))
 	}
 	return errs
 }
