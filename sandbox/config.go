@@ -529,9 +529,6 @@ func checkContainers(c *PodConfig) []error {
 		if i < len(c.InitContainers) {
 			f = fmt.Sprintf("initContainers[%d]", i)
 		}
-		for _, p := range ContainerRules(&ctr, i < len(c.InitContainers)) {
-			errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
-		}
 		if err := ValidateName(f+".name", ctr.Name); err != nil {
 			errs = append(errs, err)
 		} else if seen[ctr.Name] {
@@ -541,7 +538,7 @@ func checkContainers(c *PodConfig) []error {
 		if ctr.TargetContainer != "" {
 			errs = append(errs, fmt.Errorf("%s.targetContainerName: only ephemeral containers have one", f))
 		}
-		errs = append(errs, checkContainer(f, &ctr, volumes)...)
+		errs = append(errs, checkContainer(f, &ctr, volumes, i < len(c.InitContainers))...)
 	}
 	return errs
 }
@@ -632,9 +629,13 @@ func ContainerRules(c *ContainerConfig, init bool) []Problem {
 	return ps
 }
 
-// checkContainer checks one container's own fields, f being its field path.
-func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool) []error {
+// checkContainer checks one container's own fields, f being its field path;
+// init: an init container.
+func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, init bool) []error {
 	var errs []error
+	for _, p := range ContainerRules(ctr, init) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
+	}
 	for j, vm := range ctr.VolumeMounts {
 		if !volumes[vm.Name] {
 			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].name: volume %q is not defined", f, j, vm.Name))

@@ -180,7 +180,7 @@ func checkEphemeral(st *PodStatus, c *ContainerConfig) []error {
 	for _, v := range st.Config.Volumes {
 		volumes[v.Name] = true
 	}
-	return append(errs, checkContainer(f, c, volumes)...)
+	return append(errs, checkContainer(f, c, volumes, false)...)
 }
 
 // wake writes a byte to the pod's wake FIFO; it fails (ENXIO) when nobody
