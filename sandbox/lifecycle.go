@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -341,14 +342,20 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 	}
-	// App containers, in order; each one's postStart hook ends before the
-	// next starts, as the kubelet runs them.
-	for i := range r.st.Config.Containers {
-		name := r.st.Config.Containers[i].Name
-		if !r.start(&r.st.Config.Containers[i], &r.st.Containers[i]) {
-			r.afterExit(&r.st.Containers[i])
-		}
-		if !loop(func() bool { in := r.running[name]; return in == nil || !in.hookPending }) {
+	// App containers, together: the kubelet starts them in order and a
+	// postStart hook ends before the next container starts, so the
+	// containers up to one with a postStart hook start at once, and the
+	// next ones once its hook ended.
+	for _, batch := range appBatches(r.st.Config.Containers) {
+		r.startApps(batch)
+		if !loop(func() bool {
+			for _, i := range batch {
+				if in := r.running[r.st.Config.Containers[i].Name]; in != nil && in.hookPending {
+					return false
+				}
+			}
+			return true
+		}) {
 			return r.finish(ctx)
 		}
 	}
@@ -365,6 +372,94 @@ func (r *runner) start(cfg *ContainerConfig, cs *ContainerStatus) bool {
 }
 
 func (r *runner) startWith(cfg *ContainerConfig, cs *ContainerStatus, ex instanceExtras) bool {
+	p := r.prepareStart(cfg, cs, ex)
+	p.run(r)
+	ok := r.record(p)
+	r.save()
+	if !ok {
+		r.notifyStarted()
+	}
+	p.done()
+	return ok
+}
+
+// maxParallelStarts bounds the containers a pod starts at once.
+const maxParallelStarts = 8
+
+// appBatches splits the app containers (their indices) into the groups
+// that start together: each group ends with a container that has a
+// postStart hook, which the next group waits for.
+func appBatches(ctrs []ContainerConfig) [][]int {
+	var batches [][]int
+	var cur []int
+	for i := range ctrs {
+		cur = append(cur, i)
+		if l := ctrs[i].Lifecycle; l != nil && l.PostStart != nil {
+			batches = append(batches, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
+// startApps starts the app containers of one batch at once (at most
+// maxParallelStarts creations in flight), then records them in order,
+// with one state write for the batch.
+func (r *runner) startApps(batch []int) {
+	ps := make([]*pendingStart, len(batch))
+	for k, i := range batch {
+		ps[k] = r.prepareStart(&r.st.Config.Containers[i], &r.st.Containers[i], instanceExtras{})
+	}
+	if len(ps) == 1 {
+		ps[0].run(r)
+	} else {
+		// Only the creations run at once; the pod's state is not touched
+		// until every one has returned.
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxParallelStarts)
+		for _, p := range ps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				p.run(r)
+			}()
+		}
+		wg.Wait()
+	}
+	failed := false
+	for k, p := range ps {
+		if !r.record(p) {
+			failed = true
+			r.afterExit(&r.st.Containers[batch[k]])
+		}
+	}
+	r.save()
+	if failed {
+		r.notifyStarted()
+	}
+	for _, p := range ps {
+		p.done()
+	}
+}
+
+// pendingStart is one container start, split in three so that several
+// can run at once: prepareStart and record in the lifecycle's goroutine,
+// run (the creation, through libcontainer) in any.
+type pendingStart struct {
+	cfg             *ContainerConfig
+	cs              *ContainerStatus
+	ex              instanceExtras
+	logDir, logPath string
+	in              *instance
+	err             error
+}
+
+func (r *runner) prepareStart(cfg *ContainerConfig, cs *ContainerStatus, ex instanceExtras) *pendingStart {
 	if !cs.StartedAt.IsZero() { // an instance ran before: this is a restart
 		if cs.State == StateTerminated {
 			cs.LastTermination = cs.termination()
@@ -375,29 +470,33 @@ func (r *runner) startWith(cfg *ContainerConfig, cs *ContainerStatus, ex instanc
 	if logDir == "" { // a pod made before logs moved to the log root
 		logDir = filepath.Join(r.dir, "logs")
 	}
-	logPath := LogPath(logDir, cfg.Name, cs.RestartCount)
-	// The logs of instances before the previous one go once the state
-	// says this one is current: a reader that saw the state before it
-	// still finds the previous one of its own view.
-	defer pruneInstances(logDir, cfg.Name, cs.RestartCount-1)
-	in, err := startInstance(r.dir, r.st, cfg, cs.CgroupPath, logPath, ex, r.exits)
-	if err != nil {
+	return &pendingStart{cfg: cfg, cs: cs, ex: ex, logDir: logDir, logPath: LogPath(logDir, cfg.Name, cs.RestartCount)}
+}
+
+func (p *pendingStart) run(r *runner) {
+	p.in, p.err = startInstance(r.dir, r.st, p.cfg, p.cs.CgroupPath, p.logPath, p.ex, r.exits)
+}
+
+// record writes the start's outcome into the container's status (not yet
+// saved); false when it could not start (terminated with reason
+// StartError).
+func (r *runner) record(p *pendingStart) bool {
+	cfg, cs, ex, logPath, in := p.cfg, p.cs, p.ex, p.logPath, p.in
+	if p.err != nil {
 		now := time.Now().UTC()
 		*cs = ContainerStatus{
 			Name: cs.Name, Kind: cs.Kind, State: StateTerminated, Reason: ReasonStartError,
-			Message: err.Error(), ExitCode: 128, StartedAt: now, FinishedAt: now,
+			Message: p.err.Error(), ExitCode: 128, StartedAt: now, FinishedAt: now,
 			RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: cs.Started,
 			CgroupPath: cs.CgroupPath, LogPath: logPath,
 		}
 		os.MkdirAll(filepath.Dir(logPath), 0o700)
 		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
-			now.Format(time.RFC3339Nano), cfg.Name, err)), 0o600)
+			now.Format(time.RFC3339Nano), cfg.Name, p.err)), 0o600)
 		if a := ex.attach; a != nil {
-			fmt.Fprintf(a.conn, "podbox: start container %q: %v\r\n", cfg.Name, err)
+			fmt.Fprintf(a.conn, "podbox: start container %q: %v\r\n", cfg.Name, p.err)
 			a.conn.Close()
 		}
-		r.save()
-		r.notifyStarted()
 		return false
 	}
 	r.running[cfg.Name] = in
@@ -418,9 +517,17 @@ func (r *runner) startWith(cfg *ContainerConfig, cs *ContainerStatus, ex instanc
 	} else {
 		r.startProbes(in, cfg)
 	}
-	r.save()
-	crashPoint("container-started")
 	return true
+}
+
+// done follows the saved state: the logs of instances before the previous
+// one go once the state says this one is current (a reader that saw the
+// state before still finds the previous one of its own view).
+func (p *pendingStart) done() {
+	pruneInstances(p.logDir, p.cfg.Name, p.cs.RestartCount-1)
+	if p.err == nil {
+		crashPoint("container-started")
+	}
 }
 
 func (r *runner) onExit(ev exitEvent) {

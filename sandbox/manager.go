@@ -392,9 +392,21 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	}
 	st.PausePID, st.PauseStart = pid, start
 	crashPoint("pause-started")
-	if err := pod.Join(pauseCgroup, pid); err != nil {
-		return nil, fmt.Errorf("create pod %q: move pause into its cgroup: %w", cfg.Name, err)
+	// Moving the pause into its cgroup waits on the kernel (the first move
+	// of a process takes an RCU grace period, ~10 ms): it runs beside the
+	// pinning and the network's set-up, which do not need it, and is
+	// waited for before anything returns (an undo included).
+	joined := make(chan error, 1)
+	go func() { joined <- pod.Join(pauseCgroup, pid) }()
+	waitJoined := func() error {
+		if joined == nil {
+			return nil
+		}
+		err := <-joined
+		joined = nil
+		return err
 	}
+	defer waitJoined()
 	for _, ns := range namespaceKinds {
 		if !podHas(cfg, ns.kind) {
 			continue
@@ -421,6 +433,9 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 		if err := checkIDMapped(st); err != nil {
 			return nil, fmt.Errorf("create pod %q: %w", cfg.Name, err)
 		}
+	}
+	if err := waitJoined(); err != nil {
+		return nil, fmt.Errorf("create pod %q: move pause into its cgroup: %w", cfg.Name, err)
 	}
 	st.Phase = PhasePending
 	if err := writeState(dir, st); err != nil {
