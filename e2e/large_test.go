@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 )
@@ -85,5 +87,12 @@ func TestLargePod(t *testing.T) {
 		t.Errorf("phase after stop %q, want Succeeded", pod.Status.Phase)
 	}
 	mustPodbox(t, e, "rm", "large")
+	// The kernel deletes the pod's veth with its network namespace, a
+	// little after the last process in it is gone (longer on a loaded
+	// host): wait for that, then check.
+	eventually(t, 5*time.Second, "the pod's veth deleted", func() (bool, string) {
+		out, _ := exec.Command("ip", "-o", "link", "show").CombinedOutput()
+		return !strings.Contains(string(out), e.veth), string(out)
+	})
 	e.assertNothingLeft(t)
 }
