@@ -46,6 +46,10 @@ func (u *unified) exists(path string) bool { return occg.PathExists(u.dir(path))
 func (u *unified) create(path string, memLimit int64, o podOptions) error {
 	dir := u.dir(path)
 	cg := o.resources(path, memLimit)
+	// The library's v2 manager writes cpu.weight, not cpu.shares.
+	if r := cg.Resources; r.CpuShares != 0 {
+		r.CpuWeight = occg.ConvertCPUSharesToCgroupV2Value(r.CpuShares)
+	}
 	if err := u.mkdir(dir, cg); err != nil {
 		return err
 	}

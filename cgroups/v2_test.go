@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -453,5 +454,21 @@ func TestPaths(t *testing.T) {
 	p := LoadPod("/podbox/web")
 	if p.Path() != "/podbox/web" || p.Child("app") != "/podbox/web/app" {
 		t.Errorf("Path %q Child %q", p.Path(), p.Child("app"))
+	}
+}
+
+// Pod-level cpu: the quota in cpu.max, the shares as cpu.weight (the v2
+// manager writes no cpu.shares).
+func TestV2PodCPU(t *testing.T) {
+	u, k := newFakeV2(t, allControllers, true)
+	if _, err := createPod(u, "/podbox/cpu", 32*Mi, CPU(50000, 100000, 256)); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.read("/podbox/cpu", "cpu.max"); got != "50000 100000" {
+		t.Errorf("cpu.max = %q, want 50000 100000", got)
+	}
+	want := strconv.FormatUint(occg.ConvertCPUSharesToCgroupV2Value(256), 10)
+	if got := k.read("/podbox/cpu", "cpu.weight"); got != want {
+		t.Errorf("cpu.weight = %q, want %s", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	occg "github.com/opencontainers/cgroups"
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/podbox/podbox/cgroups"
@@ -303,9 +304,10 @@ spec:
 		return strings.TrimSpace(string(b))
 	}
 	if cgroups.IsV2() {
-		// 256 shares are cpu.weight 10 (libcontainer's conversion).
-		if q, w := read("/sys/fs/cgroup"+path+"/cpu.max"), read("/sys/fs/cgroup"+path+"/cpu.weight"); q != "50000 100000" || w != "10" {
-			t.Errorf("cpu.max %q, cpu.weight %q; want \"50000 100000\" and 10", q, w)
+		// 256 shares in cpu.weight, by the library's conversion.
+		weight := strconv.FormatUint(occg.ConvertCPUSharesToCgroupV2Value(256), 10)
+		if q, w := read("/sys/fs/cgroup"+path+"/cpu.max"), read("/sys/fs/cgroup"+path+"/cpu.weight"); q != "50000 100000" || w != weight {
+			t.Errorf("cpu.max %q, cpu.weight %q; want \"50000 100000\" and %s", q, w, weight)
 		}
 	} else if q, s := read("/sys/fs/cgroup/cpu"+path+"/cpu.cfs_quota_us"), read("/sys/fs/cgroup/cpu"+path+"/cpu.shares"); q != "50000" || s != "256" {
 		t.Errorf("cpu.cfs_quota_us %q, cpu.shares %q; want 50000 and 256", q, s)

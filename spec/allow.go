@@ -133,11 +133,11 @@ var container = obj(with(leaves(
 var allowed = obj(fields{
 	"apiVersion": leaf,
 	"kind":       leaf,
-	// creationTimestamp, uid, resourceVersion and generation are set by
-	// whoever stores the pod (kubectl, podbox get -o yaml); they are read-only
-	// output and ignored, so that such output loads again.
+	// creationTimestamp, uid, resourceVersion, generation and managedFields
+	// are set by whoever stores the pod (kubectl, podbox get -o yaml); they
+	// are read-only output and ignored, so that such output loads again.
 	"metadata": obj(with(leaves("name", "namespace", "labels", "annotations",
-		"creationTimestamp", "uid", "resourceVersion", "generation"), fields{
+		"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields"), fields{
 		// What owns the pod in a cluster (podbox get pod names the
 		// workload a pod was made of there): for garbage collection.
 		"ownerReferences": ignored,
@@ -164,6 +164,7 @@ var allowed = obj(fields{
 		"serviceAccountName":        ignored,
 		"serviceAccount":            ignored,
 		"subdomain":                 ignored,
+		"setHostnameAsFQDN":         ignored, // the FQDN is the cluster DNS's
 		"volumes": list(obj(fields{
 			"name":                  leaf,
 			"hostPath":              obj(leaves("path", "type")),

@@ -301,6 +301,9 @@ func ignoredWarning(kind string, c *sandbox.PodConfig, ignored []error) string {
 			fs = append(fs, fe.Field)
 		}
 	}
+	if kind == "CronJob" {
+		what += ": its job runs once, now"
+	}
 	return fmt.Sprintf("%s: podbox does not act on %s (they only matter to a cluster)", what, strings.Join(fs, ", "))
 }
 

@@ -15,6 +15,7 @@ metadata: {name: sched}
 spec:
   nodeSelector: {disktype: ssd}
   nodeName: node-1
+  setHostnameAsFQDN: true
   priorityClassName: high
   serviceAccountName: builder
   automountServiceAccountToken: false
@@ -38,7 +39,7 @@ func TestIgnoredFields(t *testing.T) {
 	}
 	want := `pod "sched": podbox does not act on spec.affinity, spec.containers[0].resizePolicy, ` +
 		`spec.containers[0].resources.limits[example.com/dongle], spec.nodeName, spec.nodeSelector, ` +
-		`spec.priorityClassName, spec.serviceAccountName, spec.tolerations, spec.topologySpreadConstraints (they only matter to a cluster)`
+		`spec.priorityClassName, spec.serviceAccountName, spec.setHostnameAsFQDN, spec.tolerations, spec.topologySpreadConstraints (they only matter to a cluster)`
 	if len(res.Warnings) != 1 || res.Warnings[0] != want {
 		t.Errorf("warnings = %q\nwant one: %q", res.Warnings, want)
 	}
@@ -50,11 +51,11 @@ func TestIgnoredFields(t *testing.T) {
 		t.Fatalf("Strict: %v, want ErrIgnored", err)
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if len(lines) != 9 || lines[0] != "spec.affinity: only matters to a cluster: podbox does not act on it" {
+	if len(lines) != 10 || lines[0] != "spec.affinity: only matters to a cluster: podbox does not act on it" {
 		t.Errorf("Strict errors:\n%v", err)
 	}
 	// A pod that says what podbox does anyway gets no warning.
-	res, err = ParseWith([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {automountServiceAccountToken: false, enableServiceLinks: false, containers: [{name: pause, image: busybox}]}\n"), Options{Strict: true})
+	res, err = ParseWith([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, managedFields: [{manager: kubectl, operation: Update}]}\nspec: {automountServiceAccountToken: false, enableServiceLinks: false, containers: [{name: pause, image: busybox}]}\n"), Options{Strict: true})
 	if err != nil || len(res.Warnings) != 0 {
 		t.Errorf("a plain pod (with a container named pause): %v, warnings %q", err, res.Warnings)
 	}
@@ -146,7 +147,7 @@ spec:
 		t.Fatal(err)
 	}
 	equal(t, "cron pod", res.Pods[0].Name, "hello-pod")
-	equal(t, "cron warning", res.Warnings, []string{`CronJob "hello" (pod "hello-pod"): podbox does not act on spec.schedule (they only matter to a cluster)`})
+	equal(t, "cron warning", res.Warnings, []string{`CronJob "hello" (pod "hello-pod"): its job runs once, now: podbox does not act on spec.schedule (they only matter to a cluster)`})
 
 	sts := "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: busybox}]}\n"
 	c, err = Parse([]byte(sts))
