@@ -718,7 +718,7 @@ func TestRefusals(t *testing.T) {
 				`spec.containers[0].env[3].valueFrom.fieldRef.apiVersion: "v2" is not v1`}},
 		{name: "resources", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
-				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"memory": mem("64Mi")}}
+				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"memory": mem("64Mi"), "cpu": mem("500m")}}
 				p.Spec.Containers[0].Resources = v1.ResourceRequirements{
 					Limits:   v1.ResourceList{"memory": mem("128Mi"), "cpu": mem("1")},
 					Requests: v1.ResourceList{"memory": mem("256Mi"), "cpu": mem("2")},
@@ -735,6 +735,7 @@ func TestRefusals(t *testing.T) {
 				"spec.containers[0].resources.requests[memory]: 256Mi is above the limit 128Mi",
 				"spec.containers[0].resources.requests[cpu]: 2 is above the limit 1",
 				"spec.containers[0].resources.limits[memory]: 128Mi is above the pod's limit 64Mi",
+				"spec.containers[0].resources.limits[cpu]: 1 is above the pod's limit 500m",
 				"spec.containers[1].resources.limits[memory]: a memory limit of 0 would mean no limit; leave it out",
 				"spec.containers[1].resources.requests[cpu]: -1 is negative"}},
 		{name: "containers", is: ErrInvalid,

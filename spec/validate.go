@@ -541,18 +541,26 @@ func checkVolumeMounts(p *v1.Pod) []error {
 
 func checkResources(p *v1.Pod) []error {
 	var errs []error
-	var podLimit *resource.Quantity
+	podLimits := v1.ResourceList{}
 	if r := p.Spec.Resources; r != nil {
 		errs = append(errs, checkRequirements("spec.resources", r)...)
-		if q, ok := r.Limits[v1.ResourceMemory]; ok && q.Sign() > 0 {
-			podLimit = &q
+		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
+			if q, ok := r.Limits[res]; ok && q.Sign() > 0 {
+				podLimits[res] = q
+			}
 		}
 	}
 	for _, c := range allContainers(p) {
 		f := c.field + ".resources"
 		errs = append(errs, checkRequirements(f, &c.c.Resources)...)
-		if q, ok := c.c.Resources.Limits[v1.ResourceMemory]; ok && podLimit != nil && q.Cmp(*podLimit) > 0 {
-			errs = append(errs, invalid(f+".limits[memory]", "%s is above the pod's limit %s", &q, podLimit))
+		// As the API server checks pod-level resources: no container's
+		// limit above the pod's.
+		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
+			q, ok := c.c.Resources.Limits[res]
+			pl, has := podLimits[res]
+			if ok && has && q.Cmp(pl) > 0 {
+				errs = append(errs, invalid(fmt.Sprintf("%s.limits[%s]", f, res), "%s is above the pod's limit %s", &q, &pl))
+			}
 		}
 	}
 	return errs
