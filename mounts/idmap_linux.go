@@ -104,7 +104,9 @@ func CreateOverlayIDMapped(lowers []string, dir, target string, userns *os.File,
 	}
 	m := Overlay(strings.Join(mapped, ":"), dir)
 	if target != "" {
-		m.Target = target
+		// Its source names dir, so that a mount left outside dir is
+		// still known for the container's (findmnt, leak checks).
+		m.Source, m.Target = dir, target
 	}
 	for _, d := range []string{"upper", "work"} {
 		p := filepath.Join(dir, d)

@@ -160,6 +160,14 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		}
 		s.MonitorPID, s.MonitorStart = os.Getpid(), me
 		s.StartTime = time.Now().UTC()
+		if u := s.UserNamespace; u != nil {
+			// Where the containers' roots are mounted is this Manager's
+			// to say, not the state file's.
+			if !uidPattern.MatchString(s.UID) {
+				return fmt.Errorf("state names uid %q, not one podbox makes", s.UID)
+			}
+			u.RootfsDir = m.usernsRootfsDir(s.UID)
+		}
 		st = s
 		return writeState(dir, s)
 	})
