@@ -11,7 +11,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # (curl and jq: the README's walkthrough, which an e2e test runs; docker-registry
 # and htpasswd for the pull tests: the registry service the package enables is
 # stopped, the tests start their own on loopback).
-DEB_PKGS  := busybox-static iproute2 libseccomp-dev curl jq docker-registry apache2-utils
+DEB_PKGS  := busybox-static iproute2 libseccomp-dev curl jq docker-registry apache2-utils e2fsprogs
 # Build tags of podbox and of every test binary that starts containers:
 # seccomp links libcontainer's seccomp support (libseccomp, through cgo).
 TAGS      := seccomp

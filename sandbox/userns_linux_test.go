@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +28,54 @@ func (e *testEnv) usernsPod(name, hostDir string) *PodConfig {
 		}}
 }
 
+// usernsEnv is a test env whose image and state root a hostUsers: false
+// pod can use. Where this kernel can not idmap the defaults' filesystem
+// (tmpfs before Linux 6.3: /tmp in the cgroup v2 VM), it asserts that such
+// a pod is refused there, naming it, and gives an env on an ext4 made for
+// the test (image layers on ext4 are idmapped from Linux 5.12, overlay
+// takes them from 5.19).
+func usernsEnv(t *testing.T) *testEnv {
+	e := newTestEnv(t)
+	refused := testutil.IDMapRefused(t, mounts.CheckIDMap, mounts.ErrNoIDMap, e.rootfs, filepath.Dir(e.opts.Root))
+	if refused == nil {
+		return e
+	}
+	_, err := e.m.Create(context.Background(), e.usernsPod("refused", t.TempDir()))
+	if !errors.Is(err, mounts.ErrNoIDMap) || !strings.Contains(err.Error(), "hostUsers: false") || !strings.Contains(err.Error(), "can not idmap") {
+		t.Fatalf("create where the kernel can not idmap (%v): %v, want a refusal naming the reason", refused, err)
+	}
+	if _, err := e.m.Status(context.Background(), "refused"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("the refused pod was kept: %v", err)
+	}
+	t.Logf("refused as it should be: %v; the rest on an ext4", err)
+	dir := testExt4(t)
+	e = newTestEnvWith(t, func(o *Options) { o.Root = filepath.Join(dir, "root") })
+	e.rootfs = filepath.Join(dir, "busybox")
+	if out, err := exec.Command("cp", "-a", testutil.BusyboxRootfs(t), e.rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("cp busybox to the ext4: %v: %s", err, out)
+	}
+	return e
+}
+
+// testExt4 mounts a small ext4 (a loop device over a file) for the test.
+func testExt4(t *testing.T) string {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "ext4.img")
+	dir := t.TempDir()
+	exec.Command("modprobe", "loop").Run() // where loop is a module
+	for _, args := range [][]string{{"truncate", "-s", "128M", img}, {"mkfs.ext4", "-q", img}, {"mount", "-o", "loop", img, dir}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-d", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
 func rangeRecord(e *testEnv, hostID uint32) string {
 	return filepath.Join(e.m.opts.IDRangeDir, "ranges", strconv.FormatUint(uint64(hostID), 10))
 }
@@ -37,20 +86,7 @@ func rangeRecord(e *testEnv, hostID uint32) string {
 // root-owned inside (idmapped mounts); its range is recorded until it is
 // removed.
 func TestUserNamespace(t *testing.T) {
-	e := newTestEnv(t)
-	if err := testutil.IDMapRefused(t, mounts.CheckIDMap, mounts.ErrNoIDMap, e.rootfs, filepath.Dir(e.opts.Root)); err != nil {
-		// This kernel can not: the pod is refused before anything starts,
-		// naming the filesystem, and nothing is left of it.
-		_, cerr := e.m.Create(context.Background(), e.usernsPod("uns", t.TempDir()))
-		if cerr == nil || !errors.Is(cerr, mounts.ErrNoIDMap) || !strings.Contains(cerr.Error(), "hostUsers: false") || !strings.Contains(cerr.Error(), "can not idmap") {
-			t.Fatalf("create on a kernel that can not idmap (%v): %v, want a refusal naming the reason", err, cerr)
-		}
-		t.Logf("refused as it should be: %v", cerr)
-		if _, err := e.m.Status(context.Background(), "uns"); !errors.Is(err, ErrNotExist) {
-			t.Errorf("the refused pod was kept: %v", err)
-		}
-		return
-	}
+	e := usernsEnv(t)
 	// Root of the host's, so writable by the pod's root only when open to
 	// all, as any unprivileged host user's would be.
 	hostDir := t.TempDir()
@@ -111,7 +147,7 @@ func TestUserNamespace(t *testing.T) {
 		t.Fatalf("range record: %v", err)
 	}
 	// A second pod, here or under another state root, gets another range.
-	e2 := newTestEnv(t)
+	e2 := usernsEnv(t)
 	st2 := e2.run(e2.usernsPod("uns2", t.TempDir()))
 	u2 := st2.UserNamespace
 	if u2 == nil || (u.HostID < u2.HostID+u2.Size && u2.HostID < u.HostID+u.Size) {

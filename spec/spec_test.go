@@ -1006,3 +1006,18 @@ spec:
 		t.Errorf("default seccomp %q, want RuntimeDefault", got)
 	}
 }
+
+func TestHostUsers(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		want  bool
+	}{{"", false}, {"hostUsers: true", false}, {"hostUsers: false", true}} {
+		cfg, err := Parse([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: u}\nspec:\n  " + tc.field + "\n  containers: [{name: a, image: busybox}]\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.field, err)
+		}
+		if cfg.UserNamespace != tc.want {
+			t.Errorf("%q: UserNamespace %v, want %v", tc.field, cfg.UserNamespace, tc.want)
+		}
+	}
+}
