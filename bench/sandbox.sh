@@ -8,6 +8,9 @@
 #   remove             Manager.Remove(force) of the running pod
 #   /bin/true pod      Create + Run (lifecycle in the foreground, until the
 #                      container has exited and the pod Succeeded) + Remove
+#   ... Unconfined,    the same pods with seccompProfile Unconfined, and with
+#   ... hostUsers false  a user namespace (its ID range, idmapped image
+#                      layers), each with its ratio to the default pods
 #   runc run           Debian's runc: `runc run` of a bundle from `runc spec`
 #                      (its hardening and its new network namespace kept) with
 #                      the same busybox root and /bin/true

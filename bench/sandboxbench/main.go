@@ -122,23 +122,34 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 	// The same one-container pods with seccompProfile Unconfined: what
 	// the RuntimeDefault filter adds to a start.
 	startedUnconfined, e2eUnconfined := samples{}, samples{}
+	// And with a user namespace (hostUsers: false): what the namespace,
+	// its ID range and the idmapped image layers add.
+	readyUserNS, startedUserNS, removedUserNS, e2eUserNS := samples{}, samples{}, samples{}, samples{}
 	ctx := context.Background()
 	// The cases take turns within each round, so that a drift of the
 	// machine (caches, a neighbour) falls on all of them alike.
 	for i := -warmup; i < n; i++ {
-		c, s, r, err := b.podPhases(ctx, fmt.Sprintf("phases-%d", i+warmup), false)
+		c, s, r, err := b.podPhases(ctx, fmt.Sprintf("phases-%d", i+warmup), plain)
 		if err != nil {
 			return err
 		}
-		e, err := b.podTrue(ctx, fmt.Sprintf("true-%d", i+warmup), false)
+		e, err := b.podTrue(ctx, fmt.Sprintf("true-%d", i+warmup), plain)
 		if err != nil {
 			return err
 		}
-		_, su, _, err := b.podPhases(ctx, fmt.Sprintf("phases-unconfined-%d", i+warmup), true)
+		_, su, _, err := b.podPhases(ctx, fmt.Sprintf("phases-unconfined-%d", i+warmup), unconfined)
 		if err != nil {
 			return err
 		}
-		eu, err := b.podTrue(ctx, fmt.Sprintf("true-unconfined-%d", i+warmup), true)
+		eu, err := b.podTrue(ctx, fmt.Sprintf("true-unconfined-%d", i+warmup), unconfined)
+		if err != nil {
+			return err
+		}
+		cn, sn, rn, err := b.podPhases(ctx, fmt.Sprintf("phases-userns-%d", i+warmup), userns)
+		if err != nil {
+			return err
+		}
+		en, err := b.podTrue(ctx, fmt.Sprintf("true-userns-%d", i+warmup), userns)
 		if err != nil {
 			return err
 		}
@@ -150,6 +161,7 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 			ready, started, removed = append(ready, c), append(started, s), append(removed, r)
 			podboxE2E, runcRun = append(podboxE2E, e), append(runcRun, rr)
 			startedUnconfined, e2eUnconfined = append(startedUnconfined, su), append(e2eUnconfined, eu)
+			readyUserNS, startedUserNS, removedUserNS, e2eUserNS = append(readyUserNS, cn), append(startedUserNS, sn), append(removedUserNS, rn), append(e2eUserNS, en)
 		}
 	}
 
@@ -170,11 +182,20 @@ func run(n, warmup int, pause, runc, work string, cleanupOnly bool) (retErr erro
 	row("runc run /bin/true (create, start, wait, delete)", runcRun, true)
 	row("podbox: container started, seccomp Unconfined", startedUnconfined, true)
 	row("podbox: /bin/true pod end to end, Unconfined", e2eUnconfined, true)
+	row("podbox: sandbox ready, hostUsers: false", readyUserNS, true)
+	row("podbox: container started, hostUsers: false", startedUserNS, true)
+	row("podbox: remove running pod, hostUsers: false", removedUserNS, true)
+	row("podbox: /bin/true pod end to end, hostUsers: false", e2eUserNS, true)
 	fmt.Printf("apples to apples, podbox /bin/true pod end to end / runc run: median %.2fx, p90 %.2fx\n",
 		float64(podboxE2E.Median())/float64(base), float64(podboxE2E.Quantile(0.9))/float64(runcRun.Quantile(0.9)))
 	fmt.Printf("seccomp RuntimeDefault / Unconfined, medians: container started %.2fx (+%s ms), /bin/true pod end to end %.2fx (+%s ms)\n",
 		float64(started.Median())/float64(startedUnconfined.Median()), stats.Ms(started.Median()-startedUnconfined.Median()),
 		float64(podboxE2E.Median())/float64(e2eUnconfined.Median()), stats.Ms(podboxE2E.Median()-e2eUnconfined.Median()))
+	ratio := func(a, b samples) string {
+		return fmt.Sprintf("%.2fx (%+.1f ms)", float64(a.Median())/float64(b.Median()), float64(a.Median()-b.Median())/1e6)
+	}
+	fmt.Printf("hostUsers: false / host users, medians: sandbox ready %s, container started %s, remove %s, /bin/true pod end to end %s\n",
+		ratio(readyUserNS, ready), ratio(startedUserNS, started), ratio(removedUserNS, removed), ratio(e2eUserNS, podboxE2E))
 	return nil
 }
 
@@ -236,19 +257,29 @@ func (b *bench) runcRun(id string) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bench) pod(name string, restart sandbox.RestartPolicy, unconfined bool, args ...string) *sandbox.PodConfig {
+// variant is what a case changes in the pod: nothing, its seccomp profile
+// (Unconfined), or its user namespace (hostUsers: false).
+type variant int
+
+const (
+	plain variant = iota
+	unconfined
+	userns
+)
+
+func (b *bench) pod(name string, restart sandbox.RestartPolicy, v variant, args ...string) *sandbox.PodConfig {
 	c := sandbox.ContainerConfig{Name: "main", Rootfs: b.rootfs, Command: args}
-	if unconfined {
+	if v == unconfined {
 		c.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompUnconfined}
 	}
-	return &sandbox.PodConfig{Name: name, RestartPolicy: restart, Containers: []sandbox.ContainerConfig{c}}
+	return &sandbox.PodConfig{Name: name, RestartPolicy: restart, UserNamespace: v == userns, Containers: []sandbox.ContainerConfig{c}}
 }
 
 // podPhases times, for a one-container pod running sleep, Create (sandbox
 // ready), Start (until the container's process has been exec'd) and
 // Remove with force of the running pod.
-func (b *bench) podPhases(ctx context.Context, name string, unconfined bool) (create, start, remove time.Duration, err error) {
-	cfg := b.pod(name, sandbox.RestartAlways, unconfined, "sleep", "3600")
+func (b *bench) podPhases(ctx context.Context, name string, v variant) (create, start, remove time.Duration, err error) {
+	cfg := b.pod(name, sandbox.RestartAlways, v, "sleep", "3600")
 	t0 := time.Now()
 	if _, err := b.m.Create(ctx, cfg); err != nil {
 		return 0, 0, 0, err
@@ -274,8 +305,8 @@ func (b *bench) podPhases(ctx context.Context, name string, unconfined bool) (cr
 // with "the pod's pause is gone" when the container exits before Start's
 // first look at the pod, since the lifecycle then ends the pause before it
 // records Succeeded, and Status reports the pod Unknown in between.
-func (b *bench) podTrue(ctx context.Context, name string, unconfined bool) (time.Duration, error) {
-	cfg := b.pod(name, sandbox.RestartNever, unconfined, "/bin/true")
+func (b *bench) podTrue(ctx context.Context, name string, v variant) (time.Duration, error) {
+	cfg := b.pod(name, sandbox.RestartNever, v, "/bin/true")
 	t0 := time.Now()
 	if _, err := b.m.Create(ctx, cfg); err != nil {
 		return 0, err
