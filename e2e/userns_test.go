@@ -35,9 +35,17 @@ spec:
 `, name, hostDir))
 }
 
-// rangeRecord is where the host records which pod holds a range.
-func rangeRecord(hostID uint32) string {
-	return filepath.Join("/run/podbox/userns/ranges", strconv.FormatUint(uint64(hostID), 10))
+// holdsRange says whether the host's range record at hostID names the pod
+// of UID uid (another test may take a released range at once).
+func holdsRange(t *testing.T, hostID uint32, uid string) bool {
+	b, err := os.ReadFile(filepath.Join("/run/podbox/userns/ranges", strconv.FormatUint(uint64(hostID), 10)))
+	if os.IsNotExist(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(b), `"uid":"`+uid+`"`)
 }
 
 // TestUserNamespacePod: podbox run of a hostUsers: false manifest gives the
@@ -90,24 +98,25 @@ func TestUserNamespacePod(t *testing.T) {
 	eventually(t, 5*time.Second, "monitor gone", func() (bool, string) {
 		return syscall.Kill(in.MonitorPID, 0) != nil, ""
 	})
-	if _, err := os.Stat(rangeRecord(u.HostID)); err != nil {
-		t.Fatalf("the range after the monitor died: %v", err)
+	if !holdsRange(t, u.HostID, in.UID) {
+		t.Fatalf("the range after the monitor died: no longer the pod's")
 	}
 	mustPodbox(t, e, "run", usernsManifest(t, "uns2", hostDir))
-	u2 := e.inspect(t, "uns2").UserNamespace
+	in2 := e.inspect(t, "uns2")
+	u2 := in2.UserNamespace
 	if u2 == nil || (u.HostID < u2.HostID+u2.Size && u2.HostID < u.HostID+u.Size) {
 		t.Fatalf("second pod's range %+v overlaps the first's %+v", u2, u)
 	}
 	mustPodbox(t, e, "rm", "-f", "uns")
-	if _, err := os.Stat(rangeRecord(u.HostID)); !os.IsNotExist(err) {
-		t.Errorf("the range after rm: %v, want it released", err)
+	if holdsRange(t, u.HostID, in.UID) {
+		t.Errorf("the range after rm: still the pod's")
 	}
-	if _, err := os.Stat(rangeRecord(u2.HostID)); err != nil {
-		t.Errorf("the other pod's range after rm of the first: %v", err)
+	if !holdsRange(t, u2.HostID, in2.UID) {
+		t.Errorf("the other pod's range after rm of the first: gone")
 	}
 	mustPodbox(t, e, "rm", "-f", "uns2")
-	if _, err := os.Stat(rangeRecord(u2.HostID)); !os.IsNotExist(err) {
-		t.Errorf("the second range after rm: %v, want it released", err)
+	if holdsRange(t, u2.HostID, in2.UID) {
+		t.Errorf("the second range after rm: still the pod's")
 	}
 }
 

@@ -76,8 +76,17 @@ func testExt4(t *testing.T) string {
 	return dir
 }
 
-func rangeRecord(e *testEnv, hostID uint32) string {
-	return filepath.Join(e.m.opts.IDRangeDir, "ranges", strconv.FormatUint(uint64(hostID), 10))
+// holdsRange says whether the host's range record at hostID names the pod
+// of UID uid (another test may take a released range at once).
+func holdsRange(e *testEnv, hostID uint32, uid string) bool {
+	b, err := os.ReadFile(filepath.Join(e.m.opts.IDRangeDir, "ranges", strconv.FormatUint(uint64(hostID), 10)))
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Contains(string(b), `"uid":"`+uid+`"`)
 }
 
 // TestUserNamespace: a hostUsers: false pod maps its root to a non-zero,
@@ -143,8 +152,8 @@ func TestUserNamespace(t *testing.T) {
 		t.Errorf("a file root made in the idmapped emptyDir is owned by %d on disk, want 0", s.Uid)
 	}
 	// Recorded host-wide, until the pod is removed.
-	if _, err := os.Stat(rangeRecord(e, u.HostID)); err != nil {
-		t.Fatalf("range record: %v", err)
+	if !holdsRange(e, u.HostID, st.UID) {
+		t.Fatalf("no range record names the pod")
 	}
 	// A second pod, here or under another state root, gets another range.
 	e2 := usernsEnv(t)
@@ -169,11 +178,11 @@ func TestUserNamespace(t *testing.T) {
 	if err := e.m.Remove(context.Background(), "uns", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(rangeRecord(e, u.HostID)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("range record after remove: %v, want it gone", err)
+	if holdsRange(e, u.HostID, st.UID) {
+		t.Errorf("range record after remove: still the pod's")
 	}
-	if _, err := os.Stat(rangeRecord(e2, u2.HostID)); err != nil {
-		t.Errorf("the other pod's range record: %v", err)
+	if !holdsRange(e2, u2.HostID, st2.UID) {
+		t.Errorf("the other pod's range record is gone")
 	}
 }
 
