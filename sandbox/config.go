@@ -96,6 +96,18 @@ type PodConfig struct {
 	// Manifest is the Kubernetes manifest (JSON) the config came from, if
 	// any, kept so that the pod can be shown as a v1.Pod.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// Managed: the embedder adds, starts, stops and removes the app
+	// containers one by one (AddContainer, StartContainer, StopContainer,
+	// RemoveContainer), as a CRI runtime does for the kubelet. The pod is
+	// created with no container, its lifecycle never starts nor restarts
+	// one by itself, and it stays up until Stop. See containers.go.
+	Managed bool `json:"managed,omitempty"`
+	// Ports are the pod's own port mappings (a CRI sandbox's): a HostPort
+	// forwards the host's port to the pod, as a container's port does.
+	Ports []Port `json:"ports,omitempty"`
+	// Extra is the embedder's own data about the pod (a CRI server's
+	// sandbox ID and metadata), kept with the pod and never read by podbox.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // RestartPolicy is Kubernetes' restartPolicy.
@@ -362,6 +374,22 @@ type ContainerConfig struct {
 	// targetContainerName); empty: a PID namespace of its own, or the
 	// pod's when shared.
 	TargetContainer string `json:"targetContainerName,omitempty"`
+	// User, when set, is who the container runs as, looked up in its
+	// image as the image's USER is (a name or uid, with :group); it takes
+	// the place of the image's USER. UID and GID, when set, win.
+	User string `json:"user,omitempty"`
+	// MaskedPaths and ReadonlyPaths, when not nil, replace podbox's default
+	// masked and read-only paths (containerd's), as the CRI may ask.
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// LogPath, when set, is the absolute path of the log file of the
+	// container (a managed pod's: the CRI's log_directory/log_path) in
+	// place of one in the pod's log directory. podbox does not rotate it:
+	// whoever set it does, and calls ReopenContainerLog.
+	LogPath string `json:"logPath,omitempty"`
+	// Extra is the embedder's own data about the container, kept with it
+	// and never read by podbox.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // EnvVar is a variable with a literal Value, or one taken from a pod field
@@ -405,6 +433,9 @@ type BindMount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
+	// Propagation is "None" (default, private), "HostToContainer"
+	// (rslave) or "Bidirectional" (rshared), as a VolumeMount's.
+	Propagation string `json:"propagation,omitempty"`
 }
 
 // DefaultGracePeriod is Kubernetes' default terminationGracePeriodSeconds.
@@ -480,7 +511,7 @@ func checkPodFields(c *PodConfig) []error {
 	if g := c.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds: %d is negative", *g))
 	}
-	if len(c.Containers) == 0 {
+	if len(c.Containers) == 0 && !c.Managed {
 		errs = append(errs, errors.New("containers: a pod needs at least one container"))
 	}
 	if len(c.EphemeralContainers) > 0 {

@@ -142,7 +142,11 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		return nil, err
 	}
 	crashPoint("container-created")
-	logf, err := openLog(logPath, st.LogMaxSize, st.LogMaxFiles)
+	maxSize := st.LogMaxSize
+	if cfg.LogPath != "" {
+		maxSize = -1 // rotated by whoever set it
+	}
+	logf, err := openLog(logPath, maxSize, st.LogMaxFiles)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,18 @@ func ResolveImages(ctx context.Context, store *image.Store, cfg *PodConfig) ([]*
 // resolveContainer completes c from img (image.Store.Merge): the image's
 // environment goes before the container's own.
 func resolveContainer(ctx context.Context, store *image.Store, img *image.Image, c *ContainerConfig) error {
+	if c.User != "" && c.UID == nil {
+		// The CRI's run_as_username: looked up in the image as its USER is.
+		view, release, err := store.View(ctx, img)
+		if err != nil {
+			return err
+		}
+		c.UID, c.GID, err = image.ResolveUser(view, c.User, c.UID, c.GID)
+		release()
+		if err != nil {
+			return err
+		}
+	}
 	spec := image.ContainerSpec{Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir, UID: c.UID, GID: c.GID}
 	if err := store.Merge(ctx, img, &spec); err != nil {
 		return err

@@ -134,6 +134,12 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		// IDs it hands out (the exec FIFO's owner, the console's).
 		c.UIDMappings, c.GIDMappings = s.userns.mappings(), s.userns.mappings()
 	}
+	if s.ctr.MaskedPaths != nil {
+		c.MaskPaths = s.ctr.MaskedPaths
+	}
+	if s.ctr.ReadonlyPaths != nil {
+		c.ReadonlyPaths = s.ctr.ReadonlyPaths
+	}
 	if s.ctr.CPULimitMillis > 0 {
 		c.Cgroups.Resources.CpuPeriod = cpuPeriod
 		c.Cgroups.Resources.CpuQuota = cpuQuota(s.ctr.CPULimitMillis)
@@ -163,12 +169,19 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 		if m.ReadOnly {
 			flags |= unix.MS_RDONLY
 		}
+		prop := unix.MS_PRIVATE
+		switch m.Propagation {
+		case "HostToContainer":
+			prop = unix.MS_SLAVE | unix.MS_REC
+		case "Bidirectional":
+			prop = unix.MS_SHARED | unix.MS_REC
+		}
 		c.Mounts = append(c.Mounts, &configs.Mount{
 			Source:           m.Source,
 			Destination:      m.Target,
 			Device:           "bind",
 			Flags:            flags,
-			PropagationFlags: []int{unix.MS_PRIVATE},
+			PropagationFlags: []int{prop},
 		})
 	}
 	return c

@@ -106,6 +106,8 @@ type runner struct {
 	done     chan struct{}
 	// cancel ends the lifecycle's context: a stop was asked for.
 	cancel context.CancelFunc
+	// mg serves a managed pod's container requests (containers.go).
+	mg   managed
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -188,6 +190,7 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		wake:       make(chan struct{}, 1),
 		attached:   make(chan attachEvent),
 		awaiting:   map[string]*net.UnixListener{},
+		mg:         managed{stops: map[string][]string{}, removed: map[string]bool{}},
 		done:       make(chan struct{}),
 	}
 	r.cancel = cancel
@@ -233,6 +236,7 @@ func (r *runner) save() {
 		if disk, err := readState(r.dir); err == nil {
 			r.adoptEphemerals(disk)
 			r.adoptResources(disk)
+			r.adoptContainers(disk)
 		}
 		return writeState(r.dir, r.st)
 	})
@@ -278,6 +282,7 @@ func (r *runner) run(ctx context.Context) error {
 				}
 				r.reopenLogs()
 				r.startEphemerals()
+				r.serveRequests()
 			case ev := <-r.attached:
 				r.onAttach(ev)
 			case <-pauseCheck.C:
@@ -478,7 +483,11 @@ func (r *runner) prepareStart(cfg *ContainerConfig, cs *ContainerStatus, ex inst
 	if logDir == "" { // a pod made before logs moved to the log root
 		logDir = filepath.Join(r.dir, "logs")
 	}
-	return &pendingStart{cfg: cfg, cs: cs, ex: ex, logDir: logDir, logPath: LogPath(logDir, cfg.Name, cs.RestartCount)}
+	logPath := LogPath(logDir, cfg.Name, cs.RestartCount)
+	if cfg.LogPath != "" {
+		logPath = cfg.LogPath
+	}
+	return &pendingStart{cfg: cfg, cs: cs, ex: ex, logDir: logDir, logPath: logPath}
 }
 
 func (p *pendingStart) run(r *runner) {
@@ -496,7 +505,7 @@ func (r *runner) record(p *pendingStart) bool {
 			Name: cs.Name, Kind: cs.Kind, State: StateTerminated, Reason: ReasonStartError,
 			Message: p.err.Error(), ExitCode: 128, StartedAt: now, FinishedAt: now,
 			RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: cs.Started,
-			CgroupPath: cs.CgroupPath, LogPath: logPath,
+			CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created,
 		}
 		os.MkdirAll(filepath.Dir(logPath), 0o700)
 		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
@@ -515,7 +524,7 @@ func (r *runner) record(p *pendingStart) bool {
 	*cs = ContainerStatus{
 		Name: cs.Name, Kind: cs.Kind, State: StateRunning, PID: in.pid, StartedAt: in.started,
 		RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: true,
-		CgroupPath: cs.CgroupPath, LogPath: logPath,
+		CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created,
 		StartupPending: postStart != nil || cfg.StartupProbe != nil,
 		NotReady:       cfg.ReadinessProbe != nil,
 	}
@@ -572,6 +581,11 @@ func (r *runner) onExit(ev exitEvent) {
 
 // afterExit decides whether a terminated container restarts.
 func (r *runner) afterExit(cs *ContainerStatus) {
+	if r.st.Config.Managed {
+		r.managedExit(cs)
+		r.updatePhase()
+		return
+	}
 	if r.stopping {
 		return
 	}
@@ -664,6 +678,9 @@ func (r *runner) restart(name string) {
 
 // completed: every app container has terminated and none will restart.
 func (r *runner) completed() bool {
+	if r.st.Config.Managed {
+		return false // it lives until stopped, with or without containers
+	}
 	for _, cs := range r.st.Containers {
 		if cs.State != StateTerminated {
 			return false

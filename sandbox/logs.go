@@ -157,9 +157,9 @@ type logWriter struct {
 }
 
 // openLog opens (appends to) the log at path; maxSize and maxFiles of 0
-// mean the defaults.
+// mean the defaults, a negative maxSize no rotation.
 func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
-	if maxSize <= 0 {
+	if maxSize == 0 {
 		maxSize = DefaultContainerLogMaxSize
 	}
 	if maxFiles < 2 {
@@ -226,7 +226,7 @@ func (w *logWriter) write(records []byte) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.size > 0 && w.size+int64(len(records)) > w.maxSize {
+	if w.maxSize > 0 && w.size > 0 && w.size+int64(len(records)) > w.maxSize {
 		w.rotate()
 	}
 	n, _ := w.f.Write(records)

@@ -685,6 +685,9 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	if err := m.releaseEphemeralImages(dir, st); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.releaseManagedImages(dir, st); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -105,7 +105,7 @@ func (m *Manager) setUpNetwork(ctx context.Context, dir string, st *PodStatus) e
 // hostPorts lists the pod's published ports.
 func hostPorts(cfg *PodConfig) []netns.PortMapping {
 	var ports []netns.PortMapping
-	for _, list := range [][]ContainerConfig{cfg.InitContainers, cfg.Containers} {
+	for _, list := range [][]ContainerConfig{cfg.InitContainers, cfg.Containers, {{Ports: cfg.Ports}}} {
 		for _, c := range list {
 			for _, p := range c.Ports {
 				if p.HostPort == 0 {

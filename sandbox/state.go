@@ -95,6 +95,8 @@ type ContainerStatus struct {
 	LastTermination *Termination `json:"lastTermination,omitempty"`
 	// Started is true once the container has run (Kubernetes' started).
 	Started bool `json:"started,omitempty"`
+	// Created is when a managed pod's container was added (AddContainer).
+	Created time.Time `json:"created,omitzero"`
 	// CgroupPath is the container's absolute cgroup path.
 	CgroupPath string `json:"cgroupPath"`
 	// LogPath is the current instance's log file (CRI format).

@@ -87,33 +87,42 @@ Example:
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand, debugCommand,
 			stopCommand, rmCommand, imageCommand, volumeCommand, networkCommand, versionCommand,
-			completionCommand, completeCommand, monitorCommand, manCommand,
+			completionCommand, completeCommand, monitorCommand, manCommand, criCommand,
 		},
 	}
 }
 
 // manager opens the sandbox Manager the global flags describe.
 func manager(c *cli.Context) (*sandbox.Manager, error) {
+	opts, err := managerOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.New(opts)
+}
+
+// managerOptions are the sandbox options the global flags describe.
+func managerOptions(c *cli.Context) (sandbox.Options, error) {
 	if os.Geteuid() != 0 {
-		return nil, errors.New("podbox must run as root (try sudo)")
+		return sandbox.Options{}, errors.New("podbox must run as root (try sudo)")
 	}
 	var alloc int64
 	if s := c.String("allocatable-memory"); s != "" {
 		q, err := resource.ParseQuantity(s)
 		if err != nil {
-			return nil, fmt.Errorf("--allocatable-memory %q: %w", s, err)
+			return sandbox.Options{}, fmt.Errorf("--allocatable-memory %q: %w", s, err)
 		}
 		alloc = q.Value()
 	}
 	logMax, err := resource.ParseQuantity(c.String("container-log-max-size"))
 	if err != nil {
-		return nil, fmt.Errorf("--container-log-max-size %q: %w", c.String("container-log-max-size"), err)
+		return sandbox.Options{}, fmt.Errorf("--container-log-max-size %q: %w", c.String("container-log-max-size"), err)
 	}
 	store, err := image.Open(c.String("image-root"))
 	if err != nil {
-		return nil, err
+		return sandbox.Options{}, err
 	}
-	return sandbox.New(sandbox.Options{
+	return sandbox.Options{
 		Images:               store,
 		LogRoot:              c.String("log-root"),
 		ContainerLogMaxSize:  logMax.Value(),
@@ -131,7 +140,7 @@ func manager(c *cli.Context) (*sandbox.Manager, error) {
 			VethPrefix: c.String("veth-prefix"),
 			Table:      c.String("nft-table"),
 		},
-	})
+	}, nil
 }
 
 func runOptions(c *cli.Context) sandbox.RunOptions {
