@@ -82,7 +82,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		}
 		cfg.Mounts = append(cfg.Mounts, sandbox.BindMount{
 			Source: m.HostPath, Target: m.ContainerPath, ReadOnly: m.Readonly,
-			Propagation: propagation(m.Propagation),
+			Propagation: propagation(m.Propagation), RecursiveReadOnly: m.RecursiveReadOnly,
 		})
 	}
 	if len(c.Devices) > 0 {
@@ -133,6 +133,9 @@ func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfi
 	} else if sc.RunAsUsername != "" {
 		cfg.User = sc.RunAsUsername
 	}
+	if sc.RunAsGroup != nil && sc.RunAsUser == nil && sc.RunAsUsername == "" {
+		return invalid("container config: run_as_group needs run_as_user or run_as_username")
+	}
 	if g := sc.RunAsGroup; g != nil {
 		v := g.Value
 		cfg.GID = &v
@@ -165,7 +168,8 @@ func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfi
 			if !filepath.IsAbs(sp.LocalhostRef) {
 				return invalid("container config: seccomp localhost profile %q is not an absolute path", sp.LocalhostRef)
 			}
-			cfg.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompLocalhost, LocalhostProfile: sp.LocalhostRef}
+			// The server's profile root is "/".
+			cfg.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompLocalhost, LocalhostProfile: strings.TrimPrefix(filepath.Clean(sp.LocalhostRef), "/")}
 		}
 	} else {
 		// The CRI's default is unconfined (the kubelet asks for

@@ -2,8 +2,11 @@ package cri
 
 import (
 	"context"
+	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/mounts"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -23,10 +26,15 @@ func (s *Server) Version(ctx context.Context, req *runtimeapi.VersionRequest) (*
 // Status reports the runtime and its network ready: podbox's pod network
 // is made on the first pod.
 func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
-	return &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
-		{Type: runtimeapi.RuntimeReady, Status: true},
-		{Type: runtimeapi.NetworkReady, Status: true},
-	}}}, nil
+	return &runtimeapi.StatusResponse{
+		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+			{Type: runtimeapi.RuntimeReady, Status: true},
+			{Type: runtimeapi.NetworkReady, Status: true},
+		}},
+		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
+			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: rroSupported()},
+		}},
+	}, nil
 }
 
 // RuntimeConfig reports the cgroup driver: cgroupfs.
@@ -41,6 +49,8 @@ func (s *Server) RuntimeConfig(ctx context.Context, req *runtimeapi.RuntimeConfi
 func (s *Server) UpdateRuntimeConfig(ctx context.Context, req *runtimeapi.UpdateRuntimeConfigRequest) (*runtimeapi.UpdateRuntimeConfigResponse, error) {
 	return &runtimeapi.UpdateRuntimeConfigResponse{}, nil
 }
+
+var rroSupported = sync.OnceValue(mounts.RecursiveReadOnlySupported)
 
 // inodesUnder is the inodes used on the filesystem of path.
 func inodesUnder(path string) uint64 {

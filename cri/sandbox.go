@@ -80,11 +80,11 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		case runtimeapi.NamespaceMode_POD:
 			cfg.ShareProcessNamespace = true
 		case runtimeapi.NamespaceMode_NODE:
-			return nil, invalid("sandbox config: linux.security_context.namespace_options.pid NODE (the host's PID namespace) is not supported by podbox")
+			cfg.HostPID = true
+		case runtimeapi.NamespaceMode_TARGET:
+			return nil, invalid("sandbox config: linux.security_context.namespace_options.pid TARGET is for containers, not sandboxes")
 		}
-		if nso.GetIpc() == runtimeapi.NamespaceMode_NODE {
-			return nil, invalid("sandbox config: linux.security_context.namespace_options.ipc NODE (the host's IPC namespace) is not supported by podbox")
-		}
+		cfg.HostIPC = nso.GetIpc() == runtimeapi.NamespaceMode_NODE
 		meta.PIDMode, meta.IPCMode = nso.GetPid(), nso.GetIpc()
 		for k, v := range l.Sysctls {
 			cfg.Sysctls = append(cfg.Sysctls, sandbox.Sysctl{Name: k, Value: v})

@@ -93,6 +93,10 @@ type PodConfig struct {
 	// node's, as the kubelet does. They are never written (not to the
 	// pod's state, not to its logs).
 	PullSecrets image.Keyring `json:"-"`
+	// HostPID and HostIPC put the pod's containers in the host's PID and
+	// IPC namespaces (Kubernetes' hostPID and hostIPC; for embedders).
+	HostPID bool `json:"hostPID,omitempty"`
+	HostIPC bool `json:"hostIPC,omitempty"`
 	// Manifest is the Kubernetes manifest (JSON) the config came from, if
 	// any, kept so that the pod can be shown as a v1.Pod.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
@@ -436,6 +440,10 @@ type BindMount struct {
 	// Propagation is "None" (default, private), "HostToContainer"
 	// (rslave) or "Bidirectional" (rshared), as a VolumeMount's.
 	Propagation string `json:"propagation,omitempty"`
+	// RecursiveReadOnly makes every submount read-only too (Kubernetes'
+	// recursiveReadOnly); it needs ReadOnly and propagation None, and a
+	// kernel with mount_setattr(2).
+	RecursiveReadOnly bool `json:"recursiveReadOnly,omitempty"`
 }
 
 // DefaultGracePeriod is Kubernetes' default terminationGracePeriodSeconds.
@@ -516,6 +524,9 @@ func checkPodFields(c *PodConfig) []error {
 	}
 	if len(c.EphemeralContainers) > 0 {
 		errs = append(errs, errors.New("ephemeralContainers: a pod can not be created with ephemeral containers: add them to the running pod (AddEphemeralContainer, podbox debug)"))
+	}
+	if c.HostPID && c.ShareProcessNamespace {
+		errs = append(errs, errors.New("shareProcessNamespace: a pod in the host's PID namespace (hostPID) can not share one of its own"))
 	}
 	if g := c.FSGroup; g != nil && *g < 0 {
 		errs = append(errs, fmt.Errorf("fsGroup: %d is negative", *g))
@@ -699,6 +710,9 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, ini
 	}
 	for j, m := range ctr.Mounts {
 		mf := fmt.Sprintf("%s.mounts[%d]", f, j)
+		if _, err := mounts.VolumeBind(m.ReadOnly, m.RecursiveReadOnly, m.Propagation); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", mf, err))
+		}
 		if !path.IsAbs(m.Source) {
 			errs = append(errs, fmt.Errorf("%s.source: %q is not an absolute path", mf, m.Source))
 		}

@@ -128,6 +128,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	lcfg := libcontainerConfig(containerSpec{
 		ctr: cfg, rootfs: rootfs, cgroupPath: cgroupPath, podNS: podNS, shm: filepath.Join(dir, "shm"), files: files,
 		volumes: vols, seccomp: sc, cgroupns: cgroups.IsV2(), userns: st.UserNamespace,
+		hostPID: st.Config.HostPID && ex.pidNS == "",
 	})
 	cgroups.LoadPod(st.CgroupPath).ContainerResources(lcfg.Cgroups.Resources, st.AllowSwap)
 	tm, err := terminationMount(dir, cfg)

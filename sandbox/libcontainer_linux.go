@@ -11,6 +11,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/mounts"
 )
 
 // defaultCapabilities is the set a containerd (and Docker) container gets by
@@ -66,6 +68,8 @@ type containerSpec struct {
 	// userns is the pod's user namespace, joined by its path in podNS;
 	// nil without one.
 	userns *UserNamespace
+	// hostPID: the container is in the host's PID namespace.
+	hostPID bool
 }
 
 // libcontainerConfig builds the libcontainer configuration of one container:
@@ -83,7 +87,7 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 	for _, t := range []configs.NamespaceType{configs.NEWUSER, configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWPID} {
 		if p, ok := s.podNS[t]; ok {
 			ns = append(ns, configs.Namespace{Type: t, Path: p})
-		} else if t == configs.NEWPID {
+		} else if t == configs.NEWPID && !s.hostPID {
 			ns = append(ns, configs.Namespace{Type: configs.NEWPID})
 		}
 	}
@@ -165,24 +169,26 @@ func libcontainerConfig(s containerSpec) *configs.Config {
 	}
 	c.Mounts = append(c.Mounts, s.volumes...)
 	for _, m := range s.ctr.Mounts {
-		flags := unix.MS_BIND | unix.MS_REC
-		if m.ReadOnly {
-			flags |= unix.MS_RDONLY
-		}
-		prop := unix.MS_PRIVATE
-		switch m.Propagation {
-		case "HostToContainer":
-			prop = unix.MS_SLAVE | unix.MS_REC
-		case "Bidirectional":
-			prop = unix.MS_SHARED | unix.MS_REC
-		}
+		// Checked by Validate: the options are valid.
+		b, _ := mounts.VolumeBind(m.ReadOnly, m.RecursiveReadOnly, m.Propagation)
 		c.Mounts = append(c.Mounts, &configs.Mount{
 			Source:           m.Source,
 			Destination:      m.Target,
 			Device:           "bind",
-			Flags:            flags,
-			PropagationFlags: []int{prop},
+			Flags:            b.Flags,
+			PropagationFlags: b.PropagationFlags,
+			RecAttr:          b.RecAttr,
 		})
+		// A mount that propagates needs a root that does too, as
+		// containerd sets rootfsPropagation.
+		switch m.Propagation {
+		case "Bidirectional":
+			c.RootPropagation = unix.MS_SHARED | unix.MS_REC
+		case "HostToContainer":
+			if c.RootPropagation == 0 {
+				c.RootPropagation = unix.MS_SLAVE | unix.MS_REC
+			}
+		}
 	}
 	return c
 }

@@ -107,7 +107,7 @@ type runner struct {
 	// cancel ends the lifecycle's context: a stop was asked for.
 	cancel context.CancelFunc
 	// mg serves a managed pod's container requests (containers.go).
-	mg   managed
+	mg managed
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or

@@ -485,7 +485,9 @@ func podHas(cfg *PodConfig, kind string) bool {
 	case "net":
 		return !cfg.HostNetwork
 	case "pid":
-		return cfg.ShareProcessNamespace
+		return cfg.ShareProcessNamespace && !cfg.HostPID
+	case "ipc":
+		return !cfg.HostIPC
 	case "uts":
 		// A hostNetwork pod has the host's name too (as with containerd).
 		return !cfg.HostNetwork
