@@ -118,7 +118,6 @@ func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfi
 		return nil
 	}
 	if r := l.Resources; r != nil {
-		meta.Resources = r
 		applyResources(cfg, r)
 	}
 	sc := l.SecurityContext
@@ -190,6 +189,19 @@ func applyResources(cfg *sandbox.ContainerConfig, r *runtimeapi.LinuxContainerRe
 	}
 }
 
+// resourcesOf is the container's resources as the CRI says them.
+func resourcesOf(cfg *sandbox.ContainerConfig) *runtimeapi.LinuxContainerResources {
+	r := &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: cfg.MemoryLimit}
+	if cfg.CPURequestMillis > 0 {
+		r.CpuShares = max(cfg.CPURequestMillis*1024/1000, 2)
+	}
+	if cfg.CPULimitMillis > 0 {
+		r.CpuPeriod = 100000
+		r.CpuQuota = cfg.CPULimitMillis * 100
+	}
+	return r
+}
+
 // StartContainer starts a created container.
 func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
 	c, err := s.findContainer(ctx, req.ContainerId)
@@ -200,7 +212,6 @@ func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContai
 	if err := s.m.StartContainer(ctx, c.pod.ref(), c.cfg.Name); err != nil {
 		return nil, grpcError(err)
 	}
-	s.events.container(c, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	return &runtimeapi.StartContainerResponse{}, nil
 }
 
@@ -216,13 +227,9 @@ func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContaine
 		return nil, err
 	}
 	defer s.lock(c.meta.ID)()
-	running := c.cs.State == sandbox.StateRunning
 	grace := time.Duration(max(req.Timeout, 0)) * time.Second
 	if err := s.m.StopContainer(ctx, c.pod.ref(), c.cfg.Name, grace); err != nil && !errors.Is(err, sandbox.ErrNotExist) {
 		return nil, grpcError(err)
-	}
-	if running {
-		s.events.container(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 	return &runtimeapi.StopContainerResponse{}, nil
 }
@@ -299,9 +306,7 @@ func (c *ctr) status() *runtimeapi.ContainerStatus {
 			st.StartedAt = st.FinishedAt
 		}
 	}
-	if r := c.meta.Resources; r != nil {
-		st.Resources = &runtimeapi.ContainerResources{Linux: r}
-	}
+	st.Resources = &runtimeapi.ContainerResources{Linux: resourcesOf(c.cfg)}
 	return st
 }
 

@@ -1,13 +1,17 @@
 package cri
 
 import (
+	"context"
+	"encoding/json"
 	"sync"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/podbox/podbox/sandbox"
 )
 
-// eventHub fans the container events the server causes out to the
-// GetContainerEvents streams.
+// eventHub fans the CRI's container events out to the GetContainerEvents
+// streams.
 type eventHub struct {
 	mu   sync.Mutex
 	subs map[chan *runtimeapi.ContainerEventResponse]struct{}
@@ -53,8 +57,46 @@ func (h *eventHub) containerID(id, sandboxID string, t runtimeapi.ContainerEvent
 	h.publish(&runtimeapi.ContainerEventResponse{ContainerId: id, ContainerEventType: t, PodSandboxStatus: &runtimeapi.PodSandboxStatus{Id: sandboxID}})
 }
 
-// GetContainerEvents streams the events of the containers and sandboxes
-// this server creates, starts, stops and removes.
+// watch turns the library's events (containers' starts and exits, seen by
+// whichever process runs a pod's lifecycle) into the CRI's, until ctx ends.
+func (s *Server) watch(ctx context.Context) {
+	evs, err := s.m.Events(ctx)
+	if err != nil {
+		return
+	}
+	for ev := range evs {
+		var t runtimeapi.ContainerEventType
+		switch ev.Type {
+		case sandbox.EventContainerStarted:
+			t = runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT
+		case sandbox.EventContainerExited:
+			t = runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT
+		default:
+			continue
+		}
+		st, err := s.m.Status(ctx, ev.Pod)
+		if err != nil || !st.Config.Managed {
+			continue
+		}
+		p := &pod{st: st, meta: &sandboxMeta{}}
+		if json.Unmarshal(st.Config.Extra, p.meta) != nil {
+			continue
+		}
+		for _, c := range p.containers() {
+			if c.cfg.Name == ev.Container {
+				resp := &runtimeapi.ContainerEventResponse{
+					ContainerId: c.meta.ID, ContainerEventType: t,
+					PodSandboxStatus: p.status(), ContainersStatuses: []*runtimeapi.ContainerStatus{c.status()},
+				}
+				s.events.publish(resp)
+			}
+		}
+	}
+}
+
+// GetContainerEvents streams the events of the sandboxes and containers:
+// created and deleted as this server makes and removes them, started and
+// stopped as their lifecycles record it.
 func (s *Server) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream runtimeapi.RuntimeService_GetContainerEventsServer) error {
 	c, cancel := s.events.subscribe()
 	defer cancel()

@@ -33,17 +33,16 @@ type sandboxMeta struct {
 
 // containerMeta is the CRI's side of a container: ContainerConfig.Extra.
 type containerMeta struct {
-	ID          string                              `json:"id"`
-	Metadata    *runtimeapi.ContainerMetadata       `json:"metadata"`
-	Image       *runtimeapi.ImageSpec               `json:"image,omitempty"`
-	ImageRef    string                              `json:"imageRef,omitempty"`
-	ImageID     string                              `json:"imageId,omitempty"`
-	Labels      map[string]string                   `json:"labels,omitempty"`
-	Annotations map[string]string                   `json:"annotations,omitempty"`
-	LogPath     string                              `json:"logPath,omitempty"`
-	Mounts      []*runtimeapi.Mount                 `json:"mounts,omitempty"`
-	Created     time.Time                           `json:"created"`
-	Resources   *runtimeapi.LinuxContainerResources `json:"resources,omitempty"`
+	ID          string                        `json:"id"`
+	Metadata    *runtimeapi.ContainerMetadata `json:"metadata"`
+	Image       *runtimeapi.ImageSpec         `json:"image,omitempty"`
+	ImageRef    string                        `json:"imageRef,omitempty"`
+	ImageID     string                        `json:"imageId,omitempty"`
+	Labels      map[string]string             `json:"labels,omitempty"`
+	Annotations map[string]string             `json:"annotations,omitempty"`
+	LogPath     string                        `json:"logPath,omitempty"`
+	Mounts      []*runtimeapi.Mount           `json:"mounts,omitempty"`
+	Created     time.Time                     `json:"created"`
 }
 
 // newID returns a random ID of 64 hex digits, as containerd's.

@@ -116,14 +116,8 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSand
 		return nil, err
 	}
 	defer s.lock(p.meta.ID)()
-	running := p.containers()
 	if err := s.m.Stop(ctx, p.ref(), 0); err != nil && !errors.Is(err, sandbox.ErrNotExist) {
 		return nil, grpcError(err)
-	}
-	for _, c := range running {
-		if c.cs.State == sandbox.StateRunning {
-			s.events.container(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
-		}
 	}
 	s.events.sandbox(p.meta.ID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	return &runtimeapi.StopPodSandboxResponse{}, nil

@@ -29,6 +29,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/cri-streaming/pkg/streaming"
 
+	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
 )
@@ -67,6 +68,7 @@ type Server struct {
 	stream streaming.Server
 	grpc   *grpc.Server
 	events *eventHub
+	cancel context.CancelFunc
 
 	// locks serialise the calls on one sandbox or container ID (the CRI's
 	// calls on one object are not meant to overlap).
@@ -102,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.stream = stream
 	go http.Serve(ln, stream)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.watch(ctx)
 	s.grpc = grpc.NewServer()
 	runtimeapi.RegisterRuntimeServiceServer(s.grpc, s)
 	runtimeapi.RegisterImageServiceServer(s.grpc, s)
@@ -129,6 +134,7 @@ func (s *Server) Serve(path string) error {
 func (s *Server) Stop() {
 	s.grpc.Stop()
 	s.stream.Stop()
+	s.cancel()
 }
 
 // lock serialises the calls on one object.
@@ -157,7 +163,8 @@ func ParseEndpoint(ep string) (string, error) {
 	return p, nil
 }
 
-// grpcError maps the library's errors onto the CRI's codes.
+// grpcError maps the library's errors onto the CRI's codes, by their
+// errdefs class.
 func grpcError(err error) error {
 	if err == nil {
 		return nil
@@ -165,21 +172,7 @@ func grpcError(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	switch {
-	case errors.Is(err, sandbox.ErrNotExist), errors.Is(err, image.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, sandbox.ErrExist):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, sandbox.ErrInvalid), errors.Is(err, image.ErrInvalidName):
-		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, sandbox.ErrNotRunning), errors.Is(err, sandbox.ErrRunning):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
-	}
-	return status.Error(codes.Unknown, err.Error())
+	return status.Error(codes.Code(errdefs.GRPCCode(err)), err.Error())
 }
 
 func notFound(format string, args ...any) error {

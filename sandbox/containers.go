@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/mounts"
 )
 
 // Managed pods are run the way a CRI runtime runs them for the kubelet:
@@ -470,4 +471,22 @@ func (r *runner) managedExit(cs *ContainerStatus) {
 		answer(ans, ctrAnswer{})
 	}
 	delete(r.mg.stops, cs.Name)
+}
+
+// WritableLayer returns the directory of the writable layer of container
+// ctr of pod (its overlay's upper directory) and the disk it uses there,
+// as the kubelet's summary API and the CRI's ContainerStats report it.
+func (m *Manager) WritableLayer(pod, ctr string) (string, int64, error) {
+	if _, _, err := ParseRef(pod); err != nil {
+		return "", 0, err
+	}
+	if err := ValidateName("container name", ctr); err != nil {
+		return "", 0, err
+	}
+	dir := mounts.UpperDir(containerDir(m.podDir(pod), ctr))
+	used, err := mounts.DiskUsage(dir)
+	if err != nil {
+		return dir, 0, fmt.Errorf("writable layer of container %q of pod %q: %w", ctr, pod, err)
+	}
+	return dir, used, nil
 }
