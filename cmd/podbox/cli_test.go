@@ -58,7 +58,7 @@ func (fakeNames) volumes() []string { return []string{"data", "cache"} }
 func TestComplete(t *testing.T) {
 	app := newApp()
 	for _, tc := range []struct{ line, want string }{
-		{"", "run ps get inspect logs exec debug stop rm image volume network version completion"},
+		{"", "run ps get inspect logs exec debug stop rm image volume network version completion cri"},
 		{"debug ", "web db"},
 		{"debug web --target s", "server"},
 		{"debug web --image ", "busybox:latest"},
