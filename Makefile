@@ -19,7 +19,7 @@ STATICCHECK_VERSION := v0.8.2
 # Everything a test run may create is named after this prefix.
 TEST_PREFIX := podbox-t
 
-.PHONY: all build image demo test test-v2 unit root-test e2e bench lint deps clean clean-test help
+.PHONY: all build image demo test test-v2 unit root-test e2e critest bench lint deps clean clean-test help
 
 all: build
 
@@ -80,11 +80,23 @@ root-test: deps $(BIN)/pause
 	@./hack/leakcheck-gate $(TEST_PREFIX)
 
 ## e2e: end-to-end tests that drive the built binaries as a user would
-e2e: deps build testdata/images/busybox.tar
+e2e: deps build testdata/images/busybox.tar $(BIN)/crictl
 	@if [ -d e2e ]; then \
 		PODBOX_TEST_ROOT=1 PODBOX_BIN_DIR=$(CURDIR)/$(BIN) PODBOX_BUSYBOX_TAR=$(CURDIR)/testdata/images/busybox.tar \
 			$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./e2e/... && ./hack/leakcheck-gate $(TEST_PREFIX); \
 	else echo "e2e: no end-to-end tests yet"; fi
+
+# cri-tools' crictl (the e2e tests drive podbox cri with it) and critest,
+# built from the Go module proxy.
+CRI_TOOLS_VERSION := v1.37.0
+$(BIN)/crictl $(BIN)/critest: hack/cri-tools.sh
+	@mkdir -p $(BIN)
+	CRI_TOOLS_VERSION=$(CRI_TOOLS_VERSION) ./hack/cri-tools.sh $(BIN)
+
+## critest: cri-tools' critest against podbox cri, on the offline image registry of ../shared/cri (as root; see docs/cri.md)
+critest: deps build $(BIN)/crictl $(BIN)/critest
+	@if [ "$$(id -u)" != 0 ]; then echo "critest: run as root (sudo make critest)"; exit 1; fi
+	BIN=$(CURDIR)/$(BIN) ./hack/critest.sh
 
 ## bench: figures under bench/ (never pass/fail); see docs/benchmarks.md
 bench: build
