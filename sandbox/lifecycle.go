@@ -45,6 +45,10 @@ type RunOptions struct {
 	// or a container failed to start. A caller in another process (podbox
 	// run) is told at once instead of polling.
 	Started func()
+
+	// detached: the lifecycle runs in a detached monitor (RunMonitor);
+	// recover: it takes on a pod whose lifecycle is gone (Recover).
+	detached, recover bool
 }
 
 func (o *RunOptions) defaults() {
@@ -150,18 +154,13 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case s.MonitorPID != 0 && alive(s.MonitorPID, s.MonitorStart):
-			return fmt.Errorf("its lifecycle runs (pid %d): %w", s.MonitorPID, ErrRunning)
-		case s.Phase != PhasePending || s.MonitorPID != 0:
-			// As a Kubernetes pod, a pod runs once: a new one is made.
-			return fmt.Errorf("pod is %s and was started before (remove it and create it again): %w", s.Phase, errdefs.ErrFailedPrecondition)
+		if err := runCheck(s, opts); err != nil {
+			return err
 		}
-		if !alive(s.PausePID, s.PauseStart) {
-			return fmt.Errorf("pause process %d is gone: %w", s.PausePID, errdefs.ErrUnavailable)
+		s.MonitorPID, s.MonitorStart, s.MonitorDetached = os.Getpid(), me, opts.detached
+		if s.StartTime.IsZero() {
+			s.StartTime = time.Now().UTC()
 		}
-		s.MonitorPID, s.MonitorStart = os.Getpid(), me
-		s.StartTime = time.Now().UTC()
 		if u := s.UserNamespace; u != nil {
 			// Where the containers' roots are mounted is this Manager's
 			// to say, not the state file's.
@@ -199,6 +198,22 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 	}
 	defer close(r.quit)
 	return r.run(ctx)
+}
+
+// runCheck refuses to run (or recover) a pod that can not be.
+func runCheck(s *PodStatus, opts RunOptions) error {
+	switch {
+	case opts.recover:
+		return recoverCheck(s)
+	case s.MonitorPID != 0 && alive(s.MonitorPID, s.MonitorStart):
+		return fmt.Errorf("its lifecycle runs (pid %d): %w", s.MonitorPID, ErrRunning)
+	case s.Phase != PhasePending || s.MonitorPID != 0:
+		// As a Kubernetes pod, a pod runs once: a new one is made.
+		return fmt.Errorf("pod is %s and was started before (remove it and create it again): %w", s.Phase, errdefs.ErrFailedPrecondition)
+	case !alive(s.PausePID, s.PauseStart):
+		return fmt.Errorf("pause process %d is gone: %w", s.PausePID, errdefs.ErrUnavailable)
+	}
+	return nil
 }
 
 func (m *Manager) withLock(name string, fn func() error) error {
@@ -314,6 +329,18 @@ func (r *runner) run(ctx context.Context) error {
 		return true
 	}
 
+	if r.opts.recover {
+		if !r.checkPause() {
+			return r.finish(ctx)
+		}
+		if r.adopt() {
+			r.resume()
+			loop(func() bool { return r.completed() })
+			return r.finish(ctx)
+		}
+		r.sidecars = nil
+		r.save()
+	}
 	// Init containers, in order.
 	for i := range r.st.Config.InitContainers {
 		cfg := &r.st.Config.InitContainers[i]
@@ -806,7 +833,7 @@ func (r *runner) finish(ctx context.Context) error {
 			}
 		}
 	}
-	r.st.MonitorPID, r.st.MonitorStart = 0, 0
+	r.st.MonitorPID, r.st.MonitorStart, r.st.MonitorDetached = 0, 0, false
 	r.save()
 	r.notifyStarted()
 	return nil

@@ -32,6 +32,11 @@ type Options struct {
 	// CgroupParent is the absolute cgroup path under which pod cgroups are
 	// made; default /podbox.
 	CgroupParent string
+	// MonitorBinary is the program RunDetached starts as a pod's detached
+	// monitor ("<binary> podbox-monitor POD"); default this program
+	// (os.Executable), whose main must call Init when IsInit. A small
+	// program of its own does as well if its main does the same.
+	MonitorBinary string
 	// PauseBinary is the path of the pause program; default "pause" beside
 	// the running executable, else <exe dir>/../libexec/podbox/pause (where
 	// make install puts it), else "podbox-pause" or "pause" on PATH.

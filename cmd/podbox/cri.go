@@ -58,8 +58,8 @@ touches a running pod. Pulls go through --registries-config's mirrors.`,
 				if err != nil {
 					return err
 				}
-				defer mon.release()
-				if err := mon.waitStarted(); err != nil {
+				defer mon.Release()
+				if err := mon.WaitStarted(); err != nil {
 					m.Remove(context.Background(), sandbox.PodRef(cfg.Namespace, cfg.Name), true)
 					return err
 				}

@@ -87,7 +87,7 @@ Example:
 		Commands: []*cli.Command{
 			runCommand, psCommand, getCommand, inspectCommand, logsCommand, execCommand, debugCommand,
 			stopCommand, rmCommand, imageCommand, volumeCommand, networkCommand, versionCommand,
-			completionCommand, completeCommand, monitorCommand, manCommand, criCommand,
+			completionCommand, completeCommand, manCommand, criCommand,
 		},
 	}
 }
@@ -192,18 +192,6 @@ func inNamespace(c *cli.Context, pods []*sandbox.PodStatus) []*sandbox.PodStatus
 
 // allNamespacesFlag is kubectl's -A.
 var allNamespacesFlag = &cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "pods of every namespace"}
-
-// globalArgs repeats the global flags a child podbox (the monitor) needs.
-func globalArgs(c *cli.Context) []string {
-	var args []string
-	for _, name := range []string{"root", "image-root", "volume-root", "registries-config", "cgroup-parent", "allocatable-memory", "bridge", "subnet", "veth-prefix", "nft-table"} {
-		if v := c.String(name); v != "" {
-			args = append(args, "--"+name+"="+v)
-		}
-	}
-	args = append(args, "--backoff-base="+c.Duration("backoff-base").String(), "--eviction-interval="+c.Duration("eviction-interval").String())
-	return args
-}
 
 func joinNames(names []string) string { return strings.Join(names, ", ") }
 

@@ -5,16 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/sandbox"
@@ -146,7 +139,7 @@ Example:
 		// takes the ones made before it away again (podman kube play
 		// does the same): a file's pods run together or not at all.
 		var made []string
-		mons := map[string]*monitorHandle{}
+		mons := map[string]*sandbox.DetachedMonitor{}
 		for i, cfg := range cfgs {
 			mon, err := createAndRun(c, m, cfg)
 			if err != nil {
@@ -170,7 +163,7 @@ Example:
 			ref := sandbox.PodRef(cfg.Namespace, cfg.Name)
 			mon := mons[ref]
 			if !c.Bool("no-wait") {
-				err := mon.waitStarted()
+				err := mon.WaitStarted()
 				if err == nil {
 					err = m.WaitStarted(ctx, ref, nil)
 				}
@@ -179,7 +172,7 @@ Example:
 					continue
 				}
 			}
-			mon.release()
+			mon.Release()
 			fmt.Fprintln(c.App.Writer, cfg.Name)
 		}
 		if len(failed) > 0 && len(cfgs) > 1 {
@@ -208,17 +201,17 @@ func setNamespace(c *cli.Context, cfg *sandbox.PodConfig) error {
 
 // createAndRun creates the pod and hands it to a monitor of its own; the
 // pod is removed again when that fails.
-func createAndRun(c *cli.Context, m *sandbox.Manager, cfg *sandbox.PodConfig) (*monitorHandle, error) {
+func createAndRun(c *cli.Context, m *sandbox.Manager, cfg *sandbox.PodConfig) (*sandbox.DetachedMonitor, error) {
 	ref := sandbox.PodRef(cfg.Namespace, cfg.Name)
 	// The monitor starts first and waits for the pod: its start-up
 	// overlaps the sandbox's creation.
-	mon, err := startMonitor(c, m, ref)
+	mon, err := m.StartMonitor(ref)
 	if err != nil {
 		return nil, err
 	}
 	created, err := m.Create(c.Context, cfg)
 	if err != nil {
-		mon.abort()
+		mon.Abort()
 		return nil, err
 	}
 	for _, w := range created.Warnings {
@@ -226,13 +219,7 @@ func createAndRun(c *cli.Context, m *sandbox.Manager, cfg *sandbox.PodConfig) (*
 	}
 	// Out of our cgroup and session before it runs anything: stopping
 	// whatever started podbox run must not end the pod's lifecycle.
-	err = m.AdoptMonitor(ref, mon.cmd.Process.Pid)
-	if err == nil {
-		err = mon.proceed()
-	} else {
-		mon.abort()
-	}
-	if err != nil {
+	if err := mon.Run(runOptions(c)); err != nil {
 		m.Remove(context.Background(), ref, true)
 		return nil, err
 	}
@@ -290,124 +277,4 @@ func parseManifest(data []byte, path, name string, extra *spec.Objects) (*sandbo
 		cfg.Name = name
 	}
 	return cfg, nil
-}
-
-// monitorHandle is the monitor just started by podbox run, with the two
-// pipes between them: "go" (the pod is created: run it) and "started"
-// (what WaitStarted waits for may have happened).
-type monitorHandle struct {
-	cmd      *exec.Cmd
-	goW      *os.File
-	startedR *os.File
-	logPath  string
-}
-
-// startMonitor starts the pod's monitor: this binary, hidden verb
-// __monitor, in a session of its own. It waits for go_ before it runs the
-// pod.
-func startMonitor(c *cli.Context, m *sandbox.Manager, ref string) (*monitorHandle, error) {
-	ns, name, err := sandbox.ParseRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	startedR, startedW, err := os.Pipe()
-	if err != nil {
-		goR.Close()
-		goW.Close()
-		return nil, err
-	}
-	args := append(globalArgs(c), "--namespace="+ns, "__monitor", name)
-	cmd := exec.Command(exe, args...)
-	cmd.ExtraFiles = []*os.File{goR, startedW} // fds 3 and 4
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	goR.Close()
-	startedW.Close()
-	if err != nil {
-		goW.Close()
-		startedR.Close()
-		return nil, fmt.Errorf("start monitor of pod %q: %w", name, err)
-	}
-	return &monitorHandle{cmd: cmd, goW: goW, startedR: startedR,
-		logPath: filepath.Join(m.PodDir(ref), "monitor.log")}, nil
-}
-
-// abort tells the monitor that the pod was not created: it exits.
-func (h *monitorHandle) abort() {
-	h.goW.Close()
-	h.startedR.Close()
-	h.cmd.Wait()
-}
-
-func (h *monitorHandle) proceed() error {
-	_, err := h.goW.Write([]byte{1})
-	h.goW.Close()
-	if err != nil {
-		h.abort()
-		return fmt.Errorf("start monitor: %w", err)
-	}
-	return nil
-}
-
-// waitStarted waits for the monitor's word; the pipe closing without it
-// means the monitor ended first.
-func (h *monitorHandle) waitStarted() error {
-	var b [1]byte
-	if n, _ := h.startedR.Read(b[:]); n == 1 {
-		return nil
-	}
-	return fmt.Errorf("the pod's monitor exited before the pod started: see %s", h.logPath)
-}
-
-// release lets the monitor live on without us.
-func (h *monitorHandle) release() {
-	h.startedR.Close()
-	h.cmd.Process.Release()
-}
-
-var monitorCommand = &cli.Command{
-	Name:      "__monitor",
-	Hidden:    true,
-	Usage:     "run a pod's lifecycle (started by podbox run)",
-	ArgsUsage: "POD",
-	Action: func(c *cli.Context) error {
-		ref, m, err := podManager(c)
-		if err != nil {
-			return err
-		}
-		// SIGTERM (podbox stop) and SIGINT stop the pod; the grace period
-		// comes from the stop request.
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-		opts := runOptions(c)
-		// Started by podbox run: fd 3 says go (or closes: the pod was not
-		// created), fd 4 is where to say the pod started.
-		goR, startedW := os.NewFile(3, "go"), os.NewFile(4, "started")
-		var b [1]byte
-		if n, _ := goR.Read(b[:]); n != 1 {
-			return nil
-		}
-		goR.Close()
-		defer startedW.Close()
-		opts.Started = func() { startedW.Write([]byte{1}); startedW.Close() }
-		opts.Logf = func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "%s podbox monitor: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
-		}
-		// From here on the monitor's output goes to the pod's directory.
-		if f, err := os.OpenFile(filepath.Join(m.PodDir(ref), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-			unix.Dup2(int(f.Fd()), 1)
-			unix.Dup2(int(f.Fd()), 2)
-			f.Close()
-		}
-		return m.Run(ctx, ref, opts)
-	},
 }

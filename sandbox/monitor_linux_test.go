@@ -1,0 +1,116 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RunDetached runs the lifecycle in a monitor process of its own (this
+// test binary, through the Init hook), which Stop and Remove reach.
+func TestRunDetached(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.m.Create(ctx, &PodConfig{Name: "detached", Containers: []ContainerConfig{e.container("app", "sleep", "3600")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RunDetached(ctx, "detached", fastRestarts); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.WaitStarted(ctx, "detached", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, "detached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.MonitorDetached || st.MonitorPID == os.Getpid() || !alive(st.MonitorPID, st.MonitorStart) || st.Phase != PhaseRunning {
+		t.Fatalf("after RunDetached: monitor %d (detached %v), phase %s", st.MonitorPID, st.MonitorDetached, st.Phase)
+	}
+	// A second lifecycle is refused.
+	if err := e.m.RunDetached(ctx, "detached", fastRestarts); !errors.Is(err, ErrRunning) {
+		t.Errorf("a second RunDetached of a running pod: %v", err)
+	}
+	if err := e.m.Stop(ctx, "detached", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the monitor to exit", func() bool { return !alive(st.MonitorPID, st.MonitorStart) })
+	if st, _ := e.m.Status(ctx, "detached"); st.Phase != PhaseStopped {
+		t.Errorf("after Stop: %s", st.Phase)
+	}
+}
+
+// A pod whose embedder died (SIGKILL) while running it in-process is
+// Unknown; Recover takes it on again: its running container is adopted,
+// not restarted, and one that ends afterwards is restarted by its policy.
+func TestRecoverAfterEmbedderDied(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), embedderHelperEnv+"=1", "PODBOX_TEST_PREFIX="+e.prefix,
+		"PODBOX_TEST_PAUSE="+e.opts.PauseBinary, "PODBOX_TEST_ROOTFS="+e.rootfs)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if lines := bufio.NewScanner(stdout); !lines.Scan() || lines.Text() != "created" {
+		t.Fatalf("helper: %q", lines.Text())
+	}
+	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.m.Status(ctx, "other")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	waitFor(t, 10*time.Second, "the pod to be Unknown", func() bool {
+		st, err := e.m.Status(ctx, "other")
+		return err == nil && st.Phase == PhaseUnknown
+	})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.m.Recover(rctx, "other", fastRestarts) }()
+	waitFor(t, 10*time.Second, "the pod to be Running again", func() bool {
+		st, err := e.m.Status(ctx, "other")
+		return err == nil && st.Phase == PhaseRunning && st.MonitorPID == os.Getpid()
+	})
+	st, _ := e.m.Status(ctx, "other")
+	if c := st.Containers[0]; c.PID != before.Containers[0].PID || c.RestartCount != 0 || c.State != StateRunning {
+		t.Errorf("recovered container: pid %d (was %d), restarts %d, %s; want it adopted", c.PID, before.Containers[0].PID, c.RestartCount, c.State)
+	}
+	if err := e.m.Recover(ctx, "other", fastRestarts); err == nil {
+		t.Error("a second Recover was accepted")
+	}
+	// The adopted container ends: restarted by the policy (Always).
+	if err := e.m.Signal(ctx, "other", "app", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the adopted container's restart", func() bool {
+		st, err := e.m.Status(ctx, "other")
+		return err == nil && st.Containers[0].RestartCount == 1 && st.Containers[0].State == StateRunning
+	})
+	st, _ = e.m.Status(ctx, "other")
+	if lt := st.Containers[0].LastTermination; lt == nil || lt.Reason != ReasonUnknown {
+		t.Errorf("the adopted container's end: %+v; want reason Unknown", lt)
+	}
+	if err := e.m.Stop(ctx, "other", 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Recover: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Recover did not return after Stop")
+	}
+}
