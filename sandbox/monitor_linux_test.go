@@ -1,11 +1,9 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -51,20 +49,7 @@ func TestRunDetached(t *testing.T) {
 func TestRecoverAfterEmbedderDied(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), embedderHelperEnv+"=1", "PODBOX_TEST_PREFIX="+e.prefix,
-		"PODBOX_TEST_PAUSE="+e.opts.PauseBinary, "PODBOX_TEST_ROOTFS="+e.rootfs)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if lines := bufio.NewScanner(stdout); !lines.Scan() || lines.Text() != "created" {
-		t.Fatalf("helper: %q", lines.Text())
-	}
+	cmd, _ := e.startEmbedder()
 	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
 		t.Fatal(err)
 	}

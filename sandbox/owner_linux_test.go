@@ -166,26 +166,34 @@ func embedderHelper() {
 	fmt.Println("exiting")
 }
 
-// Stop and Remove from another process of a pod that an embedder runs
-// in-process: the embedder's lifecycle stops the pod, the embedder is
-// never signalled and lives on.
-func TestStopFromAnotherProcess(t *testing.T) {
-	e := newTestEnv(t)
+// startEmbedder starts embedderHelper, once it created its pod "other";
+// lines are what it says after.
+func (e *testEnv) startEmbedder() (*exec.Cmd, *bufio.Scanner) {
+	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), embedderHelperEnv+"=1", "PODBOX_TEST_PREFIX="+e.prefix,
 		"PODBOX_TEST_PAUSE="+e.opts.PauseBinary, "PODBOX_TEST_ROOTFS="+e.rootfs)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := bufio.NewScanner(stdout)
 	if !lines.Scan() || lines.Text() != "created" {
-		t.Fatalf("helper: %q", lines.Text())
+		e.t.Fatalf("helper: %q", lines.Text())
 	}
+	return cmd, lines
+}
+
+// Stop and Remove from another process of a pod that an embedder runs
+// in-process: the embedder's lifecycle stops the pod, the embedder is
+// never signalled and lives on.
+func TestStopFromAnotherProcess(t *testing.T) {
+	e := newTestEnv(t)
+	cmd, lines := e.startEmbedder()
 	ctx := context.Background()
 	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
 		t.Fatal(err)
