@@ -162,6 +162,18 @@ func TestUserNamespace(t *testing.T) {
 	if u2 == nil || (u.HostID < u2.HostID+u2.Size && u2.HostID < u.HostID+u.Size) {
 		t.Fatalf("two pods' ranges overlap: %+v and %+v", u, u2)
 	}
+	// An ephemeral container joins the pod's user namespace too.
+	dbg := e.container("dbg", "sleep", "3603")
+	if err := e.m.AddEphemeralContainer(context.Background(), "uns", dbg); err != nil {
+		t.Fatal(err)
+	}
+	cs := e.ephemeralStatus("uns", "dbg", "running", running)
+	if got := procStatus(t, cs.PID, "Uid:"); !strings.HasPrefix(got, want[1]) {
+		t.Errorf("ephemeral container's host uid: %q, want %s", got, want[1])
+	}
+	if got, pod := nsInode(t, cs.PID, "user"), nsInode(t, st.PausePID, "user"); got != pod {
+		t.Errorf("ephemeral container's user namespace %d, the pod's is %d", got, pod)
+	}
 	// A killed pause is restarted as the pod's root's host IDs too.
 	if err := syscall.Kill(st.PausePID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -222,5 +234,37 @@ func TestUserNamespaceRefused(t *testing.T) {
 	_, err = e.m.Create(context.Background(), &PodConfig{Name: "hostnet", UserNamespace: true, HostNetwork: true, Containers: []ContainerConfig{e.container("c", "true")}})
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "hostUsers: false can not go with hostNetwork: true") {
 		t.Errorf("hostNetwork with a user namespace: %v", err)
+	}
+}
+
+// TestUserNamespaceFilesVolume: a configMap or secret volume (a tmpfs) of
+// a hostUsers: false pod is idmapped where the kernel can (Linux 6.3): a
+// 0400 file of root's is root's inside, and readable; where it can not,
+// the pod is refused, naming the volume and tmpfs.
+func TestUserNamespaceFilesVolume(t *testing.T) {
+	e := usernsEnv(t)
+	probe := t.TempDir()
+	if err := syscall.Mount("tmpfs", probe, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	refused := testutil.IDMapRefused(t, mounts.CheckIDMap, mounts.ErrNoIDMap, probe)
+	syscall.Unmount(probe, syscall.MNT_DETACH)
+	c := e.container("c", "sleep", "3600")
+	c.VolumeMounts = []VolumeMount{{Name: "conf", Target: "/etc/conf"}}
+	cfg := &PodConfig{Name: "files", UserNamespace: true, Containers: []ContainerConfig{c},
+		Volumes: []Volume{{Name: "conf", Files: &FilesVolume{Files: []VolumeFile{{Path: "secret", Data: []byte("hunter2"), Mode: 0o400}}}}}}
+	if refused != nil {
+		_, err := e.m.Create(context.Background(), cfg)
+		if !errors.Is(err, mounts.ErrNoIDMap) || !strings.Contains(err.Error(), `volume "conf"`) || !strings.Contains(err.Error(), "is on tmpfs") {
+			t.Fatalf("create with a files volume where tmpfs can not be idmapped: %v, want a refusal naming it", err)
+		}
+		if _, err := e.m.Status(context.Background(), "files"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("the refused pod was kept: %v", err)
+		}
+		return
+	}
+	e.run(cfg)
+	if out, code := e.exec("files", "c", "sh", "-c", "stat -c %u:%g:%a /etc/conf/secret && cat /etc/conf/secret"); code != 0 || out != "0:0:400\nhunter2" {
+		t.Errorf("the secret inside: exit %d, %q; want 0:0:400 and its content", code, out)
 	}
 }
