@@ -59,7 +59,11 @@ func (m *Manager) setUpNetwork(ctx context.Context, dir string, st *PodStatus) e
 		for _, s := range cfg.Sysctls {
 			sysctls = append(sysctls, netns.Sysctl{Name: s.Name, Value: s.Value})
 		}
-		if err := netns.ApplySysctls(st.Namespaces["net"], st.Namespaces["ipc"], sysctls); err != nil {
+		ipcRoot := 0
+		if u := st.UserNamespace; u != nil {
+			ipcRoot = int(u.HostID)
+		}
+		if err := netns.ApplySysctlsAs(st.Namespaces["net"], st.Namespaces["ipc"], ipcRoot, sysctls); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,9 @@ func (e *testEnv) usernsPod(name, hostDir string) *PodConfig {
 	c := e.container("c", "sleep", "3600")
 	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/host"}, {Name: "scratch", Target: "/scratch"}}
 	return &PodConfig{Name: name, UserNamespace: true, Containers: []ContainerConfig{c},
+		// Set by podbox, as the host's root, in namespaces the pod's
+		// user namespace owns.
+		Sysctls: []Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "4242"}, {Name: "kernel.shmmni", Value: "1234"}, {Name: "fs.mqueue.msg_max", Value: "17"}},
 		Volumes: []Volume{
 			{Name: "host", HostPath: &HostPathVolume{Path: hostDir}},
 			{Name: "scratch", EmptyDir: &EmptyDirVolume{}},
@@ -112,6 +115,9 @@ func TestUserNamespace(t *testing.T) {
 	want := []string{"0", strconv.FormatUint(uint64(u.HostID), 10), "65536"}
 	if code != 0 || len(f) != 6 || strings.Join(f[:3], " ") != strings.Join(want, " ") || strings.Join(f[3:], " ") != strings.Join(want, " ") {
 		t.Fatalf("uid_map and gid_map inside: exit %d, %q; want %v twice", code, out, want)
+	}
+	if out, _ := e.exec("uns", "c", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/shmmni", "/proc/sys/fs/mqueue/msg_max"); strings.Join(strings.Fields(out), " ") != "4242 1234 17" {
+		t.Errorf("the pod's sysctls inside: %q, want 4242, 1234 and 17", out)
 	}
 	// The pause and the container run as the range's first ID on the host.
 	if got := procStatus(t, st.Containers[0].PID, "Uid:"); !strings.HasPrefix(got, want[1]) {
