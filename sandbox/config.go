@@ -510,17 +510,8 @@ func checkPodFields(c *PodConfig) []error {
 	if c.CPULimitMillis < 0 || c.CPURequestMillis < 0 {
 		errs = append(errs, errors.New("cpuLimitMillis, cpuRequestMillis: must not be negative"))
 	}
-	if d := c.ActiveDeadlineSeconds; d != nil && *d <= 0 {
-		errs = append(errs, fmt.Errorf("activeDeadlineSeconds: %d is not positive", *d))
-	}
-	if b := c.BackoffLimit; b != nil && *b < 0 {
-		errs = append(errs, fmt.Errorf("backoffLimit: %d is negative", *b))
-	}
-	if g := c.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds: %d is negative", *g))
-	}
-	if len(c.Containers) == 0 && !c.Managed {
-		errs = append(errs, errors.New("containers: a pod needs at least one container"))
+	for _, p := range PodRules(c) {
+		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
 	if len(c.EphemeralContainers) > 0 {
 		errs = append(errs, errors.New("ephemeralContainers: a pod can not be created with ephemeral containers: add them to the running pod (AddEphemeralContainer, podbox debug)"))
@@ -531,12 +522,39 @@ func checkPodFields(c *PodConfig) []error {
 	if g := c.FSGroup; g != nil && *g < 0 {
 		errs = append(errs, fmt.Errorf("fsGroup: %d is negative", *g))
 	}
+	return errs
+}
+
+// PodRules checks the pod's own fields that the API server checks alike
+// (one set of rules: spec checks manifests with it, Validate
+// configurations): its restartPolicy, grace period, active deadline, Job
+// backoff limit, fsGroupChangePolicy, and that it has a container.
+func PodRules(c *PodConfig) []Problem {
+	var ps []Problem
+	add := func(f, format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
+	switch c.RestartPolicy {
+	case "", RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		add("restartPolicy", "%q is not Always, OnFailure or Never", c.RestartPolicy)
+	}
+	if g := c.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		add("terminationGracePeriodSeconds", "%d is negative", *g)
+	}
+	if d := c.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		add("activeDeadlineSeconds", "%d is not positive", *d)
+	}
+	if b := c.BackoffLimit; b != nil && *b < 0 {
+		add("backoffLimit", "%d is negative", *b)
+	}
 	switch c.FSGroupChangePolicy {
 	case "", "Always", "OnRootMismatch":
 	default:
-		errs = append(errs, fmt.Errorf("fsGroupChangePolicy: %q is not Always or OnRootMismatch", c.FSGroupChangePolicy))
+		add("fsGroupChangePolicy", "%q is not Always or OnRootMismatch", c.FSGroupChangePolicy)
 	}
-	return errs
+	if len(c.Containers) == 0 && !c.Managed {
+		add("containers", "a pod needs at least one container")
+	}
+	return ps
 }
 
 func checkContainers(c *PodConfig) []error {

@@ -109,24 +109,27 @@ func checkMetadata(p *v1.Pod) []error {
 
 func checkPodFields(p *v1.Pod) []error {
 	var errs []error
-	switch p.Spec.RestartPolicy {
-	case "", v1.RestartPolicyAlways, v1.RestartPolicyOnFailure, v1.RestartPolicyNever:
-	default:
-		errs = append(errs, invalid("spec.restartPolicy", "%q is not Always, OnFailure or Never", p.Spec.RestartPolicy))
+	// The sandbox's rules, on the fields as convert maps them.
+	c := &sandbox.PodConfig{
+		RestartPolicy:                 sandbox.RestartPolicy(p.Spec.RestartPolicy),
+		TerminationGracePeriodSeconds: p.Spec.TerminationGracePeriodSeconds,
+		ActiveDeadlineSeconds:         p.Spec.ActiveDeadlineSeconds,
+		Containers:                    make([]sandbox.ContainerConfig, len(p.Spec.Containers)),
 	}
-	if g := p.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		errs = append(errs, invalid("spec.terminationGracePeriodSeconds", "%d is negative", *g))
+	if sc := p.Spec.SecurityContext; sc != nil && sc.FSGroupChangePolicy != nil {
+		c.FSGroupChangePolicy = string(*sc.FSGroupChangePolicy)
 	}
-	if d := p.Spec.ActiveDeadlineSeconds; d != nil && *d <= 0 {
-		errs = append(errs, invalid("spec.activeDeadlineSeconds", "%d is not positive", *d))
+	for _, pr := range sandbox.PodRules(c) {
+		f := "spec." + pr.Field
+		if pr.Field == "fsGroupChangePolicy" {
+			f = "spec.securityContext." + pr.Field
+		}
+		errs = append(errs, invalid(f, "%s", pr.Msg))
 	}
 	if p.Spec.Hostname != "" {
 		if err := nameError("spec.hostname", p.Spec.Hostname); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if len(p.Spec.Containers) == 0 {
-		errs = append(errs, invalid("spec.containers", "a pod needs at least one container"))
 	}
 	if len(p.Spec.EphemeralContainers) > 0 {
 		// As the API server refuses it: they are added to a running pod.
@@ -626,9 +629,6 @@ func checkSecurityContext(p *v1.Pod) []error {
 		checkID("spec.securityContext.runAsUser", sc.RunAsUser)
 		checkID("spec.securityContext.runAsGroup", sc.RunAsGroup)
 		checkID("spec.securityContext.fsGroup", sc.FSGroup)
-		if p := sc.FSGroupChangePolicy; p != nil && *p != v1.FSGroupChangeAlways && *p != v1.FSGroupChangeOnRootMismatch {
-			errs = append(errs, invalid("spec.securityContext.fsGroupChangePolicy", "%q is not Always or OnRootMismatch", *p))
-		}
 		errs = append(errs, checkSeccompProfile("spec.securityContext.seccompProfile", sc.SeccompProfile)...)
 	}
 	for _, c := range allContainers(p) {
