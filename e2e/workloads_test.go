@@ -186,6 +186,9 @@ spec:
   - name: big
     image: busybox
     command: [sh, -c, 'head -c 10000 /dev/zero | tr "\0" x > /dev/termination-log']
+  - name: flood
+    image: busybox
+    command: [sh, -c, 'head -c 5000000 /dev/zero | tr "\0" y > /dev/termination-log; exit 0']
   - name: hostile
     image: busybox
     command: [sh, -c, 'rm -f /dev/termination-log; ln -sf /etc/shadow /dev/termination-log; mount -t tmpfs x /dev 2>/dev/null; exit 1']
@@ -205,16 +208,19 @@ spec:
 		lines = append(lines, "line "+strconv.Itoa(i))
 	}
 	wantLogs := strings.Join(lines, "\n") + "\n"
-	if len(wantLogs) > 2048 {
-		wantLogs = wantLogs[len(wantLogs)-2048:]
+	if share := 12288 / 7; len(wantLogs) > share {
+		wantLogs = wantLogs[len(wantLogs)-share:]
 	}
 	for name, want := range map[string]string{
 		"file":      "Sleep expired",
 		"custom":    "as user 1000\n",
 		"fallback":  wantLogs,
 		"file-wins": "from the file\n",
-		// Six containers share the pod's 12 KiB: 2048 bytes each.
-		"big":     strings.Repeat("x", 2048),
+		// Seven containers share the pod's 12 KiB: 1755 bytes each.
+		"big": strings.Repeat("x", 12288/7),
+		// What it could write stopped at its own 64 KiB tmpfs, leaving
+		// its siblings' alone.
+		"flood":   strings.Repeat("y", 12288/7),
 		"hostile": "",
 	} {
 		if got := msg(name); got != want {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/mounts"
 )
 
 // The kubelet's bounds on termination messages: what one container's file
@@ -27,7 +29,9 @@ const (
 // file: a file of the pod's state, bind-mounted at its
 // TerminationMessagePath, as the kubelet mounts one. The container writes
 // into it; it can not make it anything but that file.
-func terminationFile(dir, name string) string { return filepath.Join(dir, "termination", name) }
+func terminationFile(dir, name string) string {
+	return filepath.Join(dir, "termination", name, "message")
+}
 
 // terminationMount makes an empty termination message file for a new
 // instance of the container and returns its mount; nil when the container
@@ -37,7 +41,7 @@ func terminationMount(dir string, cfg *ContainerConfig) (*configs.Mount, error) 
 		return nil, nil
 	}
 	path := terminationFile(dir, cfg.Name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := terminationFS(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("termination message file of container %q: %w", cfg.Name, err)
 	}
 	// A new file for each instance: the last one's message is in its state.
@@ -56,6 +60,35 @@ func terminationMount(dir string, cfg *ContainerConfig) (*configs.Mount, error) 
 		Source: path, Destination: cfg.TerminationMessagePath, Device: "bind",
 		Flags: unix.MS_BIND, PropagationFlags: []int{unix.MS_PRIVATE},
 	}, nil
+}
+
+// terminationFSSize bounds what a container can write into its
+// termination message file: it is on a tmpfs of the container's own, so
+// that one that writes without end fills that, not the state root every
+// pod's state is written to, nor its siblings' (the kubelet reads 4096
+// bytes anyway). It goes with the pod (Remove unmounts what is under the
+// pod's directory).
+const terminationFSSize = "size=64k,nr_inodes=16"
+
+// terminationFS mounts a container's termination message tmpfs at dir,
+// once.
+func terminationFS(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st, parent unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return err
+	}
+	if err := unix.Stat(filepath.Dir(dir), &parent); err != nil {
+		return err
+	}
+	if st.Dev != parent.Dev {
+		return nil // mounted already
+	}
+	m := mounts.Mount{Type: "tmpfs", Source: "termination", Target: dir,
+		Options: []string{"nosuid", "nodev", "noexec", "mode=0700", terminationFSSize}}
+	return m.Mount()
 }
 
 // terminationMessage is what a container that ended says about it: its
