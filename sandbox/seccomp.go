@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	profiles "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/errdefs"
 )
@@ -181,5 +184,49 @@ func loadSeccomp(body []byte, caps []string) (*configs.Seccomp, error) {
 	if ls == nil {
 		return nil, errors.New("the profile has no defaultAction and no syscalls")
 	}
-	return specconv.SetupSeccomp(ls)
+	sc, err := specconv.SetupSeccomp(ls)
+	if err != nil || body != nil {
+		return sc, err
+	}
+	sc.Architectures = withoutDeadArches(sc.Architectures, kernelRunsX32())
+	return sc, nil
 }
+
+// withoutDeadArches drops the x32 ABI from the RuntimeDefault profile's
+// architectures when the kernel can not run x32 system calls (built without
+// CONFIG_X86_X32_ABI, or booted with syscall.x32=n: most distributions).
+// Such a call then meets the filter's bad-architecture action (the process
+// is killed) instead of the kernel's ENOSYS; no x32 program can run there
+// either way. It is worth it: x32 shares x86_64's audit architecture, and
+// merging it makes libseccomp's compilation of the profile, which every
+// container's init does before its exec, several times slower (about 13 of
+// 15 ms here). A Localhost profile is kept as written.
+func withoutDeadArches(arches []string, x32 bool) []string {
+	if x32 {
+		return arches
+	}
+	var out []string
+	for _, a := range arches {
+		if a != "x32" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// kernelRunsX32 reports whether this kernel runs x32 system calls (amd64
+// only). It asks the kernel with an x32 getpid, but only when this process
+// runs without a seccomp filter, whose own bad-architecture action might
+// kill it; under one it assumes x32 runs.
+var kernelRunsX32 = sync.OnceValue(func() bool {
+	if runtime.GOARCH != "amd64" {
+		return false
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil || !strings.Contains(string(status), "\nSeccomp:\t0\n") {
+		return true
+	}
+	const x32Bit = 0x40000000
+	_, _, errno := unix.RawSyscall(unix.SYS_GETPID|x32Bit, 0, 0, 0)
+	return errno != unix.ENOSYS
+})

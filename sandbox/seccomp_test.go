@@ -1,6 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,4 +72,70 @@ func TestDefaultSeccompProfile(t *testing.T) {
 	if _, err := loadSeccomp([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [}`), nil); err == nil {
 		t.Errorf("a malformed profile loads")
 	}
+}
+
+// TestWithoutDeadArches: x32 leaves the RuntimeDefault profile only where
+// the kernel can not run it; the other architectures stay, in order.
+func TestWithoutDeadArches(t *testing.T) {
+	moby := []string{"amd64", "x86", "x32"}
+	if got := withoutDeadArches(moby, true); !slices.Equal(got, moby) {
+		t.Errorf("kernel with x32: %v, want %v", got, moby)
+	}
+	if got, want := withoutDeadArches(moby, false), []string{"amd64", "x86"}; !slices.Equal(got, want) {
+		t.Errorf("kernel without x32: %v, want %v", got, want)
+	}
+	if got, want := withoutDeadArches([]string{"arm64", "arm"}, false), []string{"arm64", "arm"}; !slices.Equal(got, want) {
+		t.Errorf("arm64: %v, want %v", got, want)
+	}
+}
+
+// TestRuntimeDefaultArches: the RuntimeDefault filter keeps x86_64 and
+// i386 and has x32 exactly when the kernel runs it, which the probe tells
+// as the kernel's build configuration does (where it can be read).
+func TestRuntimeDefaultArches(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the x32 ABI is amd64's")
+	}
+	sc, err := loadSeccomp(nil, capabilities(&ContainerConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"amd64", "x86"} {
+		if !slices.Contains(sc.Architectures, a) {
+			t.Errorf("architectures %v: no %s", sc.Architectures, a)
+		}
+	}
+	if got := slices.Contains(sc.Architectures, "x32"); got != kernelRunsX32() {
+		t.Errorf("architectures %v: x32 %v, but the kernel runs x32: %v", sc.Architectures, got, kernelRunsX32())
+	}
+	config := kernelConfig()
+	if config == nil {
+		t.Log("no kernel configuration to compare the probe with")
+		return
+	}
+	built := bytes.Contains(config, []byte("\nCONFIG_X86_X32_ABI=y\n"))
+	status, _ := os.ReadFile("/proc/self/status")
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	underFilter := !strings.Contains(string(status), "\nSeccomp:\t0\n")
+	if !underFilter && !strings.Contains(string(cmdline), "syscall.x32=") && kernelRunsX32() != built {
+		t.Errorf("the probe says x32 runs: %v; the kernel's configuration has CONFIG_X86_X32_ABI: %v", kernelRunsX32(), built)
+	}
+}
+
+// kernelConfig is the running kernel's build configuration, or nil.
+func kernelConfig() []byte {
+	if f, err := os.Open("/proc/config.gz"); err == nil {
+		defer f.Close()
+		if z, err := gzip.NewReader(f); err == nil {
+			if b, err := io.ReadAll(z); err == nil {
+				return b
+			}
+		}
+	}
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		if c, err := os.ReadFile("/boot/config-" + string(bytes.TrimSpace(rel))); err == nil {
+			return c
+		}
+	}
+	return nil
 }
