@@ -49,6 +49,9 @@ import (
 	"syscall"
 	"time"
 
+	profiles "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/netns"
@@ -309,7 +312,10 @@ func (b *bench) timed(n, warmup int) error {
 	rm := &tcase{name: "podbox rm -f: running one-container pod"}
 	one := add("podbox run: one-container pod (sleep), until exec'd", podboxPod(b.podbox, "one", b.one, rm))
 	rc1 := add("runc run --detach: one container (sleep), until exec'd", func(r int) (time.Duration, error) {
-		return b.runcSingle(fmt.Sprintf("runc-s%d", r+100))
+		return b.runcSingle(fmt.Sprintf("runc-s%d", r+100), false)
+	})
+	rcSec := add("runc run --detach, with podbox's RuntimeDefault seccomp", func(r int) (time.Duration, error) {
+		return b.runcSingle(fmt.Sprintf("runc-sc%d", r+100), true)
 	})
 	three := add("podbox run: 3-container pod (init true, sidecar, app)", podboxPod(b.podbox, "three", b.three, nil))
 	rc3 := add("3x runc run --detach, sequential, joining net/ipc/uts", func(r int) (time.Duration, error) {
@@ -362,6 +368,8 @@ func (b *bench) timed(n, warmup int) error {
 	}
 	fmt.Printf("one-container pod / runc run -d: median %.2fx, p90 %.2fx (target <= 1.0)\n",
 		ratio(one.s.Median(), rc1.s.Median()), ratio(one.s.Quantile(0.9), rc1.s.Quantile(0.9)))
+	fmt.Printf("one-container pod / runc run -d with the same seccomp profile: median %.2fx, p90 %.2fx\n",
+		ratio(one.s.Median(), rcSec.s.Median()), ratio(one.s.Quantile(0.9), rcSec.s.Quantile(0.9)))
 	fmt.Printf("3-container pod / 3x runc run -d: median %.2fx, p90 %.2fx (target <= 1.1); / one runc run -d: median %.2fx\n",
 		ratio(three.s.Median(), rc3.s.Median()), ratio(three.s.Quantile(0.9), rc3.s.Quantile(0.9)), ratio(three.s.Median(), rc1.s.Median()))
 	fmt.Printf("large pod: median %s ms for its containers, %.2fx one runc run -d\n", stats.Ms(large.s.Median()), ratio(large.s.Median(), rc1.s.Median()))
@@ -415,6 +423,12 @@ func (b *bench) podboxRm(name string) (time.Duration, error) {
 // under the bench's parent, and join (kind -> path) replacing the new
 // namespaces of those kinds.
 func (b *bench) writeBundle(id string, join map[string]string) (string, error) {
+	return b.writeBundleWith(id, join, false)
+}
+
+// writeBundleWith is writeBundle, with seccomp the RuntimeDefault profile
+// podbox gives a container (moby's, for the bundle's capabilities).
+func (b *bench) writeBundleWith(id string, join map[string]string, seccomp bool) (string, error) {
 	dir := filepath.Join(b.work, "bundles", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -446,6 +460,19 @@ func (b *bench) writeBundle(id string, join map[string]string) (string, error) {
 		}
 	}
 	linux["namespaces"] = nss
+	if seccomp {
+		var caps []string
+		if c, ok := proc["capabilities"].(map[string]any); ok {
+			for _, v := range c["bounding"].([]any) {
+				caps = append(caps, v.(string))
+			}
+		}
+		prof, err := profiles.GetDefaultProfile(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}})
+		if err != nil {
+			return "", err
+		}
+		linux["seccomp"] = prof
+	}
 	spec["linux"] = linux
 	data, err := json.Marshal(spec)
 	if err != nil {
@@ -486,8 +513,8 @@ func (b *bench) runcDelete(ids ...string) error {
 	return errors.Join(errs...)
 }
 
-func (b *bench) runcSingle(id string) (time.Duration, error) {
-	bundle, err := b.writeBundle(id, nil)
+func (b *bench) runcSingle(id string, seccomp bool) (time.Duration, error) {
+	bundle, err := b.writeBundleWith(id, nil, seccomp)
 	if err != nil {
 		return 0, err
 	}
