@@ -24,7 +24,9 @@
 // libcontainer starts a container by re-executing the current binary as
 // "<self> init" (runc's "runc init"), in which the C constructor of
 // libcontainer's nsenter package joins the namespaces before the Go runtime
-// starts. A program that uses this package therefore must:
+// starts; a detached monitor (RunDetached) is the current binary too,
+// "<self> podbox-monitor POD". A program that uses this package therefore
+// must:
 //
 //   - be built with cgo (CGO_ENABLED=1, the default with a C compiler) and
 //     the build tag seccomp (go build -tags seccomp, with libseccomp-dev
@@ -32,12 +34,20 @@
 //     container gets the RuntimeDefault profile unless it says Unconfined,
 //     and without the tag such a container fails to start with
 //     [ErrNoSeccomp];
-//   - call [Init] first thing in main when os.Args[1] is "init": it never
-//     returns;
+//   - let the re-executed binary be what it is asked to be: this package's
+//     init function calls [Init] when [IsInit] holds, before main runs, so
+//     nothing is to be done; a main that calls it first thing as well, as
+//     podbox's does, says so to its reader;
 //   - link the nsenter and cgroups devices packages. This package imports
 //     both (github.com/opencontainers/runc/libcontainer/nsenter and
 //     github.com/opencontainers/cgroups/devices), so importing sandbox is
-//     enough; they are named here so that nobody removes them.
+//     enough; they are named here so that nobody removes them;
+//   - have podbox's pause program: Options.PauseBinary, or "pause" beside
+//     the executable, in ../libexec/podbox or on PATH. Build it with make
+//     build (bin/pause): on amd64 it must be linked with its assembly entry
+//     (-ldflags=-E=github.com/podbox/podbox/pause.asmentry), or built with
+//     -tags purego. New runs it with -v and refuses one that does not
+//     answer as podbox's pause, with what it said.
 //
 // The process that starts containers becomes a child subreaper (as `runc
 // run` does), because the containers' processes are its grandchildren. It

@@ -11,17 +11,42 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 )
 
+// init runs the hook before the embedder's main, as runc's main package
+// does in its own init: a container's init and a pod's detached monitor
+// are this program re-executed, and must never run the embedder's main.
+// So the hook can not be forgotten; a main that calls Init too is fine.
+func init() {
+	if IsInit() {
+		Init()
+	}
+}
+
+// monitorEnv marks a process that StartMonitor started as a pod's monitor.
+const monitorEnv = "_PODBOX_MONITOR"
+
 // IsInit reports whether this process was started by podbox as something
 // else than the program itself: by libcontainer as a container's init
-// ("<self> init"), or by RunDetached as a pod's detached monitor ("<self>
-// podbox-monitor POD").
+// ("<self> init", with libcontainer's init pipe in its environment), or by
+// RunDetached as a pod's detached monitor ("<self> podbox-monitor POD").
+// A program's own "init" verb is not taken for one.
 func IsInit() bool {
-	return len(os.Args) > 1 && (os.Args[1] == "init" || os.Args[1] == MonitorArg)
+	if len(os.Args) < 2 {
+		return false
+	}
+	switch os.Args[1] {
+	case "init":
+		return os.Getenv("_LIBCONTAINER_INITPIPE") != ""
+	case MonitorArg:
+		return os.Getenv(monitorEnv) == "1"
+	}
+	return false
 }
 
 // Init runs what IsInit says this process is: libcontainer's container
-// init, or a pod's detached monitor (RunMonitor), then exits. Call it
-// first thing in main when IsInit is true; it never returns.
+// init, or a pod's detached monitor (RunMonitor), then exits; it never
+// returns. The package's own init function calls it, before the program's
+// main runs; calling it first thing in main as well, when IsInit is true,
+// is harmless and says what happens:
 //
 //	func main() {
 //		if sandbox.IsInit() {

@@ -923,6 +923,10 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 			ExtraFiles:  held,
 		}
+		if f := openPauseLog(dir); f != nil {
+			cmd.Stderr = f
+			defer f.Close()
+		}
 		if u := st.UserNamespace; u != nil {
 			// Outside the pod's user namespace (a process can not join one
 			// from a threaded one), but as its root's host IDs, never as

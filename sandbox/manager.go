@@ -153,6 +153,9 @@ func New(opts Options) (*Manager, error) {
 		}
 		opts.PauseBinary = p
 	}
+	if err := checkPause(opts.Root, opts.PauseBinary); err != nil {
+		return nil, err
+	}
 	n, err := netns.New(opts.Network)
 	if err != nil {
 		return nil, err
@@ -348,6 +351,11 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	}
 	defer func() {
 		if retErr != nil {
+			// A pause that died says why in its log, which goes with
+			// the pod: keep its word.
+			if st.PausePID != 0 && !alive(st.PausePID, st.PauseStart) {
+				retErr = fmt.Errorf("%w%s", retErr, pauseOutput(dir))
+			}
 			// Undo with a context of its own: the caller's may be cancelled.
 			if err := m.teardown(context.Background(), cfg.ref()); err != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("undo: %w", err))
@@ -516,6 +524,10 @@ func (m *Manager) startPause(dir string, st *PodStatus, held []*os.File) (int, u
 		Args:        []string{pauseArgv0(dir)},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 		ExtraFiles:  held, // the hostPorts' sockets: the pause holds them
+	}
+	if f := openPauseLog(dir); f != nil {
+		cmd.Stderr = f
+		defer f.Close()
 	}
 	if u := st.UserNamespace; u != nil {
 		// The pod's user namespace, made with the others so that it owns

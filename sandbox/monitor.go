@@ -82,6 +82,7 @@ func (m *Manager) StartMonitor(pod string) (*DetachedMonitor, error) {
 	cmd := &exec.Cmd{
 		Path:        bin,
 		Args:        []string{bin, MonitorArg, pod},
+		Env:         append(os.Environ(), monitorEnv+"=1"),
 		ExtraFiles:  []*os.File{cfgR, startedW}, // fds 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -228,6 +229,7 @@ func lastOutput(path string) string {
 // program of its own may serve as Options.MonitorBinary: its main must
 // call Init when IsInit, as every program that starts containers must.
 func RunMonitor() error {
+	os.Unsetenv(monitorEnv) // not for the processes it starts
 	cfgR, startedW := os.NewFile(3, "config"), os.NewFile(4, "started")
 	defer startedW.Close()
 	b, err := io.ReadAll(io.LimitReader(cfgR, 1<<20))

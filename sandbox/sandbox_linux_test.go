@@ -407,10 +407,13 @@ func TestCreateRefusals(t *testing.T) {
 	if st.Phase != PhaseStopped || st.Containers[0].State != StateTerminated {
 		t.Fatalf("after a failed start: %+v", st)
 	}
-	// A pause that cannot start: nothing is left.
-	opts := e.opts
-	opts.PauseBinary = "/nonexistent/pause"
-	m2, _ := New(opts)
+	// A pause that cannot start (gone since New checked it): nothing is
+	// left.
+	m2, err := New(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.opts.PauseBinary = "/nonexistent/pause"
 	_, err = m2.Create(ctx, &PodConfig{Name: "nopause", Containers: []ContainerConfig{e.container("c", "true")}})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/pause") {
 		t.Fatalf("create with a missing pause: %v", err)
