@@ -20,12 +20,13 @@ var ErrNoIDMap = errors.New("no idmapped mounts of this filesystem (ext4 and xfs
 // idmapClone returns a detached copy of the mount tree at path (not
 // recursive), idmapped through the user namespace userns (an open
 // /proc/PID/ns/user or a pinned one). The caller closes it.
-func idmapClone(path string, userns *os.File) (int, error) {
+// Other MOUNT_ATTR_ flags in attrs (read-only...) are set with it.
+func idmapClone(path string, userns *os.File, attrs uint64) (int, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return -1, &Error{Op: "open_tree", Mount: Mount{Type: "bind", Source: path}, Err: err}
 	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | attrs, Userns_fd: uint64(userns.Fd())}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
@@ -42,7 +43,7 @@ func idmapClone(path string, userns *os.File) (int, error) {
 // userns: nil, or an error wrapping ErrNoIDMap that names the filesystem and
 // the kernel. It changes nothing: the trial mount is never attached.
 func CheckIDMap(path string, userns *os.File) error {
-	fd, err := idmapClone(path, userns)
+	fd, err := idmapClone(path, userns, 0)
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,11 @@ func CheckIDMap(path string, userns *os.File) error {
 //
 // Equivalent to: mount --bind -o X-mount.idmap=/proc/PID/ns/user SOURCE TARGET
 func IDMappedBind(source, target string, userns *os.File) error {
-	fd, err := idmapClone(source, userns)
+	return idmappedBind(source, target, userns, 0)
+}
+
+func idmappedBind(source, target string, userns *os.File, attrs uint64) error {
+	fd, err := idmapClone(source, userns, attrs)
 	if err != nil {
 		return err
 	}
@@ -177,4 +182,36 @@ func kernelRelease() string {
 		return "unknown"
 	}
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// MountImageVolumeIDMapped is MountImageVolume for a pod of the user
+// namespace userns: its layers are seen through idmapped mounts (an
+// overlay can not be idmapped itself: the overlay is made over idmapped
+// layers, taken away once it holds them). Read-only, nosuid and nodev.
+func MountImageVolumeIDMapped(layers []string, target string, userns *os.File) (retErr error) {
+	if err := checkImageLayers(layers, target); err != nil {
+		return err
+	}
+	const ro = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	if len(layers) == 1 {
+		if err := idmappedBind(layers[0], target, userns, ro); err != nil {
+			return fmt.Errorf("image volume: %w", err)
+		}
+		return nil
+	}
+	// Beside target: a volume's name has no '.'.
+	idmapDir := target + ".idmap"
+	defer func() {
+		if err := removeIDMapped(idmapDir); err != nil && retErr == nil {
+			retErr = fmt.Errorf("image volume: %w", err)
+		}
+	}()
+	mapped := make([]string, len(layers))
+	for i, l := range layers {
+		mapped[i] = filepath.Join(idmapDir, strconv.Itoa(i))
+		if err := idmappedBind(l, mapped[i], userns, 0); err != nil {
+			return fmt.Errorf("image volume: layer %q: %w", l, err)
+		}
+	}
+	return mountImageOverlay(mapped, target)
 }

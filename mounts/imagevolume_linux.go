@@ -25,24 +25,14 @@ func ImageVolumePath(podDir, name string) string {
 // Equivalent to: `mount -t overlay overlay -o ro,nosuid,nodev,lowerdir=L1:L2 TARGET`,
 // or `mount --bind L1 TARGET && mount -o remount,bind,ro,nosuid,nodev TARGET`.
 func MountImageVolume(layers []string, target string) error {
-	if len(layers) == 0 {
-		return fmt.Errorf("image volume %s: the image has no layers", target)
-	}
-	for _, l := range layers {
-		if !filepath.IsAbs(l) || strings.ContainsAny(l, ":,") {
-			return fmt.Errorf("image volume %s: layer %q is not an absolute path without ':' or ','", target, l)
-		}
+	if err := checkImageLayers(layers, target); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return fmt.Errorf("image volume: %w", err)
 	}
 	if len(layers) > 1 {
-		m := Mount{Type: "overlay", Source: "overlay", Target: target,
-			Options: []string{"ro", "nosuid", "nodev", "lowerdir=" + strings.Join(layers, ":")}}
-		if err := m.Mount(); err != nil {
-			return fmt.Errorf("image volume: %w", err)
-		}
-		return nil
+		return mountImageOverlay(layers, target)
 	}
 	if err := unix.Mount(layers[0], target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("image volume: %w", &Error{Op: "mount", Mount: Mount{Source: layers[0], Target: target, Options: []string{"bind"}}, Err: err})
@@ -51,6 +41,30 @@ func MountImageVolume(layers []string, target string) error {
 	if err := unix.Mount("", target, "", flags, ""); err != nil {
 		Unmount(target)
 		return fmt.Errorf("image volume: %w", &Error{Op: "remount", Mount: Mount{Target: target, Options: []string{"bind", "ro", "nosuid", "nodev"}}, Err: err})
+	}
+	return nil
+}
+
+// checkImageLayers refuses an image volume without layers, or with one
+// that the overlay's options could not name.
+func checkImageLayers(layers []string, target string) error {
+	if len(layers) == 0 {
+		return fmt.Errorf("image volume %s: the image has no layers", target)
+	}
+	for _, l := range layers {
+		if !filepath.IsAbs(l) || strings.ContainsAny(l, ":,") {
+			return fmt.Errorf("image volume %s: layer %q is not an absolute path without ':' or ','", target, l)
+		}
+	}
+	return nil
+}
+
+// mountImageOverlay mounts the read-only overlay of layers at target.
+func mountImageOverlay(layers []string, target string) error {
+	m := Mount{Type: "overlay", Source: "overlay", Target: target,
+		Options: []string{"ro", "nosuid", "nodev", "lowerdir=" + strings.Join(layers, ":")}}
+	if err := m.Mount(); err != nil {
+		return fmt.Errorf("image volume: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/mounts"
@@ -34,7 +35,7 @@ func (m *Manager) claimAndImageVolumes(dir string, st *PodStatus, paths map[stri
 			paths[v.Name] = vol.Mountpoint
 		case v.Image != nil:
 			p := mounts.ImageVolumePath(dir, v.Name)
-			if err := mounts.MountImageVolume(v.Image.Layers, p); err != nil {
+			if err := m.mountImageVolume(st, v.Image.Layers, p); err != nil {
 				return fmt.Errorf("volume %q: image %q: %w", v.Name, v.Image.Reference, err)
 			}
 			paths[v.Name] = p
@@ -96,4 +97,18 @@ func pullImageVolumes(cfg *PodConfig, pull func(field, ref, policy string) error
 		errs = append(errs, pull(fmt.Sprintf("spec.volumes[%d].image.reference (%s)", i, v.Name), v.Image.Reference, v.Image.PullPolicy))
 	}
 	return errors.Join(errs...)
+}
+
+// mountImageVolume mounts an image volume's layers at p: idmapped through
+// the pod's user namespace when it has one.
+func (m *Manager) mountImageVolume(st *PodStatus, layers []string, p string) error {
+	if st.UserNamespace == nil {
+		return mounts.MountImageVolume(layers, p)
+	}
+	u, err := os.Open(st.Namespaces["user"])
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	return mounts.MountImageVolumeIDMapped(layers, p, u)
 }

@@ -169,7 +169,7 @@ func checkIDMapped(st *PodStatus) error {
 		}
 	}
 	for _, v := range st.Config.Volumes {
-		if v.HostPath != nil {
+		if !idmappedAtStart(v) {
 			continue
 		}
 		p := st.VolumePaths[v.Name]
@@ -224,3 +224,9 @@ func searchable(dir string) error {
 		}
 	}
 }
+
+// idmappedAtStart says whether a volume of a pod with a user namespace is
+// idmapped when a container mounts it: all but a hostPath (bound as it is)
+// and an image volume (idmapped already, layer by layer, when the pod is
+// made: MountImageVolumeIDMapped).
+func idmappedAtStart(v Volume) bool { return v.HostPath == nil && v.Image == nil }

@@ -20,7 +20,18 @@ import (
 // emptyDir mounted in one container that sleeps.
 func (e *testEnv) usernsPod(name, hostDir string) *PodConfig {
 	c := e.container("c", "sleep", "3600")
-	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/host"}, {Name: "scratch", Target: "/scratch"}}
+	c.VolumeMounts = []VolumeMount{{Name: "host", Target: "/host"}, {Name: "scratch", Target: "/scratch"}, {Name: "img", Target: "/img"}}
+	// An image volume of two layers (a read-only overlay of them), on the
+	// image's filesystem.
+	layers := []string{filepath.Join(e.opts.Root, "test-layers", "top"), filepath.Join(e.opts.Root, "test-layers", "bottom")}
+	for i, l := range layers {
+		if err := os.MkdirAll(l, 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(l, strconv.Itoa(i)), []byte("layer"+strconv.Itoa(i)), 0o600); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 	return &PodConfig{Name: name, UserNamespace: true, Containers: []ContainerConfig{c},
 		// Set by podbox, as the host's root, in namespaces the pod's
 		// user namespace owns.
@@ -28,6 +39,7 @@ func (e *testEnv) usernsPod(name, hostDir string) *PodConfig {
 		Volumes: []Volume{
 			{Name: "host", HostPath: &HostPathVolume{Path: hostDir}},
 			{Name: "scratch", EmptyDir: &EmptyDirVolume{}},
+			{Name: "img", Image: &ImageVolume{Reference: "local/layers", Layers: layers}},
 		}}
 }
 
@@ -149,6 +161,11 @@ func TestUserNamespace(t *testing.T) {
 	out, code = e.exec("uns", "c", "sh", "-c", "stat -c %u:%g / /bin/sh /etc /scratch && touch /etc/new /scratch/new && echo x >> /etc/passwd")
 	if code != 0 || strings.Fields(out)[0] != "0:0" || strings.Count(out, "0:0") != 4 {
 		t.Errorf("owners of /, /bin/sh, /etc and the emptyDir inside: exit %d, %q; want 0:0 each and writable", code, out)
+	}
+	// The image volume's layers are idmapped too: their 0600 files are
+	// root's inside, and readable.
+	if out, code := e.exec("uns", "c", "sh", "-c", "stat -c %u:%g /img/0 /img/1 && cat /img/0 /img/1"); code != 0 || out != "0:0\n0:0\nlayer0layer1" {
+		t.Errorf("the image volume inside: exit %d, %q; want its files root's and readable", code, out)
 	}
 	fi, err := os.Stat(filepath.Join(st.VolumePaths["scratch"], "new"))
 	if err != nil {

@@ -142,7 +142,7 @@ func volumeMounts(dir string, st *PodStatus, cfg *ContainerConfig) ([]*configs.M
 			Source: src, Destination: vm.Target, Device: "bind",
 			Flags: b.Flags, PropagationFlags: b.PropagationFlags, RecAttr: b.RecAttr,
 		}
-		if st.UserNamespace != nil && st.Config.volume(vm.Name).HostPath == nil {
+		if st.UserNamespace != nil && idmappedAtStart(st.Config.volume(vm.Name)) {
 			// Seen through the pod's user namespace: what is root's on
 			// disk is the pod's root's (checked at Create: checkIDMapped).
 			// A hostPath is bound as it is: what the pod writes there is
