@@ -2,10 +2,13 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
 
 	occg "github.com/opencontainers/cgroups"
 	fs1 "github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
+
+	"github.com/podbox/podbox/errdefs"
 )
 
 // Stats are one cgroup's usage counters, as the kubelet's summary API and
@@ -154,6 +157,41 @@ func (p *Pod) Update(l Limits) error {
 	l.Resources(r)
 	if err := m.Set(r); err != nil {
 		return fmt.Errorf("update pod cgroup %q: %w", p.path, err)
+	}
+	return nil
+}
+
+// RemoveParent removes the cgroup at path (a cgroup parent such as
+// "/podbox") in every v1 hierarchy or in v2, only when it holds no cgroup
+// and no process: a parent that another podbox (another state root) still
+// uses is left as it is, with an error that says so. Removing one that is
+// not there is not an error.
+//
+// Equivalent to: rmdir /sys/fs/cgroup/*/podbox
+func RemoveParent(path string) error {
+	if err := checkPath(path); err != nil {
+		return fmt.Errorf("remove cgroup parent %q: %w", path, err)
+	}
+	m, err := managerOf(path)
+	if err != nil {
+		return fmt.Errorf("remove cgroup parent %q: %w", path, err)
+	}
+	paths := m.GetPaths()
+	for _, dir := range paths {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue // not in this hierarchy
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				return fmt.Errorf("remove cgroup parent %q: it holds cgroup %q: %w", path, e.Name(), errdefs.ErrFailedPrecondition)
+			}
+		}
+	}
+	for _, dir := range paths {
+		if err := os.Remove(dir); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove cgroup parent %q: %w", path, err)
+		}
 	}
 	return nil
 }

@@ -51,5 +51,37 @@
 //
 // The process that starts containers becomes a child subreaper (as `runc
 // run` does), because the containers' processes are its grandchildren. It
-// must run as root. See the package example.
+// must run as root. Being a subreaper is process-wide: orphans of the
+// program's own children come to it too; [Reap] collects those that
+// nobody waits for.
+//
+// # Starting
+//
+// A pod is a [PodConfig] (spec.Parse makes one from a v1.Pod manifest),
+// made by [Manager.Create] and run by a lifecycle: in this process with
+// [Manager.Run] (blocking) or [Manager.Start] (in the background), or in a
+// detached monitor that outlives this process with [Manager.RunDetached].
+// Whoever runs it, the pod has one lifecycle: [Manager.Stop] and
+// [Manager.Remove] from any process ask it to stop. After a restart,
+// [Manager.Recover] takes on the pods whose in-process lifecycle died with
+// the previous process (those of detached monitors run on).
+//
+//	m, err := sandbox.New(sandbox.Options{Images: store}) // defaults: /run/podbox, /podbox, podbox0
+//	_, err = m.Create(ctx, cfg)
+//	ref := sandbox.PodRef(cfg.Namespace, cfg.Name) // "NAMESPACE/NAME"; every method takes it
+//	err = m.RunDetached(ctx, ref, sandbox.RunOptions{})
+//	err = m.WaitStarted(ctx, ref, nil)
+//	events, err := m.Events(ctx)      // starts, exits (code, reason), phases, removals
+//	logs, err := m.Logs(ctx, ref, "app", sandbox.LogOptions{Follow: true})
+//	code, err := m.Exec(ctx, ref, "app", &sandbox.ExecProcess{Args: []string{"ls"}, Stdout: os.Stdout})
+//	stats, err := m.Stats(ctx, ref)   // CPU, memory, pids of the pod and each container
+//	err = m.Update(ctx, ref, "app", sandbox.Resources{MemoryLimit: &limit})
+//	err = m.Stop(ctx, ref, -1)        // the pod's grace period
+//	err = m.Remove(ctx, ref, false)
+//
+// Errors match the classes of package errdefs with errors.Is (a pod that
+// does not exist is errdefs.ErrNotFound, one that runs when it should not
+// errdefs.ErrFailedPrecondition, ...), whichever package they come from.
+// examples/embed in podbox's repository is a whole program, with its own
+// go.mod.
 package sandbox

@@ -41,9 +41,15 @@ type Options struct {
 	// the running executable, else <exe dir>/../libexec/podbox/pause (where
 	// make install puts it), else "podbox-pause" or "pause" on PATH.
 	PauseBinary string
-	// Network is the pod network: bridge, subnet, veth prefix, nftables
-	// table; its StateDir (the leases) defaults to the node's, shared by
-	// every podbox using the bridge: netns.NetworksDir/<bridge>.
+	// Network is the pod network, each field defaulting to podbox's:
+	// Bridge (podbox0), the bridge carrying the gateway; Subnet
+	// (10.87.0.0/16), the pods' IPv4 subnet, refused when it overlaps a
+	// route of the host; VethPrefix (pbx), the start of the pods' host
+	// veth names; Table (podbox), the nftables table of masquerade,
+	// hostPorts and anti-spoofing rules; StateDir, the leases, shared by
+	// every podbox using the bridge (netns.NetworksDir/<bridge>); MTU (0:
+	// the kernel's). The network is made on first use and kept
+	// (RemoveNetwork, Uninstall).
 	Network netns.Config
 	// AllocatableMemory is the memory pods may be admitted against; 0
 	// means MemTotal minus a reserve (cgroups.DefaultAllocatable).
