@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -81,7 +82,20 @@ var (
 		"StatefulSet": {"template": leaf, "selector": leaf, "replicas": ignoredUnless(float64(1)),
 			"serviceName": ignored, "podManagementPolicy": ignored, "updateStrategy": ignored,
 			"revisionHistoryLimit": ignored, "minReadySeconds": ignored, "ordinals": ignored,
-			"persistentVolumeClaimRetentionPolicy": ignored},
+			"persistentVolumeClaimRetentionPolicy": ignored,
+			// Each template is a claim of the pod's, "<name>-<set>-0" as
+			// the StatefulSet controller names them: a named local volume.
+			// What a provisioner would act on is ignored.
+			"volumeClaimTemplates": list(obj(fields{
+				"metadata": obj(fields{"name": leaf, "labels": ignored, "annotations": ignored}),
+				"spec": obj(fields{
+					"accessModes": ignored, "resources": ignored, "storageClassName": ignored,
+					"selector": ignored, "volumeAttributesClassName": ignored,
+					"volumeMode": onlyValue("Filesystem"),
+				}),
+				"status": leaf,
+			})),
+		},
 		"DaemonSet": {"template": leaf, "selector": leaf, "updateStrategy": ignored,
 			"minReadySeconds": ignored, "revisionHistoryLimit": ignored},
 		"Job": jobSpec,
@@ -104,6 +118,7 @@ type workload struct {
 	tmplField             string // "spec.template" or "spec.jobTemplate.spec.template"
 	job                   *batchv1.JobSpec
 	jobName               string
+	claims                []string // a StatefulSet's volumeClaimTemplates' names
 }
 
 // decodeWorkload decodes a workload strictly and checks its own fields
@@ -123,6 +138,9 @@ func decodeWorkload(kind string, j []byte) (*workload, []error) {
 		meta, w.selector, w.template = &d.ObjectMeta, d.Spec.Selector, &d.Spec.Template
 	case *appsv1.StatefulSet:
 		meta, w.selector, w.template = &d.ObjectMeta, d.Spec.Selector, &d.Spec.Template
+		for _, t := range d.Spec.VolumeClaimTemplates {
+			w.claims = append(w.claims, t.Name)
+		}
 	case *appsv1.DaemonSet:
 		meta, w.selector, w.template = &d.ObjectMeta, d.Spec.Selector, &d.Spec.Template
 	case *batchv1.Job:
@@ -181,6 +199,21 @@ func (w *workload) check() []error {
 	case w.job == nil && rp != "" && rp != v1.RestartPolicyAlways:
 		errs = append(errs, invalid(tf+".spec.restartPolicy", "%q: a %s's pod takes only Always", rp, w.kind))
 	}
+	// The claims that are good become volumes of the pod (the others are
+	// said here, once).
+	claims := w.claims
+	w.claims = nil
+	for i, c := range claims {
+		f := fmt.Sprintf("spec.volumeClaimTemplates[%d].metadata.name", i)
+		switch {
+		case nameError(f, c) != nil:
+			errs = append(errs, nameError(f, c))
+		case slices.ContainsFunc(w.template.Spec.Volumes, func(v v1.Volume) bool { return v.Name == c }):
+			errs = append(errs, invalid(f, "%q is also a volume of the template", c))
+		default:
+			w.claims = append(w.claims, c)
+		}
+	}
 	if j := w.job; j != nil {
 		if j.BackoffLimit != nil && *j.BackoffLimit < 0 {
 			errs = append(errs, invalid("spec.backoffLimit", "%d is negative", *j.BackoffLimit))
@@ -221,12 +254,21 @@ func (w *workload) pod() *v1.Pod {
 	case "StatefulSet":
 		p.Labels["statefulset.kubernetes.io/pod-name"] = p.Name
 		p.Labels["apps.kubernetes.io/pod-index"] = "0"
+		for _, c := range w.claims {
+			p.Spec.Volumes = append(p.Spec.Volumes, v1.Volume{Name: c, VolumeSource: v1.VolumeSource{
+				PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: w.claimName(c)},
+			}})
+		}
 	}
 	if p.Spec.RestartPolicy == "" && w.job == nil {
 		p.Spec.RestartPolicy = v1.RestartPolicyAlways
 	}
 	return p
 }
+
+// claimName is the claim of a StatefulSet's volumeClaimTemplate for its
+// one pod, as its controller names it: "<template>-<set>-0".
+func (w *workload) claimName(template string) string { return template + "-" + w.name + "-0" }
 
 // owner is the pod's ownerReference, as podbox get pod shows it.
 func (w *workload) owner() metav1.OwnerReference {

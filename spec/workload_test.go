@@ -155,6 +155,16 @@ spec:
 		t.Fatal(err)
 	}
 	equal(t, "sts labels", c.Labels, map[string]string{"app": "db", "statefulset.kubernetes.io/pod-name": "db-pod", "apps.kubernetes.io/pod-index": "0"})
+	// volumeClaimTemplates: claims named as the controller names them.
+	res, err = ParseWith([]byte(strings.Replace(sts, "  serviceName: db\n", "  serviceName: db\n  volumeClaimTemplates:\n  - metadata: {name: www}\n    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n", 1)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols := res.Pods[0].Volumes
+	if len(vols) != 1 || vols[0].Name != "www" || vols[0].PersistentVolumeClaim == nil || vols[0].PersistentVolumeClaim.ClaimName != "www-db-0" {
+		t.Errorf("volumes = %+v", vols)
+	}
+	equal(t, "sts warning", res.Warnings, []string{`StatefulSet "db" (pod "db-pod"): podbox does not act on spec.serviceName, spec.volumeClaimTemplates[0].spec.accessModes, spec.volumeClaimTemplates[0].spec.resources (they only matter to a cluster)`})
 	for _, kind := range []string{"ReplicaSet", "DaemonSet"} {
 		if _, err := Parse([]byte(strings.Replace(strings.Replace(deployment, "Deployment", kind, 1), "  strategy: {type: RollingUpdate}\n", "", 1))); err != nil && kind == "ReplicaSet" {
 			t.Errorf("%s: %v", kind, err)
@@ -181,8 +191,10 @@ func TestWorkloadRefusals(t *testing.T) {
 		{"job restartPolicy", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  backoffLimit: -1\n  suspend: true\n  podFailurePolicy: {rules: []}\n  template:\n    spec: {containers: [{name: c, image: busybox}]}\n",
 			[]string{`spec.suspend: not supported by podbox (only false is accepted)`,
 				`spec.template.spec.restartPolicy: "": a Job's pod takes OnFailure or Never`, "spec.backoffLimit: -1 is negative"}},
-		{"volume claim templates", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  selector: {matchLabels: {a: b}}\n  volumeClaimTemplates: [{metadata: {name: data}}]\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: busybox}]}\n",
-			[]string{"spec.volumeClaimTemplates: not supported by podbox"}},
+		{"volume claim templates", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  selector: {matchLabels: {a: b}}\n  volumeClaimTemplates: [{metadata: {name: data}, spec: {volumeMode: Block}}, {metadata: {name: Bad}}]\n  template:\n    metadata: {labels: {a: b}}\n    spec: {volumes: [{name: data, emptyDir: {}}], containers: [{name: c, image: busybox}]}\n",
+			[]string{"spec.volumeClaimTemplates[0].spec.volumeMode: not supported by podbox (only Filesystem is accepted)",
+				`spec.volumeClaimTemplates[1].metadata.name: "Bad" is not a DNS-1123 label`,
+				`spec.volumeClaimTemplates[0].metadata.name: "data" is also a volume of the template`}},
 		{"long name", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: " + strings.Repeat("a", 61) + "}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}\n",
 			[]string{`metadata.name: "` + strings.Repeat("a", 61) + `" names the pod "` + strings.Repeat("a", 61) + `-pod", which is longer than 63 characters`}},
 	}
