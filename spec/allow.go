@@ -137,7 +137,7 @@ var allowed = obj(fields{
 	// are set by whoever stores the pod (kubectl, podbox get -o yaml); they
 	// are read-only output and ignored, so that such output loads again.
 	"metadata": obj(with(leaves("name", "namespace", "labels", "annotations",
-		"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields"), fields{
+		"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields", "generateName"), fields{
 		// What owns the pod in a cluster (podbox get pod names the
 		// workload a pod was made of there): for garbage collection.
 		"ownerReferences": ignored,

@@ -436,6 +436,7 @@ func parseDocument(j []byte, objs objects) (*sandbox.PodConfig, []error, error) 
 // fields that only matter to a cluster.
 func parsePod(p *v1.Pod, objs objects) (*sandbox.PodConfig, []error, []error) {
 	var errs, ignored []error
+	named(&p.ObjectMeta)
 	// Strict errors leave the rest decoded: check it too, so that every
 	// problem shows at once.
 	for _, e := range checkAllowed(p) {

@@ -437,10 +437,10 @@ func TestRefusals(t *testing.T) {
 			want: []string{"spec.hostPID: not supported by podbox"}},
 		{name: "metadata", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
-				p.GenerateName = "p-"
+				p.GenerateName = "p-" // beside a name: ignored, as the API server does
 				p.Finalizers = []string{"x"}
 			},
-			want: []string{"metadata.finalizers: not supported by podbox", "metadata.generateName: not supported by podbox"}},
+			want: []string{"metadata.finalizers: not supported by podbox"}},
 		{name: "security context", is: ErrUnsupported,
 			mut: func(p *v1.Pod) {
 				p.Spec.SecurityContext = &v1.PodSecurityContext{FSGroup: ptr(int64(2)), RunAsNonRoot: ptr(true),

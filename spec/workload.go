@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -46,8 +47,8 @@ var newWorkload = map[string]func() any{
 // WorkloadPodSuffix is what a workload's name gets to name its pod.
 const WorkloadPodSuffix = "-pod"
 
-var workloadMeta = obj(leaves("name", "namespace", "labels", "annotations",
-	"creationTimestamp", "uid", "resourceVersion", "generation"))
+var workloadMeta = obj(leaves("name", "generateName", "namespace", "labels", "annotations",
+	"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields"))
 
 // What a workload's spec says besides its template: the selector (checked
 // against the template's labels), a Job's backoffLimit and
@@ -159,6 +160,7 @@ func decodeWorkload(kind string, j []byte) (*workload, []error) {
 	allowed := obj(fields{"apiVersion": leaf, "kind": leaf, "metadata": workloadMeta,
 		"spec": obj(workloadSpecs[kind]), "status": leaf})
 	walk("", m, allowed, &errs)
+	named(meta)
 	w.name, w.namespace, w.uid = meta.Name, meta.Namespace, string(meta.UID)
 	w.jobName = w.name
 	if err := nameError("metadata.name", w.name); err != nil {
@@ -297,4 +299,22 @@ func (w *workload) backoffLimit() int32 {
 		return *w.job.BackoffLimit
 	}
 	return 6
+}
+
+// named gives an object that has only a generateName its name, as the API
+// server does: the prefix (at most 58 characters) and 5 random ones.
+func named(meta *metav1.ObjectMeta) {
+	if meta.Name != "" || meta.GenerateName == "" {
+		return
+	}
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // the API server's
+	prefix := meta.GenerateName
+	if len(prefix) > 58 {
+		prefix = prefix[:58]
+	}
+	b := []byte(prefix)
+	for range 5 {
+		b = append(b, alphabet[rand.IntN(len(alphabet))])
+	}
+	meta.Name = string(b)
 }

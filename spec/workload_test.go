@@ -245,3 +245,25 @@ items:
 		t.Errorf("a pod made twice: %v", err)
 	}
 }
+
+// generateName, as the API server: a name of the prefix and 5 random
+// characters, for a pod or a workload.
+func TestGenerateName(t *testing.T) {
+	for _, tc := range []struct{ doc, prefix, suffix string }{
+		{"apiVersion: v1\nkind: Pod\nmetadata: {generateName: hello-}\nspec: {containers: [{name: c, image: busybox}]}\n", "hello-", ""},
+		{"apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: pi-}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n", "pi-", "-pod"},
+		{"apiVersion: v1\nkind: Pod\nmetadata: {generateName: " + strings.Repeat("a", 70) + "}\nspec: {containers: [{name: c, image: busybox}]}\n", strings.Repeat("a", 58), ""},
+	} {
+		c, err := Parse([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.doc, err)
+		}
+		rest := strings.TrimSuffix(strings.TrimPrefix(c.Name, tc.prefix), tc.suffix)
+		if !strings.HasPrefix(c.Name, tc.prefix) || !strings.HasSuffix(c.Name, tc.suffix) || len(rest) != 5 {
+			t.Errorf("name %q: want %q, 5 characters, %q", c.Name, tc.prefix, tc.suffix)
+		}
+	}
+	if _, err := Parse([]byte("apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: c, image: busybox}]}\n")); err == nil || !strings.Contains(err.Error(), "metadata.name: name is required") {
+		t.Errorf("no name: %v", err)
+	}
+}
