@@ -355,3 +355,22 @@ spec:
 		t.Errorf("logs = %q", out)
 	}
 }
+
+// generateName: podbox run prints the name it made, and the pod is found
+// by it.
+func TestGenerateName(t *testing.T) {
+	t.Parallel()
+	e := newEnvWithBusybox(t)
+	m := manifest(t, "gen.yaml", `apiVersion: v1
+kind: Pod
+metadata: {generateName: hello-}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [echo, hi]}]
+`)
+	name := strings.TrimSpace(mustPodbox(t, e, "run", m))
+	if !strings.HasPrefix(name, "hello-") || len(name) != len("hello-")+5 {
+		t.Fatalf("podbox run printed %q, want hello-XXXXX", name)
+	}
+	waitPhase(t, e, name, v1.PodSucceeded, 20*time.Second)
+}
