@@ -36,6 +36,12 @@ func processStart(pid int) (uint64, error) {
 	return strconv.ParseUint(fields[19], 10, 64)
 }
 
+// zombieStat reports whether b, a /proc/PID/stat, is a zombie's.
+func zombieStat(b []byte) bool {
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
+}
+
 // alive reports whether pid is still the process that started at start
 // ticks, and not a zombie.
 func alive(pid int, start uint64) bool {
@@ -46,7 +52,7 @@ func alive(pid int, start uint64) bool {
 	if err != nil {
 		return false
 	}
-	if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
+	if zombieStat(b) {
 		return false
 	}
 	got, err := processStart(pid)

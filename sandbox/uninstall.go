@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -132,12 +131,6 @@ func zombieChildren() []int {
 }
 
 func isZombie(pid int) bool {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	b, _ := bufio.NewReader(f).ReadString('\n')
-	i := strings.LastIndexByte(b, ')')
-	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && zombieStat(b)
 }
