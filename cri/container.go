@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/podbox/podbox/sandbox"
@@ -76,7 +77,18 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		cfg.LogPath = filepath.Join(p.meta.LogDirectory, c.LogPath)
 		meta.LogPath = cfg.LogPath
 	}
+	meta.Mounts = nil
 	for _, m := range c.Mounts {
+		if ref := m.GetImage().GetImage(); ref != "" {
+			bm, status, err := s.imageMount(m)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Mounts = append(cfg.Mounts, *bm)
+			meta.Mounts = append(meta.Mounts, status)
+			continue
+		}
+		meta.Mounts = append(meta.Mounts, m)
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return nil, invalid("container config: a mount needs host_path and container_path")
 		}
@@ -99,6 +111,28 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	}
 	s.events.containerID(meta.ID, p.meta.ID, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	return &runtimeapi.CreateContainerResponse{ContainerId: meta.ID}, nil
+}
+
+// imageMount maps an image volume (a mount of an image's content): it
+// must be read-only and its image in the store; its status names the
+// image's ID as image_ref, as PullImage answered it.
+func (s *Server) imageMount(m *runtimeapi.Mount) (*sandbox.BindMount, *runtimeapi.Mount, error) {
+	if m.ContainerPath == "" {
+		return nil, nil, invalid("container config: an image mount needs container_path")
+	}
+	if !m.Readonly {
+		return nil, nil, invalid("container config: image mount at %s: image volumes are read-only (readonly: true)", m.ContainerPath)
+	}
+	img, err := s.lookupImage(m.Image.Image)
+	if err != nil {
+		return nil, nil, grpcError(err)
+	}
+	if img == nil {
+		return nil, nil, notFound("image mount at %s: image %q not found", m.ContainerPath, m.Image.Image)
+	}
+	st := proto.Clone(m).(*runtimeapi.Mount)
+	st.Image.ImageRef = img.ID
+	return &sandbox.BindMount{Target: m.ContainerPath, ReadOnly: true, Image: img.Name, SubPath: m.ImageSubPath}, st, nil
 }
 
 // propagation maps the CRI's mount propagation onto podbox's.

@@ -444,6 +444,14 @@ type BindMount struct {
 	// recursiveReadOnly); it needs ReadOnly and propagation None, and a
 	// kernel with mount_setattr(2).
 	RecursiveReadOnly bool `json:"recursiveReadOnly,omitempty"`
+	// Image, set instead of Source, mounts the content of an image of the
+	// store read-only (the CRI's image volumes, Kubernetes' image volume
+	// source): AddContainer resolves it into ImageLayers (its layer
+	// directories, topmost first) and leases it with the container.
+	// SubPath is a directory inside the image to mount instead of its root.
+	Image       string   `json:"image,omitempty"`
+	ImageLayers []string `json:"imageLayers,omitempty"`
+	SubPath     string   `json:"subPath,omitempty"`
 }
 
 // DefaultGracePeriod is Kubernetes' default terminationGracePeriodSeconds.
@@ -731,7 +739,22 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, ini
 		if _, err := mounts.VolumeBind(m.ReadOnly, m.RecursiveReadOnly, m.Propagation); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", mf, err))
 		}
-		if !path.IsAbs(m.Source) {
+		switch {
+		case m.Image != "" || len(m.ImageLayers) > 0:
+			if m.Source != "" {
+				errs = append(errs, fmt.Errorf("%s: an image mount has no source", mf))
+			}
+			if !m.ReadOnly {
+				errs = append(errs, fmt.Errorf("%s.readOnly: an image mount is read-only", mf))
+			}
+			for k, l := range m.ImageLayers {
+				if !path.IsAbs(l) || strings.ContainsAny(l, ":,") {
+					errs = append(errs, fmt.Errorf("%s.imageLayers[%d]: %q is not an absolute path without ':' or ','", mf, k, l))
+				}
+			}
+		case m.SubPath != "":
+			errs = append(errs, fmt.Errorf("%s.subPath: only image mounts have one", mf))
+		case !path.IsAbs(m.Source):
 			errs = append(errs, fmt.Errorf("%s.source: %q is not an absolute path", mf, m.Source))
 		}
 		if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {

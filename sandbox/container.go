@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +74,51 @@ func removeInstance(dir string, st *PodStatus, name string) error {
 			return err
 		}
 	}
+	if err := mounts.UnmountUnder(imageMountsDir(dir, name)); err != nil {
+		return err
+	}
 	return mounts.RemoveOverlay(containerDir(dir, name))
+}
+
+// imageMountsDir is where a container's image mounts are mounted on the
+// host, one directory each, before they are bound into it.
+func imageMountsDir(dir, name string) string {
+	return filepath.Join(containerDir(dir, name), "image-mounts")
+}
+
+// mountImages mounts the container's image mounts (BindMount.ImageLayers)
+// under imageMountsDir and returns its config with their Source set to
+// them (or to their SubPath inside, which must exist: an image is never
+// written). removeInstance unmounts them.
+func mountImages(dir string, cfg *ContainerConfig) (*ContainerConfig, error) {
+	has := false
+	for _, m := range cfg.Mounts {
+		has = has || len(m.ImageLayers) > 0
+	}
+	if !has {
+		return cfg, nil
+	}
+	c := *cfg
+	c.Mounts = slices.Clone(cfg.Mounts)
+	for i := range c.Mounts {
+		m := &c.Mounts[i]
+		if len(m.ImageLayers) == 0 {
+			continue
+		}
+		target := filepath.Join(imageMountsDir(dir, cfg.Name), strconv.Itoa(i))
+		if err := mounts.MountImageVolume(m.ImageLayers, target); err != nil {
+			return nil, fmt.Errorf("image mount %s: %w", m.Target, err)
+		}
+		m.Source = target
+		if m.SubPath != "" {
+			p, err := mounts.ResolveSubPath(target, m.SubPath)
+			if err != nil {
+				return nil, fmt.Errorf("image mount %s: %w", m.Target, err)
+			}
+			m.Source = p
+		}
+	}
+	return &c, nil
 }
 
 // startInstance mounts a container's root, creates it through libcontainer
@@ -116,6 +162,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		if _, err := os.Stat(podFile(dir, target)); err == nil {
 			files[target] = podFile(dir, target)
 		}
+	}
+	if cfg, err = mountImages(dir, cfg); err != nil {
+		return nil, err
 	}
 	vols, err := volumeMounts(dir, st, cfg)
 	if err != nil {

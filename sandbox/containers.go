@@ -15,7 +15,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/mounts"
 )
 
@@ -130,19 +133,60 @@ func (m *Manager) AddContainer(ctx context.Context, pod string, cfg ContainerCon
 func managedLeaseKey(dir, name string) string { return leaseKey(dir + "\x00container\x00" + name) }
 
 // resolveManaged resolves a managed container's image, as ResolveImages
-// does, and leases it for the container.
+// does, and the images of its image mounts (checking that their SubPath
+// is a directory of the image), and leases them for the container.
 func (m *Manager) resolveManaged(ctx context.Context, dir, ref string, c *ContainerConfig) error {
-	if m.opts.Images == nil || c.Image == "" || c.Rootfs != "" || len(c.RootfsLayers) > 0 {
+	if m.opts.Images == nil {
 		return nil
 	}
-	img, err := m.opts.Images.Get(c.Image)
-	if err == nil {
-		err = resolveContainer(ctx, m.opts.Images, img, c)
+	var imgs []*image.Image
+	if c.Image != "" && c.Rootfs == "" && len(c.RootfsLayers) == 0 {
+		img, err := m.opts.Images.Get(c.Image)
+		if err == nil {
+			err = resolveContainer(ctx, m.opts.Images, img, c)
+		}
+		if err != nil {
+			return fmt.Errorf("image %q: %w", c.Image, err)
+		}
+		imgs = append(imgs, img)
 	}
+	for i := range c.Mounts {
+		mt := &c.Mounts[i]
+		if mt.Image == "" || len(mt.ImageLayers) > 0 {
+			continue
+		}
+		img, err := m.opts.Images.Get(mt.Image)
+		if err == nil && mt.SubPath != "" {
+			err = checkImageDir(ctx, m.opts.Images, img, mt.SubPath)
+		}
+		if err != nil {
+			return fmt.Errorf("image mount %s: image %q: %w", mt.Target, mt.Image, err)
+		}
+		mt.ImageLayers = img.LayerDirs
+		imgs = append(imgs, img)
+	}
+	if len(imgs) == 0 {
+		return nil
+	}
+	return m.opts.Images.AddLease(managedLeaseKey(dir, c.Name), ref, imgs...)
+}
+
+// checkImageDir checks that sub is a directory inside img, resolved
+// within the image.
+func checkImageDir(ctx context.Context, store *image.Store, img *image.Image, sub string) error {
+	view, release, err := store.View(ctx, img)
 	if err != nil {
-		return fmt.Errorf("image %q: %w", c.Image, err)
+		return err
 	}
-	return m.opts.Images.AddLease(managedLeaseKey(dir, c.Name), ref, img)
+	defer release()
+	p, err := securejoin.SecureJoin(view, sub)
+	if err != nil {
+		return fmt.Errorf("subPath %q: %w", sub, err)
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return fmt.Errorf("subPath %q: not a directory of the image: %w", sub, ErrInvalid)
+	}
+	return nil
 }
 
 func (m *Manager) releaseManagedImage(dir, name string) error {
