@@ -68,6 +68,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		Args:       c.Args,
 		WorkingDir: c.WorkingDir,
 		Stdin:      c.Stdin,
+		StdinOnce:  c.StdinOnce,
 		TTY:        c.Tty,
 	}
 	for _, kv := range c.Envs {

@@ -95,7 +95,14 @@ func (r streamRuntime) Attach(ctx context.Context, containerID string, in io.Rea
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("attach to container %s: podbox does not attach to a CRI container's streams yet (use exec, or the container's log)", c.meta.ID)
+	as := sandbox.AttachStreams{Stdin: in}
+	if out != nil {
+		as.Stdout = out
+	}
+	if errw != nil {
+		as.Stderr = errw
+	}
+	return r.s.m.AttachContainer(ctx, c.pod.ref(), c.cfg.Name, as)
 }
 
 // PortForward connects stream to port on the sandbox's loopback, from

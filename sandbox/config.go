@@ -341,6 +341,10 @@ type ContainerConfig struct {
 	// Stdin keeps the container's stdin open; TTY gives it a terminal.
 	Stdin bool `json:"stdin,omitempty"`
 	TTY   bool `json:"tty,omitempty"`
+	// StdinOnce closes the container's stdin when the first client
+	// attached to it (AttachContainer) closes its input (Kubernetes'
+	// stdinOnce).
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// RestartPolicy overrides the pod's for this container (Kubernetes'
 	// container restartPolicy): on an init container Always makes a native
 	// sidecar; Never or OnFailure (on any container but a sidecar) say

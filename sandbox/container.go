@@ -46,6 +46,8 @@ type instance struct {
 	cancelProbes func()
 	// killed: the grace period ran out and it was sent SIGKILL.
 	killed atomic.Bool
+	// hub is a managed container's attach socket (AttachContainer).
+	hub *attachHub
 }
 
 // exitEvent says that an instance's process ended, and how.
@@ -247,6 +249,27 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 			streams.out[stream] = teeReader{r, a.conn}
 		}
 	}
+	if cs := st.container(cfg.Name); st.Config.Managed && cs != nil && cs.Kind == KindApp {
+		// Clients may attach to it while it runs (AttachContainer).
+		var stdin io.WriteCloser
+		if master := streams.out["stdout"]; cfg.TTY && master != nil {
+			stdin = master.(*os.File)
+		} else if streams.stdin != nil {
+			stdin = streams.stdin
+		}
+		hub, err := listenAttach(dir, cfg.Name, stdin, cfg.StdinOnce)
+		if err != nil {
+			c.Signal(unix.SIGKILL)
+			streams.close()
+			logf.Close()
+			return nil, err
+		}
+		in.hub = hub
+		frames := map[string]byte{"stdout": frameStdout, "stderr": frameStderr}
+		for stream, r := range streams.out {
+			streams.out[stream] = teeReader{r, hub.writer(frames[stream])}
+		}
+	}
 	for stream, r := range streams.out {
 		in.logs.Add(1)
 		go func() { defer in.logs.Done(); logf.copyLines(stream, r) }()
@@ -262,6 +285,9 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		// not: end them too, so that the log pipes close.
 		c.Signal(unix.SIGKILL)
 		in.logs.Wait()
+		if in.hub != nil {
+			in.hub.close()
+		}
 		streams.close()
 		logf.Close()
 		close(in.done)

@@ -405,8 +405,11 @@ func shortPath(path string, fn func(addr string) error) error {
 // output (stdout and stderr, or the terminal's). Width and Height size its
 // terminal.
 type AttachStreams struct {
-	Stdin         io.Reader
-	Stdout        io.Writer
+	Stdin  io.Reader
+	Stdout io.Writer
+	// Stderr gets a managed container's stderr (AttachContainer); an
+	// ephemeral container's goes to Stdout.
+	Stderr        io.Writer
 	Width, Height uint16
 }
 
