@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,6 +176,10 @@ func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfi
 		cfg.GID = &v
 	}
 	cfg.SupplementalGroups = sc.SupplementalGroups
+	cfg.SupplementalGroupsPolicy = "Merge"
+	if sc.SupplementalGroupsPolicy == runtimeapi.SupplementalGroupsPolicy_Strict {
+		cfg.SupplementalGroupsPolicy = "Strict"
+	}
 	if caps := sc.Capabilities; caps != nil {
 		cfg.CapAdd = append(cfg.CapAdd, caps.AddCapabilities...)
 		cfg.CapDrop = append(cfg.CapDrop, caps.DropCapabilities...)
@@ -354,7 +359,15 @@ func (c *ctr) user() *runtimeapi.ContainerUser {
 	if c.cfg.GID != nil {
 		gid = *c.cfg.GID
 	}
-	return &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: uid, Gid: gid, SupplementalGroups: c.cfg.SupplementalGroups}}
+	// The process's groups: its primary group, then the others (as the
+	// kernel reports them to id -G).
+	groups := []int64{gid}
+	for _, g := range append(slices.Clone(c.cfg.SupplementalGroups), c.cfg.ImageGroups...) {
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	return &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: uid, Gid: gid, SupplementalGroups: groups}}
 }
 
 // ListContainers lists the containers, filtered by ID (or prefix), state,

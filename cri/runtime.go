@@ -34,6 +34,7 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
 			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: rroSupported()},
 		}},
+		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}, nil
 }
 

@@ -98,3 +98,37 @@ func eachEntry(rootfs, file string, fn func([]string) bool) error {
 	}
 	return sc.Err()
 }
+
+// UserGroups returns the groups that name uid's user (its name in the
+// image's /etc/passwd) as a member in the image's /etc/group, as
+// containerd adds them to a container's supplementary groups (Kubernetes'
+// supplementalGroupsPolicy Merge). None when the image has no such user.
+func UserGroups(rootfs string, uid int64) []int64 {
+	var name string
+	eachEntry(rootfs, "etc/passwd", func(f []string) bool {
+		if f[2] == strconv.FormatInt(uid, 10) {
+			name = f[0]
+			return false
+		}
+		return true
+	})
+	if name == "" {
+		return nil
+	}
+	var gids []int64
+	eachEntry(rootfs, "etc/group", func(f []string) bool {
+		if len(f) < 4 {
+			return true
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if m == name {
+				if gid, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+					gids = append(gids, gid)
+				}
+				break
+			}
+		}
+		return true
+	})
+	return gids
+}

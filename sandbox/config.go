@@ -331,6 +331,12 @@ type ContainerConfig struct {
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
 	// SupplementalGroups are extra groups of the process.
 	SupplementalGroups []int64 `json:"supplementalGroups,omitempty"`
+	// SupplementalGroupsPolicy is Kubernetes' supplementalGroupsPolicy:
+	// "Merge" also gives the process the groups its user is a member of
+	// in the image's /etc/group (ImageGroups, filled when the image is
+	// resolved), "Strict" or "" only SupplementalGroups (and fsGroup).
+	SupplementalGroupsPolicy string  `json:"supplementalGroupsPolicy,omitempty"`
+	ImageGroups              []int64 `json:"imageGroups,omitempty"`
 	// CapAdd and CapDrop change the default capability set ("NET_ADMIN",
 	// "ALL"; with or without the CAP_ prefix).
 	CapAdd  []string `json:"capAdd,omitempty"`
@@ -839,6 +845,11 @@ func (c *ContainerConfig) groups(pod *PodConfig) []int {
 	var gs []int
 	for _, g := range c.SupplementalGroups {
 		gs = append(gs, int(g))
+	}
+	for _, g := range c.ImageGroups {
+		if !slices.Contains(gs, int(g)) && (c.GID == nil || g != *c.GID) {
+			gs = append(gs, int(g))
+		}
 	}
 	if pod.FSGroup != nil {
 		gs = append(gs, int(*pod.FSGroup))

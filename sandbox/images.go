@@ -113,6 +113,14 @@ func resolveContainer(ctx context.Context, store *image.Store, img *image.Image,
 	}
 	c.Rootfs, c.RootfsLayers, c.ImageID = spec.Rootfs, spec.LayerDirs, spec.ImageID
 	c.Command, c.Args, c.WorkingDir, c.UID, c.GID = spec.Command, spec.Args, spec.WorkingDir, spec.UID, spec.GID
+	if c.SupplementalGroupsPolicy == "Merge" && c.UID != nil {
+		view, release, err := store.View(ctx, img)
+		if err != nil {
+			return err
+		}
+		c.ImageGroups = image.UserGroups(view, *c.UID)
+		release()
+	}
 	var env []EnvVar
 	for _, kv := range spec.Env {
 		k, v, _ := strings.Cut(kv, "=")
