@@ -707,6 +707,52 @@ func ContainerRules(c *ContainerConfig, init bool) []Problem {
 	return ps
 }
 
+// MountRules checks a container's volume mounts as the API server checks
+// them (one set of rules: spec checks manifests with it): a volume of the
+// pod (volumes, by name), an absolute target other than / and mounted once,
+// a subPath relative and inside the volume, a known propagation
+// (Bidirectional only in a privileged container).
+func MountRules(c *ContainerConfig, volumes map[string]bool) []Problem {
+	var ps []Problem
+	targets := map[string]bool{}
+	for i, m := range c.VolumeMounts {
+		f := fmt.Sprintf("volumeMounts[%d]", i)
+		add := func(field, format string, args ...any) {
+			ps = append(ps, Problem{f + "." + field, fmt.Sprintf(format, args...)})
+		}
+		if !volumes[m.Name] {
+			add("name", "volume %q is not defined", m.Name)
+		}
+		t := path.Clean(m.Target)
+		switch {
+		case !path.IsAbs(m.Target):
+			add("target", "%q is not an absolute path", m.Target)
+		case t == "/":
+			add("target", "a volume can not be mounted on /")
+		case targets[t]:
+			add("target", "%q is mounted twice", m.Target)
+		}
+		targets[t] = true
+		switch {
+		case m.SubPath == "":
+		case path.IsAbs(m.SubPath):
+			add("subPath", "%q is absolute; it must be relative to the volume", m.SubPath)
+		case slices.Contains(strings.Split(m.SubPath, "/"), ".."):
+			add("subPath", "%q has \"..\"; it must stay inside the volume", m.SubPath)
+		}
+		switch m.Propagation {
+		case "", "None", "HostToContainer":
+		case "Bidirectional":
+			if !c.Privileged {
+				add("propagation", "Bidirectional is only allowed in a privileged container")
+			}
+		default:
+			add("propagation", "%q is not None, HostToContainer or Bidirectional", m.Propagation)
+		}
+	}
+	return ps
+}
+
 // checkContainer checks one container's own fields, f being its field path;
 // init: an init container.
 func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, init bool) []error {
@@ -714,13 +760,8 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, ini
 	for _, p := range ContainerRules(ctr, init) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
 	}
-	for j, vm := range ctr.VolumeMounts {
-		if !volumes[vm.Name] {
-			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].name: volume %q is not defined", f, j, vm.Name))
-		}
-		if !path.IsAbs(vm.Target) {
-			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].target: %q is not an absolute path", f, j, vm.Target))
-		}
+	for _, p := range MountRules(ctr, volumes) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
 	}
 	if len(ctr.RootfsLayers) == 0 && !path.IsAbs(ctr.Rootfs) {
 		errs = append(errs, fmt.Errorf("%s.rootfs: %q is not an absolute path", f, ctr.Rootfs))

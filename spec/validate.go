@@ -503,40 +503,13 @@ func checkVolumeMounts(p *v1.Pod) []error {
 	for _, v := range p.Spec.Volumes {
 		volumes[v.Name] = true
 	}
+	// The sandbox's rules, on the mounts as convert maps them, with the
+	// manifest's field names.
+	names := strings.NewReplacer(".target", ".mountPath", ".propagation", ".mountPropagation")
 	for _, c := range allContainers(p) {
-		targets := map[string]bool{}
-		for i, m := range c.c.VolumeMounts {
-			f := fmt.Sprintf("%s.volumeMounts[%d]", c.field, i)
-			if !volumes[m.Name] {
-				errs = append(errs, invalid(f+".name", "volume %q is not defined", m.Name))
-			}
-			switch {
-			case !path.IsAbs(m.MountPath):
-				errs = append(errs, invalid(f+".mountPath", "%q is not an absolute path", m.MountPath))
-			case path.Clean(m.MountPath) == "/":
-				errs = append(errs, invalid(f+".mountPath", "a volume can not be mounted on /"))
-			case targets[path.Clean(m.MountPath)]:
-				errs = append(errs, invalid(f+".mountPath", "%q is mounted twice", m.MountPath))
-			}
-			targets[path.Clean(m.MountPath)] = true
-			if m.SubPath != "" {
-				if path.IsAbs(m.SubPath) {
-					errs = append(errs, invalid(f+".subPath", "%q is absolute; it must be relative to the volume", m.SubPath))
-				} else if slices.Contains(strings.Split(m.SubPath, "/"), "..") {
-					errs = append(errs, invalid(f+".subPath", "%q has \"..\"; it must stay inside the volume", m.SubPath))
-				}
-			}
-			if mp := m.MountPropagation; mp != nil {
-				switch *mp {
-				case v1.MountPropagationNone, v1.MountPropagationHostToContainer:
-				case v1.MountPropagationBidirectional:
-					if sc := c.c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
-						errs = append(errs, invalid(f+".mountPropagation", "Bidirectional is only allowed in a privileged container"))
-					}
-				default:
-					errs = append(errs, invalid(f+".mountPropagation", "%q is not None, HostToContainer or Bidirectional", *mp))
-				}
-			}
+		k := convertContainer(c.c, &v1.PodSecurityContext{})
+		for _, pr := range sandbox.MountRules(&k, volumes) {
+			errs = append(errs, invalid(c.field+"."+names.Replace(pr.Field), "%s", pr.Msg))
 		}
 	}
 	return errs
