@@ -199,13 +199,17 @@ func run(n, warmup int, o options, podbox, pause, runc, work, rootfs string, cle
 	if err := b.timed(n, warmup); err != nil {
 		return err
 	}
-	if err := b.memPeers(o.memPods); err != nil {
-		return err
+	if o.memPods > 0 {
+		if err := b.memPeers(o.memPods); err != nil {
+			return err
+		}
 	}
-	if err := b.density(o.density, 1, pause); err != nil {
-		return err
+	if o.density > 0 {
+		if err := b.density(o.density, 1, pause); err != nil {
+			return err
+		}
 	}
-	if o.parallel > 1 {
+	if o.density > 0 && o.parallel > 1 {
 		if err := b.density(o.density, o.parallel, pause); err != nil {
 			return err
 		}
