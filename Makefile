@@ -23,8 +23,8 @@ TEST_PREFIX := podbox-t
 
 all: build
 
-## build: bin/podbox (cgo, libcontainer) and bin/pause (static, no cgo)
-build: $(BIN)/podbox $(BIN)/pause
+## build: bin/podbox (cgo, libcontainer), bin/podbox-monitor (each pod's monitor) and bin/pause (static, no cgo)
+build: $(BIN)/podbox $(BIN)/podbox-monitor $(BIN)/pause
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null) go.mod go.sum
 
@@ -41,6 +41,12 @@ $(BIN)/pause: $(GO_SOURCES) $(STAMP) $(wildcard pause/*.s)
 	entry=; if [ "$$($(GO) env GOARCH)" = amd64 ] && ! $(GO) env GOFLAGS | grep -q purego; then \
 		entry=-E=github.com/podbox/podbox/pause.asmentry; fi; \
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $$entry -X github.com/podbox/podbox/pause.Version=$(VERSION)" -o $@ ./cmd/pause
+
+# The pods' monitor: the sandbox library alone, nothing of the CLI.
+$(BIN)/podbox-monitor: $(GO_SOURCES) $(STAMP)
+	@$(MAKE) -s deps
+	@mkdir -p $(BIN)
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags "-s -w" -o $@ ./cmd/podbox-monitor
 
 $(BIN)/podbox: $(GO_SOURCES) $(STAMP)
 	@$(MAKE) -s deps
@@ -154,9 +160,9 @@ docs: $(BIN)/docs/podbox.8
 $(BIN)/docs/podbox.8: $(BIN)/podbox $(BIN)/pause LICENSE NOTICE hack/docs hack/third-party-licenses
 	./hack/docs $(BIN)/docs $(BIN)/podbox $(BIN)/podbox $(BIN)/pause
 
-## install: podbox in $(PREFIX)/bin, pause in $(PREFIX)/libexec/podbox, man page, completions (DESTDIR honoured)
+## install: podbox in $(PREFIX)/bin, pause and podbox-monitor in $(PREFIX)/libexec/podbox, man page, completions (DESTDIR honoured)
 install: build docs
-	./hack/install-tree "$(DESTDIR)$(PREFIX)" $(BIN)/podbox $(BIN)/pause $(BIN)/docs
+	./hack/install-tree "$(DESTDIR)$(PREFIX)" $(BIN)/podbox $(BIN)/pause $(BIN)/docs $(BIN)/podbox-monitor
 
 ## uninstall: remove what make install put under $(DESTDIR)$(PREFIX)
 uninstall:

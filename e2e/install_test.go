@@ -25,7 +25,7 @@ func TestInstall(t *testing.T) {
 	runMake(t, root, "install", "DESTDIR="+dest, "PREFIX=/usr")
 
 	for _, f := range []string{
-		"bin/podbox", "libexec/podbox/pause", "share/man/man8/podbox.8",
+		"bin/podbox", "libexec/podbox/pause", "libexec/podbox/podbox-monitor", "share/man/man8/podbox.8",
 		"share/bash-completion/completions/podbox", "share/zsh/site-functions/_podbox",
 		"share/fish/vendor_completions.d/podbox.fish",
 		"share/doc/podbox/LICENSE", "share/doc/podbox/NOTICE", "share/doc/podbox/THIRD_PARTY_LICENSES",
@@ -63,6 +63,11 @@ spec:
 	}
 	if want := filepath.Join(prefix, "libexec", "podbox", "pause"); exe != want {
 		t.Errorf("the pod's pause runs %s, want %s", exe, want)
+	}
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(in.MonitorPID) + "/exe"); err != nil {
+		t.Errorf("monitor of the installed podbox: %v", err)
+	} else if want := filepath.Join(prefix, "libexec", "podbox", "podbox-monitor"); exe != want {
+		t.Errorf("the pod's monitor runs %s, want %s", exe, want)
 	}
 	mustPodbox(t, e, "rm", "-f", "installed")
 

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +52,10 @@ func TestLargePod(t *testing.T) {
 			pod.Status.Phase, len(pod.Status.ContainerStatuses), n, pod.Status.Message)
 	}
 	in := e.inspect(t, "large")
+	// Its monitor is podbox-monitor, found beside podbox.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", in.MonitorPID)); err != nil || filepath.Base(exe) != "podbox-monitor" {
+		t.Errorf("the pod's monitor (pid %d) runs %q (%v), want podbox-monitor", in.MonitorPID, exe, err)
+	}
 	pids := map[int]string{}
 	for _, c := range in.Containers {
 		if c.State != "running" || c.RestartCount != 0 || c.PID <= 0 {

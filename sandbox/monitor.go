@@ -82,7 +82,7 @@ func (m *Manager) StartMonitor(pod string) (*DetachedMonitor, error) {
 	cmd := &exec.Cmd{
 		Path:        bin,
 		Args:        []string{bin, MonitorArg, pod},
-		Env:         append(os.Environ(), monitorEnv+"=1"),
+		Env:         monitorEnviron(),
 		ExtraFiles:  []*os.File{cfgR, startedW}, // fds 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -95,6 +95,18 @@ func (m *Manager) StartMonitor(pod string) (*DetachedMonitor, error) {
 		return nil, fmt.Errorf("start monitor of pod %q: %q: %w", pod, bin, err)
 	}
 	return &DetachedMonitor{m: m, ref: pod, cmd: cmd, cfgW: cfgW, startedR: startedR}, nil
+}
+
+// monitorEnviron is a detached monitor's environment: this process's,
+// the mark IsInit looks for and, unless GOMAXPROCS is set, GOMAXPROCS=1: a
+// monitor mostly waits, and one P less is a thread and ~0.5 MB of memory
+// less per pod.
+func monitorEnviron() []string {
+	env := append(os.Environ(), monitorEnv+"=1")
+	if os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS=1")
+	}
+	return env
 }
 
 // Abort tells the monitor that there is no pod to run (its creation

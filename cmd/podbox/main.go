@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -123,6 +124,7 @@ func managerOptions(c *cli.Context) (sandbox.Options, error) {
 		return sandbox.Options{}, err
 	}
 	return sandbox.Options{
+		MonitorBinary:        monitorBinary(),
 		Images:               store,
 		LogRoot:              c.String("log-root"),
 		ContainerLogMaxSize:  logMax.Value(),
@@ -141,6 +143,28 @@ func managerOptions(c *cli.Context) (sandbox.Options, error) {
 			Table:      c.String("nft-table"),
 		},
 	}, nil
+}
+
+// monitorBinary is the program every pod's detached monitor runs:
+// podbox-monitor beside this executable, or in ../libexec/podbox (where
+// make install puts it). It links the sandbox library alone, so that
+// what each pod keeps resident is a third smaller than with podbox itself,
+// which is what runs it when there is none ("").
+func monitorBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(exe)
+	for _, p := range []string{
+		filepath.Join(dir, "podbox-monitor"),
+		filepath.Join(dir, "..", "libexec", "podbox", "podbox-monitor"),
+	} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 func runOptions(c *cli.Context) sandbox.RunOptions {
