@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -188,6 +189,25 @@ func TestStatsAndUpdate(t *testing.T) {
 	}
 	if st, _ := e.m.Status(ctx, "res"); st.Config.Containers[0].MemoryLimit != mem {
 		t.Errorf("the lifecycle wrote the old limit back: %d", st.Config.Containers[0].MemoryLimit)
+	}
+
+	// The pod's own CPU limit, on its cgroup; a pod has no CPU request.
+	podCPU := int64(1500)
+	if err := e.m.Update(ctx, "res", "", Resources{CPULimitMillis: &podCPU}); err != nil {
+		t.Fatal(err)
+	}
+	quotaFile := "/sys/fs/cgroup/cpu" + st.CgroupPath + "/cpu.cfs_quota_us"
+	if cgroups.IsV2() {
+		quotaFile = "/sys/fs/cgroup" + st.CgroupPath + "/cpu.max"
+	}
+	if b, err := os.ReadFile(quotaFile); err != nil || !strings.HasPrefix(string(b), "150000") {
+		t.Errorf("the pod cgroup's %s after Update: %q, %v; want a 150000 quota", quotaFile, b, err)
+	}
+	if st, _ := e.m.Status(ctx, "res"); st.CPULimitMillis != podCPU {
+		t.Errorf("the pod's CPU limit is not kept: %d", st.CPULimitMillis)
+	}
+	if err := e.m.Update(ctx, "res", "", Resources{CPURequestMillis: &podCPU}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Update of a pod's CPU request: %v", err)
 	}
 
 	// A quota the node can not hold is refused, and nothing changes.
