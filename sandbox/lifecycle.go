@@ -155,7 +155,7 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 			return err
 		}
 		if err := runCheck(s, opts); err != nil {
-			return err
+			return fmt.Errorf("%w%s", err, pauseOutput(dir))
 		}
 		s.MonitorPID, s.MonitorStart, s.MonitorDetached = os.Getpid(), me, opts.detached
 		if s.StartTime.IsZero() {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/mounts"
 	"github.com/podbox/podbox/namespaces"
@@ -455,6 +456,9 @@ func (m *Manager) Create(ctx context.Context, cfg *PodConfig) (_ *PodStatus, ret
 	}
 	if err := waitJoined(); err != nil {
 		return nil, fmt.Errorf("create pod %q: move pause into its cgroup: %w", cfg.Name, err)
+	}
+	if !alive(st.PausePID, st.PauseStart) {
+		return nil, fmt.Errorf("create pod %q: the pause process %d exited: %w", cfg.Name, st.PausePID, errdefs.ErrUnavailable)
 	}
 	st.Phase = PhasePending
 	if err := writeState(dir, st); err != nil {
