@@ -136,8 +136,8 @@ Example:
 			}
 		}
 		// Then each pod, in the file's order. One that can not be made
-		// takes the ones made before it away again (podman kube play
-		// does the same): a file's pods run together or not at all.
+		// takes the ones made before it away again: a file's pods are
+		// made together or not at all.
 		var made []string
 		mons := map[string]*sandbox.DetachedMonitor{}
 		for i, cfg := range cfgs {
