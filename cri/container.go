@@ -102,7 +102,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if len(c.Devices) > 0 {
 		return nil, invalid("container config: devices are not supported by podbox")
 	}
-	if err := linuxConfig(&cfg, c.Linux, meta); err != nil {
+	if err := linuxConfig(&cfg, c.Linux); err != nil {
 		return nil, err
 	}
 	if cfg.Extra, err = json.Marshal(meta); err != nil {
@@ -149,7 +149,10 @@ func propagation(p runtimeapi.MountPropagation) string {
 }
 
 // linuxConfig maps the CRI's Linux container settings.
-func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfig, meta *containerMeta) error {
+func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfig) error {
+	// The CRI's default is unconfined (the kubelet asks for RuntimeDefault
+	// itself when the pod does).
+	cfg.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompUnconfined}
 	if l == nil {
 		return nil
 	}
@@ -210,10 +213,6 @@ func linuxConfig(cfg *sandbox.ContainerConfig, l *runtimeapi.LinuxContainerConfi
 			// The server's profile root is "/".
 			cfg.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompLocalhost, LocalhostProfile: strings.TrimPrefix(filepath.Clean(sp.LocalhostRef), "/")}
 		}
-	} else {
-		// The CRI's default is unconfined (the kubelet asks for
-		// RuntimeDefault itself when the pod does).
-		cfg.Seccomp = &sandbox.SeccompProfile{Type: sandbox.SeccompUnconfined}
 	}
 	return nil
 }
