@@ -737,7 +737,7 @@ func (b *bench) density(n, parallel int, pause string) error {
 	both := pauses
 	both.add(monitors)
 	prow("pause", pauses)
-	prow("monitor (podbox __monitor)", monitors)
+	prow("monitor (podbox-monitor)", monitors)
 	prow("pause + monitor", both)
 	fmt.Printf("resident overhead per pod (target <= 1 MB Pss, <= 5 MB VmRSS): VmRSS %s, Pss %s\n", mb(both.vmRSS), mb(both.pss))
 	fmt.Printf("host MemAvailable: %d MB before, %d MB after: %.2f MB per pod (everything: processes incl. sleep, kernel objects, page cache)\n",
