@@ -46,7 +46,7 @@ func TestEmbedExample(t *testing.T) {
 	if err != nil || !strings.HasSuffix(string(out), "ok uninstalled\n") {
 		t.Fatalf("examples/embed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ok pod created and run by a detached monitor", "ok exec: the reader reads", "ok signal: the writer was killed (exit code 137", "ok stop and wait: the pod is Stopped", "ok in-process pod run, stopped and removed"} {
+	for _, want := range []string{"ok pod created and run by a detached monitor", "ok exec: the reader reads", "ok signal: the writer was killed (exit code 137", "ok recover: a new monitor adopted the running containers", "ok stop and wait: the pod is Stopped", "ok in-process pod run, stopped and removed"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("examples/embed did not say %q:\n%s", want, out)
 		}

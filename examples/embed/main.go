@@ -1,7 +1,8 @@
 // Command embed runs podbox's pods from a program of its own, as a
 // container runtime embeds the sandbox package: two containers of an image
 // sharing a volume, run by a detached monitor; events, exec, logs, stats,
-// a signal, an in-place resize, a stop and a wait; a second pod run
+// a signal, an in-place resize, a monitor killed and its pod recovered by
+// a new one, a stop and a wait; a second pod run
 // in-process and stopped; every error matched by its errdefs class; and
 // at the end nothing left on the host. It prints one line per step and
 // exits 1 at the first that fails.
@@ -212,6 +213,29 @@ func run(busybox string) error {
 		return err
 	}
 	step("signal: the writer was killed (exit code %d, %s) and restarted", exited.ExitCode, exited.Reason)
+
+	// The monitor dies (as after a crash, or a reboot of the runtime's
+	// own process for an in-process pod): the pod is Unknown, its
+	// containers run on, and RecoverDetached adopts them in a new monitor.
+	if st, err = m.Status(ctx, "embed"); err != nil {
+		return err
+	}
+	reader := st.Containers[1].PID
+	if err := syscall.Kill(st.MonitorPID, syscall.SIGKILL); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); st.Phase != sandbox.PhaseUnknown; time.Sleep(50 * time.Millisecond) {
+		if st, err = m.Status(ctx, "embed"); err != nil || time.Now().After(deadline) {
+			return fmt.Errorf("the pod after its monitor was killed: %v, %v", st.Phase, err)
+		}
+	}
+	if err := m.RecoverDetached(ctx, "embed", sandbox.RunOptions{BackoffBase: 200 * time.Millisecond}); err != nil {
+		return err
+	}
+	if st, err = m.Status(ctx, "embed"); err != nil || st.Phase != sandbox.PhaseRunning || st.Containers[1].PID != reader {
+		return fmt.Errorf("the recovered pod: %v, reader pid %d (was %d), %v", st.Phase, st.Containers[1].PID, reader, err)
+	}
+	step("recover: a new monitor adopted the running containers")
 
 	if err := m.Stop(ctx, "embed", time.Second); err != nil {
 		return err
