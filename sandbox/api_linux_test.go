@@ -226,3 +226,29 @@ func TestStatsAndUpdate(t *testing.T) {
 		t.Errorf("a refused Update changed the limit: %d", st.Config.Containers[0].MemoryLimit)
 	}
 }
+
+// ReopenLog, after the log file was renamed aside (as the kubelet rotates
+// CRI logs), makes the lifecycle write to a new file at the log's path.
+func TestReopenLog(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	st := e.run(&PodConfig{Name: "reopen", Containers: []ContainerConfig{
+		e.container("app", "sh", "-c", "while true; do echo tick; sleep 0.1; done")}})
+	path := st.Containers[0].LogPath
+	waitFor(t, 10*time.Second, "a first line", func() bool { fi, err := os.Stat(path); return err == nil && fi.Size() > 0 })
+	if err := os.Rename(path, path+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ReopenLog(ctx, "reopen", "app"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "lines in the new file", func() bool { fi, err := os.Stat(path); return err == nil && fi.Size() > 0 })
+	aside, _ := os.ReadFile(path + ".aside")
+	time.Sleep(300 * time.Millisecond)
+	if again, _ := os.ReadFile(path + ".aside"); len(again) != len(aside) {
+		t.Errorf("the file renamed aside still grows: %d, then %d bytes", len(aside), len(again))
+	}
+	if err := e.m.ReopenLog(ctx, "reopen", "nosuch"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("ReopenLog of a missing container: %v", err)
+	}
+}
