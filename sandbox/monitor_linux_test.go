@@ -49,7 +49,7 @@ func TestRunDetached(t *testing.T) {
 func TestRecoverAfterEmbedderDied(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	cmd, _ := e.startEmbedder()
+	cmd, _ := e.startEmbedder("1")
 	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -97,5 +97,38 @@ func TestRecoverAfterEmbedderDied(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Recover did not return after Stop")
+	}
+}
+
+// A Pending pod (an init container still running) whose lifecycle died
+// begins again under Recover: its init container is started anew.
+func TestRecoverPendingPod(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	cmd, _ := e.startEmbedder("init")
+	waitFor(t, 20*time.Second, "the init container to run", func() bool {
+		st, err := e.m.Status(ctx, "other")
+		return err == nil && len(st.InitContainers) == 1 && st.InitContainers[0].State == StateRunning
+	})
+	before, _ := e.m.Status(ctx, "other")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.m.Recover(rctx, "other", fastRestarts) }()
+	waitFor(t, 20*time.Second, "the init container to run again", func() bool {
+		st, err := e.m.Status(ctx, "other")
+		return err == nil && st.MonitorPID == os.Getpid() && st.InitContainers[0].State == StateRunning && st.InitContainers[0].RestartCount == 1
+	})
+	st, _ := e.m.Status(ctx, "other")
+	if st.Phase != PhasePending || st.InitContainers[0].PID == before.InitContainers[0].PID || alive(before.InitContainers[0].PID, 0) {
+		t.Errorf("recovered Pending pod: %s, init pid %d (was %d, alive %v)", st.Phase, st.InitContainers[0].PID, before.InitContainers[0].PID, alive(before.InitContainers[0].PID, 0))
+	}
+	if err := e.m.Stop(ctx, "other", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Recover: %v", err)
 	}
 }

@@ -155,8 +155,13 @@ func embedderHelper() {
 	opts.PauseBinary = os.Getenv("PODBOX_TEST_PAUSE")
 	m, err := New(opts)
 	if err == nil {
-		_, err = m.Create(context.Background(), &PodConfig{Name: "other", Containers: []ContainerConfig{
-			{Name: "app", Rootfs: os.Getenv("PODBOX_TEST_ROOTFS"), Args: []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"}}}})
+		cfg := &PodConfig{Name: "other", Containers: []ContainerConfig{
+			{Name: "app", Rootfs: os.Getenv("PODBOX_TEST_ROOTFS"), Args: []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"}}}}
+		if os.Getenv(embedderHelperEnv) == "init" {
+			// An init container that never ends: the pod stays Pending.
+			cfg.InitContainers = []ContainerConfig{{Name: "setup", Rootfs: os.Getenv("PODBOX_TEST_ROOTFS"), Args: []string{"sleep", "3600"}}}
+		}
+		_, err = m.Create(context.Background(), cfg)
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -170,10 +175,10 @@ func embedderHelper() {
 
 // startEmbedder starts embedderHelper, once it created its pod "other";
 // lines are what it says after.
-func (e *testEnv) startEmbedder() (*exec.Cmd, *bufio.Scanner) {
+func (e *testEnv) startEmbedder(mode string) (*exec.Cmd, *bufio.Scanner) {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), embedderHelperEnv+"=1", "PODBOX_TEST_PREFIX="+e.prefix,
+	cmd.Env = append(os.Environ(), embedderHelperEnv+"="+mode, "PODBOX_TEST_PREFIX="+e.prefix,
 		"PODBOX_TEST_PAUSE="+e.opts.PauseBinary, "PODBOX_TEST_ROOTFS="+e.rootfs)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -195,7 +200,7 @@ func (e *testEnv) startEmbedder() (*exec.Cmd, *bufio.Scanner) {
 // never signalled and lives on.
 func TestStopFromAnotherProcess(t *testing.T) {
 	e := newTestEnv(t)
-	cmd, lines := e.startEmbedder()
+	cmd, lines := e.startEmbedder("1")
 	ctx := context.Background()
 	if err := e.m.WaitStarted(ctx, "other", nil); err != nil {
 		t.Fatal(err)
