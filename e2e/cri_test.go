@@ -73,8 +73,9 @@ func (s *criServer) run(t *testing.T, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.crictl, append([]string{"--runtime-endpoint", "unix://" + s.sock, "--image-endpoint", "unix://" + s.sock, "--timeout", "60s"}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
 	err := cmd.Run()
-	s.e.record("$ crictl %s   # %v\n%s%s", shellJoin(args), err, indent("stdout", out.String()), indent("stderr", errOut.String()))
+	s.e.record("$ crictl %s   # %v, %s\n%s%s", shellJoin(args), err, time.Since(start).Round(time.Millisecond), indent("stdout", out.String()), indent("stderr", errOut.String()))
 	if err != nil {
 		return out.String(), fmt.Errorf("crictl %s: %v\n%s", shellJoin(args), err, errOut.String())
 	}
