@@ -19,7 +19,7 @@ STATICCHECK_VERSION := v0.8.2
 # Everything a test run may create is named after this prefix.
 TEST_PREFIX := podbox-t
 
-.PHONY: all build image demo test test-v2 unit root-test e2e critest bench lint deps clean clean-test help
+.PHONY: all build image demo test test-v2 unit root-test e2e critest kubelet-demo bench lint deps clean clean-test help
 
 all: build
 
@@ -103,6 +103,10 @@ $(BIN)/crictl $(BIN)/critest: hack/cri-tools.sh
 critest: deps build $(BIN)/crictl $(BIN)/critest
 	@if [ "$$(id -u)" != 0 ]; then echo "critest: run as root (sudo make critest)"; exit 1; fi
 	BIN=$(CURDIR)/$(BIN) ./hack/critest.sh
+
+## kubelet-demo: a real kubelet (standalone) runs a two-container pod through podbox cri (as root; see docs/cri.md)
+kubelet-demo: deps build $(BIN)/crictl $(BIN)/critest
+	./hack/kubelet-demo.sh
 
 ## bench: figures under bench/ (never pass/fail); see docs/benchmarks.md
 bench: build
