@@ -110,5 +110,8 @@ func (m *Manager) mountImageVolume(st *PodStatus, layers []string, p string) err
 		return err
 	}
 	defer u.Close()
-	return mounts.MountImageVolumeIDMapped(layers, p, u)
+	if err := mounts.MountImageVolumeIDMapped(layers, p, u); err != nil {
+		return fmt.Errorf("hostUsers: false: %w", err)
+	}
+	return nil
 }
