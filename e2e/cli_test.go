@@ -24,7 +24,7 @@ func TestHelpHasExamples(t *testing.T) {
 	verbs := [][]string{
 		{}, {"run"}, {"ps"}, {"get"}, {"inspect"}, {"logs"}, {"exec"}, {"stop"}, {"rm"},
 		{"image"}, {"image", "import"}, {"image", "ls"}, {"image", "rm"},
-		{"network"}, {"network", "rm"}, {"version"}, {"completion"},
+		{"network"}, {"network", "rm"}, {"version"}, {"completion"}, {"cri"},
 		{"volume"}, {"volume", "create"}, {"volume", "ls"}, {"volume", "inspect"}, {"volume", "rm"},
 	}
 	for _, v := range verbs {

@@ -21,7 +21,14 @@ var criCommand = &cli.Command{
 same pods, state root and image store as the other verbs. Each sandbox is a
 podbox pod (in its Kubernetes namespace: podbox ps -A lists them) whose
 lifecycle runs in its own monitor: stopping or restarting podbox cri never
-touches a running pod. Pulls go through --registries-config's mirrors.`,
+touches a running pod. Pulls go through --registries-config's mirrors.
+See docs/cri.md for what maps to what, and critest's figures.
+
+Example:
+   podbox cri
+   podbox --registries-config /etc/podbox/cri-registries.yaml cri --listen unix:///run/podbox/cri.sock
+   crictl --runtime-endpoint unix:///run/podbox/cri.sock pods
+   kubelet --container-runtime-endpoint unix:///run/podbox/cri.sock ...`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "unix:///run/podbox/cri.sock", EnvVars: []string{"PODBOX_CRI_LISTEN"}, Usage: "the CRI endpoint (a unix socket)"},
 		&cli.StringFlag{Name: "stream-address", Value: "127.0.0.1:0", EnvVars: []string{"PODBOX_CRI_STREAM_ADDRESS"}, Usage: "where the exec, attach and port-forward server listens (host:port; port 0: any free one)"},
