@@ -180,6 +180,9 @@ func checkEphemeral(st *PodStatus, c *ContainerConfig) []error {
 	for _, v := range st.Config.Volumes {
 		volumes[v.Name] = true
 	}
+	if st.Config.UserNamespace {
+		errs = append(errs, checkUserNSContainer(f, c)...)
+	}
 	return append(errs, checkContainer(f, c, volumes, false)...)
 }
 

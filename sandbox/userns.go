@@ -36,13 +36,8 @@ func checkUserNamespace(c *PodConfig) []error {
 	if c.HostNetwork {
 		errs = append(errs, errors.New("hostUsers: false can not go with hostNetwork: true (a pod's user namespace can not own the host's network namespace)"))
 	}
-	outside := func(f string, id int64) {
-		if id >= UserNSSize {
-			errs = append(errs, fmt.Errorf("%s: %d is outside the pod's user namespace (hostUsers: false maps IDs 0-%d)", f, id, UserNSSize-1))
-		}
-	}
-	if c.FSGroup != nil {
-		outside("fsGroup", *c.FSGroup)
+	if c.FSGroup != nil && *c.FSGroup >= UserNSSize {
+		errs = append(errs, fmt.Errorf("fsGroup: %d is outside the pod's user namespace (hostUsers: false maps IDs 0-%d)", *c.FSGroup, UserNSSize-1))
 	}
 	all := make([]ContainerConfig, 0, len(c.InitContainers)+len(c.Containers))
 	all = append(append(all, c.InitContainers...), c.Containers...)
@@ -51,19 +46,33 @@ func checkUserNamespace(c *PodConfig) []error {
 		if i < len(c.InitContainers) {
 			f = fmt.Sprintf("initContainers[%d]", i)
 		}
-		if ctr.UID != nil {
-			outside(f+".runAsUser", *ctr.UID)
+		errs = append(errs, checkUserNSContainer(f, &ctr)...)
+	}
+	return errs
+}
+
+// checkUserNSContainer refuses, in a container of a pod with a user
+// namespace (f its field path), IDs the namespace does not map and
+// Bidirectional mount propagation.
+func checkUserNSContainer(f string, ctr *ContainerConfig) []error {
+	var errs []error
+	outside := func(f string, id int64) {
+		if id >= UserNSSize {
+			errs = append(errs, fmt.Errorf("%s: %d is outside the pod's user namespace (hostUsers: false maps IDs 0-%d)", f, id, UserNSSize-1))
 		}
-		if ctr.GID != nil {
-			outside(f+".runAsGroup", *ctr.GID)
-		}
-		for j, g := range ctr.SupplementalGroups {
-			outside(fmt.Sprintf("%s.supplementalGroups[%d]", f, j), g)
-		}
-		for j, vm := range ctr.VolumeMounts {
-			if vm.Propagation == "Bidirectional" {
-				errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].mountPropagation: Bidirectional can not work with hostUsers: false (the mounts of a user namespace do not propagate to the host)", f, j))
-			}
+	}
+	if ctr.UID != nil {
+		outside(f+".runAsUser", *ctr.UID)
+	}
+	if ctr.GID != nil {
+		outside(f+".runAsGroup", *ctr.GID)
+	}
+	for j, g := range ctr.SupplementalGroups {
+		outside(fmt.Sprintf("%s.supplementalGroups[%d]", f, j), g)
+	}
+	for j, vm := range ctr.VolumeMounts {
+		if vm.Propagation == "Bidirectional" {
+			errs = append(errs, fmt.Errorf("%s.volumeMounts[%d].mountPropagation: Bidirectional can not work with hostUsers: false (the mounts of a user namespace do not propagate to the host)", f, j))
 		}
 	}
 	return errs

@@ -40,6 +40,12 @@ func TestValidateUserNamespace(t *testing.T) {
 	if strings.Contains(err.Error(), "runAsGroup") {
 		t.Errorf("gid 65535 is inside the namespace: %v", err)
 	}
+	// An ephemeral container of such a pod too.
+	st := &PodStatus{Config: *validPod()}
+	st.Config.UserNamespace = true
+	if errs := checkEphemeral(st, &ContainerConfig{Name: "dbg", Rootfs: "/img", Command: []string{"sh"}, UID: &big}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "ephemeralContainers[0].runAsUser: 65536 is outside the pod's user namespace") {
+		t.Errorf("ephemeral container with uid 65536 in a hostUsers: false pod: %v", errs)
+	}
 	// Without a user namespace the same IDs are fine.
 	q := validPod()
 	q.Containers[0].UID = &big
