@@ -480,6 +480,9 @@ func (r *runner) serve(req ctrRequest, ans string) {
 		err := removeInstance(r.dir, r.st, req.Name)
 		r.m.releaseManagedImage(r.dir, req.Name)
 		r.save()
+		// The state on disk has it no more: a container added later under
+		// the same name is another one.
+		delete(r.mg.removed, req.Name)
 		if err != nil {
 			answer(ans, ctrAnswer{Error: err.Error()})
 			return
