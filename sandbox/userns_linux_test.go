@@ -291,3 +291,62 @@ func TestUserNamespaceFilesVolume(t *testing.T) {
 		t.Errorf("the secret inside: exit %d, %q; want 0:0:400 and its content", code, out)
 	}
 }
+
+// TestUserNamespaceMonitorRestart: a hostUsers: false pod's range outlives
+// its monitor (killed) and is the pod's under the monitor that recovers
+// it: a container restarted by the new monitor maps the same range; Remove
+// then releases it.
+func TestUserNamespaceMonitorRestart(t *testing.T) {
+	e := usernsEnv(t)
+	ctx := context.Background()
+	cfg := &PodConfig{Name: "mon", UserNamespace: true, Containers: []ContainerConfig{e.container("c", "sleep", "3600")}}
+	if _, err := e.m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RunDetached(ctx, "mon", fastRestarts); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.WaitStarted(ctx, "mon", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, "mon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := st.UserNamespace
+	if err := syscall.Kill(st.MonitorPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the monitor to be gone", func() bool { return !alive(st.MonitorPID, st.MonitorStart) })
+	if !holdsRange(e, u.HostID, st.UID) {
+		t.Fatalf("the range after the monitor died: no longer the pod's")
+	}
+	if err := e.m.RecoverDetached(ctx, "mon", fastRestarts); err != nil {
+		t.Fatal(err)
+	}
+	// The adopted container ends; the new monitor starts it again, in
+	// the pod's user namespace, on a root it mounts again.
+	if err := syscall.Kill(st.Containers[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the container's restart by the new monitor", func() bool {
+		now, err := e.m.Status(ctx, "mon")
+		return err == nil && now.Containers[0].RestartCount == 1 && now.Containers[0].State == StateRunning
+	})
+	want := "0 " + strconv.FormatUint(uint64(u.HostID), 10) + " 65536"
+	if out, code := e.exec("mon", "c", "cat", "/proc/self/uid_map"); code != 0 || strings.Join(strings.Fields(out), " ") != want {
+		t.Errorf("uid_map after the monitor's restart: exit %d, %q; want %q", code, out, want)
+	}
+	if out, _ := e.exec("mon", "c", "stat", "-c", "%u", "/bin"); strings.TrimSpace(out) != "0" {
+		t.Errorf("/bin after the restart is owned by %q inside, want 0", out)
+	}
+	if !holdsRange(e, u.HostID, st.UID) {
+		t.Fatalf("the range under the new monitor: no longer the pod's")
+	}
+	if err := e.m.Remove(ctx, "mon", true); err != nil {
+		t.Fatal(err)
+	}
+	if holdsRange(e, u.HostID, st.UID) {
+		t.Errorf("the range after Remove: still the pod's")
+	}
+}
