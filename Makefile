@@ -71,7 +71,7 @@ test: deps build vet root-test e2e
 	@echo "make test: all tiers passed"
 
 ## test-v2: the root and e2e tiers again, in a throwaway VM booted with pure cgroup v2 (as root; CI runs it after test)
-test-v2: deps build testdata/images/busybox.tar
+test-v2: deps build testdata/images/busybox.tar $(BIN)/crictl
 	@if [ "$$(id -u)" != 0 ]; then echo "test-v2: run as root (sudo make test-v2)"; exit 1; fi
 	TEST_PREFIX=$(TEST_PREFIX) TAGS=$(TAGS) ./hack/test-v2
 
