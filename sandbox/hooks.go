@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -106,6 +108,7 @@ func (r *runner) stopInstance(in *instance, cfg *ContainerConfig, grace time.Dur
 			}
 			deadline = later(deadline, time.Now().Add(minPreStopGrace))
 		}
+		in.waitExec(deadline)
 		in.c.Signal(sig)
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
@@ -116,6 +119,31 @@ func (r *runner) stopInstance(in *instance, cfg *ContainerConfig, grace time.Dur
 			in.c.Signal(unix.SIGKILL)
 		}
 	}()
+}
+
+// initComm is the name libcontainer's nsenter gives a container's process
+// until it executes the container's program.
+const initComm = "runc:[2:INIT]"
+
+// waitExec waits, until deadline, for the instance's process to have
+// executed the container's program. libcontainer's Run returns once the
+// process is released to do so, but it is still libcontainer's init for a
+// moment: a Go program that, as the PID 1 of its PID namespace, turns a
+// SIGTERM into exit code 2 instead of letting the program handle (or
+// ignore) it, so a stop right after a start must wait for the exec.
+func (in *instance) waitExec(deadline time.Time) {
+	comm := fmt.Sprintf("/proc/%d/comm", in.pid)
+	for {
+		b, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(b)) != initComm || !time.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-in.done:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // cut makes ctx end when the instance's process does too.

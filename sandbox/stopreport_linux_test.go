@@ -14,9 +14,14 @@ func TestStopReportsStopped(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	e.run(&PodConfig{Name: "stopped", Containers: []ContainerConfig{
-		e.container("polite", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"),
+		e.container("polite", "sh", "-c", "trap 'exit 3' TERM; touch /trapped; while :; do sleep 0.1; done"),
 		e.container("deaf", "sleep", "3600"), // PID 1 without a handler: SIGTERM is ignored
 	}})
+	// Until its trap is set, the shell is a PID 1 without a handler too.
+	waitFor(t, 10*time.Second, "polite's trap", func() bool {
+		_, code := e.exec("stopped", "polite", "test", "-e", "/trapped")
+		return code == 0
+	})
 	if err := e.m.Stop(ctx, "stopped", time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +40,33 @@ func TestStopReportsStopped(t *testing.T) {
 		w := want[cs.Name]
 		if cs.State != StateTerminated || cs.Reason != ReasonStopped || cs.ExitCode != w.ExitCode || cs.Message != w.Message {
 			t.Errorf("%s: %s %s exit %d %q; want terminated, Stopped, %d, %q", cs.Name, cs.State, cs.Reason, cs.ExitCode, cs.Message, w.ExitCode, w.Message)
+		}
+	}
+}
+
+// A stop right after the start finds containers that libcontainer has
+// released but that have not executed their program yet: each still gets
+// its program's answer to SIGTERM (here: none, so killed after the grace
+// period), never the exit code 2 of libcontainer's init dying of it.
+func TestStopRightAfterStart(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := context.Background()
+	var ctrs []ContainerConfig
+	for _, n := range []string{"a", "b", "c", "d"} {
+		ctrs = append(ctrs, e.container(n, "sleep", "3600"))
+	}
+	e.run(&PodConfig{Name: "brief", Containers: ctrs})
+	if err := e.m.Stop(ctx, "brief", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, "brief")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range st.Containers {
+		if cs.ExitCode != 137 || cs.Message != "stopped on request: killed after the 1s grace period" {
+			t.Errorf("%s: exit %d %q; want 137, killed after the grace period", cs.Name, cs.ExitCode, cs.Message)
 		}
 	}
 }
