@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/podbox/podbox/image"
@@ -218,10 +217,12 @@ func (s *Server) PullImage(ctx context.Context, req *runtimeapi.PullImageRequest
 	}
 	opts := image.PullOptions{Registries: s.cfg.Registries}
 	if a := req.Auth; a != nil {
-		opts.Keychain = staticKeychain{authn.FromConfig(authn.AuthConfig{
+		// The kubelet's credentials for the image's registry (its
+		// mirrors get none), tried before the node's.
+		opts.Auth = []image.AuthConfig{{
 			Username: a.Username, Password: a.Password, Auth: a.Auth,
-			IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken,
-		})}
+			IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken, Source: "the PullImage request",
+		}}
 	}
 	img, err := s.images.Pull(ctx, name, opts)
 	if err != nil {
@@ -229,12 +230,6 @@ func (s *Server) PullImage(ctx context.Context, req *runtimeapi.PullImageRequest
 	}
 	return &runtimeapi.PullImageResponse{ImageRef: img.ID}, nil
 }
-
-// staticKeychain gives the request's credentials for any registry (the
-// kubelet sends those of the image's registry).
-type staticKeychain struct{ a authn.Authenticator }
-
-func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
 
 // RemoveImage removes an image, every name of it when given by ID; its
 // layers stay while a container uses them. A missing image is no error.

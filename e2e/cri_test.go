@@ -238,3 +238,36 @@ func writeJSON(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestCRIPullAuth pulls through the CRI from a registry that wants
+// credentials (docker-registry with basic auth on loopback): refused
+// without them, pulled with the request's (crictl pull --creds), listed
+// under its name with its digest, and removed by ID.
+func TestCRIPullAuth(t *testing.T) {
+	e := newEnv(t)
+	s := startCRI(t, e)
+	dir := t.TempDir()
+	reg := startRegistry(t, dir)
+	digest := reg.push(t, "team/app:v1", busyboxImage(t, dir))
+	ref := reg.host + "/team/app:v1"
+	if _, err := s.run(t, "pull", ref); err == nil {
+		t.Fatal("pull without credentials from a registry that wants them succeeded")
+	}
+	if _, err := s.run(t, "pull", "--creds", reg.user+":wrong", ref); err == nil {
+		t.Fatal("pull with a wrong password succeeded")
+	}
+	out := s.must(t, "pull", "--creds", reg.user+":"+reg.pass, ref)
+	if !strings.Contains(out, "sha256:") {
+		t.Fatalf("pull printed %q, want the image ID", out)
+	}
+	listed := s.must(t, "images", "--digests", ref)
+	if !strings.Contains(listed, reg.host+"/team/app") || !strings.Contains(listed, "v1") || !strings.Contains(listed, strings.TrimPrefix(digest, "sha256:")[:13]) {
+		t.Fatalf("crictl images does not list %s with its digest %s:\n%s", ref, digest, listed)
+	}
+	id := strings.TrimSpace(s.must(t, "images", "-q", ref))
+	s.must(t, "rmi", id)
+	if out := s.must(t, "images", "-q"); out != "" {
+		t.Fatalf("images after rmi: %q", out)
+	}
+	s.stop(t)
+}
