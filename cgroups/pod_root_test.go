@@ -284,8 +284,13 @@ func TestRootKillBySignals(t *testing.T) {
 	if err := killAll([]string{dir}, killInCgroup, nil); err != nil {
 		t.Fatal(err)
 	}
-	if sig := killedBy(cmd.Wait()); sig != syscall.SIGKILL {
-		t.Errorf("sh ended by %v, want SIGKILL", sig)
+	// On v1 the processes are killed one by one: the shell may see its
+	// sleeps die first and end of that (its wait returns) before its own
+	// SIGKILL arrives. Any other signal, or no end, is wrong.
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if sig := killedBy(err); sig != syscall.SIGKILL && !(err == nil || errors.As(err, &ee) && !ee.Sys().(syscall.WaitStatus).Signaled()) {
+		t.Errorf("sh ended by %v (%v), want SIGKILL or its own exit", sig, err)
 	}
 	if pids, err := occg.GetPids(dir); err != nil || len(pids) != 0 {
 		t.Errorf("left in %s: %v, %v", dir, pids, err)
