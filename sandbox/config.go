@@ -537,16 +537,14 @@ func checkPodFields(c *PodConfig) []error {
 	if c.HostPID && c.ShareProcessNamespace {
 		errs = append(errs, errors.New("shareProcessNamespace: a pod in the host's PID namespace (hostPID) can not share one of its own"))
 	}
-	if g := c.FSGroup; g != nil && *g < 0 {
-		errs = append(errs, fmt.Errorf("fsGroup: %d is negative", *g))
-	}
 	return errs
 }
 
 // PodRules checks the pod's own fields that the API server checks alike
 // (one set of rules: spec checks manifests with it, Validate
 // configurations): its restartPolicy, grace period, active deadline, Job
-// backoff limit, fsGroupChangePolicy, and that it has a container.
+// backoff limit, fsGroup and fsGroupChangePolicy, and that it has a
+// container.
 func PodRules(c *PodConfig) []Problem {
 	var ps []Problem
 	add := func(f, format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
@@ -563,6 +561,9 @@ func PodRules(c *PodConfig) []Problem {
 	}
 	if b := c.BackoffLimit; b != nil && *b < 0 {
 		add("backoffLimit", "%d is negative", *b)
+	}
+	if p := idProblem("fsGroup", c.FSGroup); p != nil {
+		ps = append(ps, *p)
 	}
 	switch c.FSGroupChangePolicy {
 	case "", "Always", "OnRootMismatch":
@@ -584,8 +585,8 @@ func checkContainers(c *PodConfig) []error {
 		if err := ValidateName(f+".name", v.Name); err != nil {
 			errs = append(errs, err)
 		}
-		if n := countSet(v.HostPath != nil, v.EmptyDir != nil, v.Files != nil, v.PersistentVolumeClaim != nil, v.Image != nil); n != 1 {
-			errs = append(errs, fmt.Errorf("%s: exactly one of hostPath, emptyDir, files, persistentVolumeClaim and image is needed", f))
+		if msg := VolumeSourceRule(v.Name, v.sources()); msg != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", f, msg))
 		}
 		if pvc := v.PersistentVolumeClaim; pvc != nil {
 			if err := mounts.ValidateVolumeName(pvc.ClaimName); err != nil {
@@ -701,10 +702,44 @@ func ContainerRules(c *ContainerConfig, init bool) []Problem {
 			add(fmt.Sprintf("env[%d].value", j), "has a NUL byte")
 		}
 	}
+	ps = append(ps, IDRules(c)...)
 	for _, p := range SeccompRules(c.Seccomp) {
 		ps = append(ps, Problem{"securityContext.seccompProfile." + p.Field, p.Msg})
 	}
 	return ps
+}
+
+// MaxID is the largest uid or gid Kubernetes accepts.
+const MaxID = 1<<31 - 1
+
+// IDRules checks the IDs a container runs with as the API server checks
+// them, each between 0 and MaxID: its user (securityContext.runAsUser),
+// group (runAsGroup) and supplementalGroups (one set of rules: spec checks
+// a manifest's pod and container securityContexts with it).
+func IDRules(c *ContainerConfig) []Problem {
+	var ps []Problem
+	for _, id := range []struct {
+		f  string
+		id *int64
+	}{{"runAsUser", c.UID}, {"runAsGroup", c.GID}} {
+		if p := idProblem("securityContext."+id.f, id.id); p != nil {
+			ps = append(ps, *p)
+		}
+	}
+	for i := range c.SupplementalGroups {
+		if p := idProblem(fmt.Sprintf("securityContext.supplementalGroups[%d]", i), &c.SupplementalGroups[i]); p != nil {
+			ps = append(ps, *p)
+		}
+	}
+	return ps
+}
+
+// idProblem: id, when set, is not a uid or gid Kubernetes accepts.
+func idProblem(field string, id *int64) *Problem {
+	if id == nil || (*id >= 0 && *id <= MaxID) {
+		return nil
+	}
+	return &Problem{field, fmt.Sprintf("%d is not between 0 and %d", *id, MaxID)}
 }
 
 // MountRules checks a container's volume mounts as the API server checks
@@ -782,9 +817,6 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, ini
 	if ctr.AllowPrivilegeEscalation != nil && !*ctr.AllowPrivilegeEscalation && ctr.Privileged {
 		errs = append(errs, fmt.Errorf("%s.allowPrivilegeEscalation: false contradicts privileged", f))
 	}
-	if (ctr.UID != nil && *ctr.UID < 0) || (ctr.GID != nil && *ctr.GID < 0) {
-		errs = append(errs, fmt.Errorf("%s: uid and gid must not be negative", f))
-	}
 	for j, m := range ctr.Mounts {
 		mf := fmt.Sprintf("%s.mounts[%d]", f, j)
 		if _, err := mounts.VolumeBind(m.ReadOnly, m.RecursiveReadOnly, m.Propagation); err != nil {
@@ -831,14 +863,33 @@ func checkLayers(f string, layers []string, required bool) []error {
 	return errs
 }
 
-func countSet(set ...bool) int {
-	n := 0
-	for _, s := range set {
-		if s {
-			n++
+// VolumeSourceRule checks that a volume has exactly one source, sources
+// naming those it sets (one rule: spec checks a manifest's volumes with it,
+// Validate configurations); "" when it has one.
+func VolumeSourceRule(name string, sources []string) string {
+	switch len(sources) {
+	case 0:
+		return fmt.Sprintf("volume %q has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)", name)
+	case 1:
+		return ""
+	}
+	return fmt.Sprintf("volume %q has %d sources (%s), exactly one is allowed", name, len(sources), strings.Join(sources, ", "))
+}
+
+// sources names the sources v sets; Files stands for a manifest's
+// configMap, secret, downwardAPI and projected volumes.
+func (v *Volume) sources() []string {
+	var names []string
+	for _, s := range []struct {
+		name string
+		set  bool
+	}{{"hostPath", v.HostPath != nil}, {"emptyDir", v.EmptyDir != nil}, {"files", v.Files != nil},
+		{"persistentVolumeClaim", v.PersistentVolumeClaim != nil}, {"image", v.Image != nil}} {
+		if s.set {
+			names = append(names, s.name)
 		}
 	}
-	return n
+	return names
 }
 
 func (c *PodConfig) hostname() string {

@@ -30,7 +30,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		`name: "Web_1" is not a DNS-1123 label`,
-		`volumes[0]: exactly one of hostPath, emptyDir, files, persistentVolumeClaim and image is needed`,
+		`volumes[0]: volume "v" has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)`,
 		`initContainers[0].rootfs: "img" is not an absolute path`,
 		`containers[0].name: "c" is used twice`,
 		`containers[1].restartPolicyRules: a container with restart rules needs its own restartPolicy`,

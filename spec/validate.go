@@ -116,12 +116,15 @@ func checkPodFields(p *v1.Pod) []error {
 		ActiveDeadlineSeconds:         p.Spec.ActiveDeadlineSeconds,
 		Containers:                    make([]sandbox.ContainerConfig, len(p.Spec.Containers)),
 	}
-	if sc := p.Spec.SecurityContext; sc != nil && sc.FSGroupChangePolicy != nil {
-		c.FSGroupChangePolicy = string(*sc.FSGroupChangePolicy)
+	if sc := p.Spec.SecurityContext; sc != nil {
+		c.FSGroup = sc.FSGroup
+		if sc.FSGroupChangePolicy != nil {
+			c.FSGroupChangePolicy = string(*sc.FSGroupChangePolicy)
+		}
 	}
 	for _, pr := range sandbox.PodRules(c) {
 		f := "spec." + pr.Field
-		if pr.Field == "fsGroupChangePolicy" {
+		if pr.Field == "fsGroup" || pr.Field == "fsGroupChangePolicy" {
 			f = "spec.securityContext." + pr.Field
 		}
 		errs = append(errs, invalid(f, "%s", pr.Msg))
@@ -269,12 +272,8 @@ func checkVolumes(p *v1.Pod) []error {
 			errs = append(errs, invalid(f+".name", "volume %q is defined twice", v.Name))
 		}
 		seen[v.Name] = true
-		switch srcs := volumeSources(&v.VolumeSource); len(srcs) {
-		case 0:
-			errs = append(errs, invalid(f, "volume %q has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)", v.Name))
-		case 1:
-		default:
-			errs = append(errs, invalid(f, "volume %q has %d sources (%s), exactly one is allowed", v.Name, len(srcs), strings.Join(srcs, ", ")))
+		if msg := sandbox.VolumeSourceRule(v.Name, volumeSources(&v.VolumeSource)); msg != "" {
+			errs = append(errs, invalid(f, "%s", msg))
 		}
 		if hp := v.HostPath; hp != nil {
 			if !path.IsAbs(hp.Path) {
@@ -588,20 +587,16 @@ func tooLarge(q *resource.Quantity) bool {
 	return q.Cmp(*resource.NewQuantity(1<<62, resource.BinarySI)) > 0
 }
 
-// maxID is the largest uid or gid Kubernetes accepts.
-const maxID = 1<<31 - 1
-
 func checkSecurityContext(p *v1.Pod) []error {
 	var errs []error
-	checkID := func(f string, id *int64) {
-		if id != nil && (*id < 0 || *id > maxID) {
-			errs = append(errs, invalid(f, "%d is not between 0 and %d", *id, maxID))
-		}
-	}
 	if sc := p.Spec.SecurityContext; sc != nil {
-		checkID("spec.securityContext.runAsUser", sc.RunAsUser)
-		checkID("spec.securityContext.runAsGroup", sc.RunAsGroup)
-		checkID("spec.securityContext.fsGroup", sc.FSGroup)
+		// The sandbox's ID rules on what the pod's securityContext gives
+		// every container (a container's own IDs are checked with its
+		// rules, checkContainers; fsGroup with the pod's, checkPodFields).
+		k := convertContainer(&v1.Container{}, sc)
+		for _, pr := range sandbox.IDRules(&k) {
+			errs = append(errs, invalid("spec."+pr.Field, "%s", pr.Msg))
+		}
 		errs = append(errs, checkSeccompProfile("spec.securityContext.seccompProfile", sc.SeccompProfile)...)
 	}
 	for _, c := range allContainers(p) {
@@ -610,8 +605,6 @@ func checkSecurityContext(p *v1.Pod) []error {
 			continue
 		}
 		f := c.field + ".securityContext"
-		checkID(f+".runAsUser", sc.RunAsUser)
-		checkID(f+".runAsGroup", sc.RunAsGroup)
 		if sc.SeccompProfile != nil && sc.SeccompProfile.Type == "" {
 			errs = append(errs, checkSeccompProfile(f+".seccompProfile", sc.SeccompProfile)...)
 		}

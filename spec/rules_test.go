@@ -1,0 +1,87 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/podbox/podbox/sandbox"
+	v1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// TestRulesCheckedOnce: a rule spec and the sandbox share is checked by the
+// sandbox's rules: a configuration built by hand that breaks it is refused
+// by Validate (which Create runs) with the message a manifest gets, each
+// naming the field (the manifest's path without "spec.", or where the
+// configuration keeps it: a pod's runAsUser is its containers').
+func TestRulesCheckedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		manifest       func(p *v1.Pod)
+		config         func(c *sandbox.PodConfig)
+		mField, cField string
+		msg            string
+	}{
+		{name: "runAsUser",
+			manifest: func(p *v1.Pod) { p.Spec.Containers[0].SecurityContext = &v1.SecurityContext{RunAsUser: ptr(int64(-1))} },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].UID = ptr(int64(-1)) },
+			mField:   "spec.containers[0].securityContext.runAsUser", cField: "containers[0].securityContext.runAsUser",
+			msg: "-1 is not between 0 and 2147483647"},
+		{name: "runAsGroup",
+			manifest: func(p *v1.Pod) {
+				p.Spec.Containers[0].SecurityContext = &v1.SecurityContext{RunAsGroup: ptr(int64(1 << 40))}
+			},
+			config: func(c *sandbox.PodConfig) { c.Containers[0].GID = ptr(int64(1 << 40)) },
+			mField: "spec.containers[0].securityContext.runAsGroup", cField: "containers[0].securityContext.runAsGroup",
+			msg: "1099511627776 is not between 0 and 2147483647"},
+		{name: "the pod's runAsUser",
+			manifest: func(p *v1.Pod) { p.Spec.SecurityContext = &v1.PodSecurityContext{RunAsUser: ptr(int64(1 << 31))} },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].UID = ptr(int64(1 << 31)) },
+			mField:   "spec.securityContext.runAsUser", cField: "containers[0].securityContext.runAsUser",
+			msg: "2147483648 is not between 0 and 2147483647"},
+		{name: "supplementalGroups",
+			manifest: func(p *v1.Pod) { p.Spec.SecurityContext = &v1.PodSecurityContext{SupplementalGroups: []int64{5, -3}} },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].SupplementalGroups = []int64{5, -3} },
+			mField:   "spec.securityContext.supplementalGroups[1]", cField: "containers[0].securityContext.supplementalGroups[1]",
+			msg: "-3 is not between 0 and 2147483647"},
+		{name: "fsGroup",
+			manifest: func(p *v1.Pod) { p.Spec.SecurityContext = &v1.PodSecurityContext{FSGroup: ptr(int64(-1))} },
+			config:   func(c *sandbox.PodConfig) { c.FSGroup = ptr(int64(-1)) },
+			mField:   "spec.securityContext.fsGroup", cField: "fsGroup",
+			msg: "-1 is not between 0 and 2147483647"},
+		{name: "a volume without a source",
+			manifest: func(p *v1.Pod) { p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{} },
+			config:   func(c *sandbox.PodConfig) { c.Volumes[0].EmptyDir = nil },
+			mField:   "spec.volumes[0]", cField: "volumes[0]",
+			msg: `volume "data" has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)`},
+		{name: "a volume with two sources",
+			manifest: func(p *v1.Pod) { p.Spec.Volumes[0].HostPath = &v1.HostPathVolumeSource{Path: "/srv"} },
+			config:   func(c *sandbox.PodConfig) { c.Volumes[0].HostPath = &sandbox.HostPathVolume{Path: "/srv"} },
+			mField:   "spec.volumes[0]", cField: "volumes[0]",
+			msg: `volume "data" has 2 sources (hostPath, emptyDir), exactly one is allowed`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := base()
+			tc.manifest(p)
+			b, err := yaml.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(b)
+			if want := tc.mField + ": " + tc.msg; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("the manifest's error does not say %q:\n%v", want, err)
+			}
+			c := &sandbox.PodConfig{Name: "p",
+				Volumes:    []sandbox.Volume{{Name: "data", EmptyDir: &sandbox.EmptyDirVolume{}}},
+				Containers: []sandbox.ContainerConfig{{Name: "c", Rootfs: "/img", Command: []string{"sleep", "1"}}}}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("the configuration before the change: %v", err)
+			}
+			tc.config(c)
+			err = c.Validate()
+			if want := tc.cField + ": " + tc.msg; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Validate's error does not say %q:\n%v", want, err)
+			}
+		})
+	}
+}
