@@ -522,12 +522,6 @@ func checkPodFields(c *PodConfig) []error {
 			errs = append(errs, err)
 		}
 	}
-	if c.MemoryLimit < 0 {
-		errs = append(errs, fmt.Errorf("memoryLimit: %d is negative", c.MemoryLimit))
-	}
-	if c.CPULimitMillis < 0 || c.CPURequestMillis < 0 {
-		errs = append(errs, errors.New("cpuLimitMillis, cpuRequestMillis: must not be negative"))
-	}
 	for _, p := range PodRules(c) {
 		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
@@ -543,8 +537,9 @@ func checkPodFields(c *PodConfig) []error {
 // PodRules checks the pod's own fields that the API server checks alike
 // (one set of rules: spec checks manifests with it, Validate
 // configurations): its restartPolicy, grace period, active deadline, Job
-// backoff limit, fsGroup and fsGroupChangePolicy, and that it has a
-// container.
+// backoff limit, fsGroup and fsGroupChangePolicy, its resources (as
+// ResourceRules: resources.limits[memory], limits[cpu], requests[cpu]),
+// and that it has a container.
 func PodRules(c *PodConfig) []Problem {
 	var ps []Problem
 	add := func(f, format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
@@ -573,7 +568,103 @@ func PodRules(c *PodConfig) []Problem {
 	if len(c.Containers) == 0 && !c.Managed {
 		add("containers", "a pod needs at least one container")
 	}
+	return append(ps, resourceRules(resources{memLimit: c.MemoryLimit, cpuLimit: c.CPULimitMillis, cpuRequest: c.CPURequestMillis}, nil, true)...)
+}
+
+// MinMemoryLimit is the smallest memory limit a pod or container starts
+// under: the cgroups and the container's first process are charged to it
+// before the process runs (Docker refuses less than 6 MB for the same
+// reason).
+const MinMemoryLimit = 6 << 20
+
+// ResourceRules checks a container's resources as the API server checks
+// them (one set of rules: spec checks manifests with it, Validate a pod's
+// containers): no limit or request negative, a memory limit of at least
+// MinMemoryLimit, no request above its limit, no limit above the pod's
+// (pod; nil: none). Fields and values are a manifest's
+// (resources.limits[memory]: 5Mi).
+func ResourceRules(c *ContainerConfig, pod *PodConfig) []Problem {
+	var pr *resources
+	if pod != nil {
+		pr = &resources{memLimit: pod.MemoryLimit, cpuLimit: pod.CPULimitMillis}
+	}
+	return resourceRules(c.resources(), pr, true)
+}
+
+func (c *ContainerConfig) resources() resources {
+	return resources{memLimit: c.MemoryLimit, memRequest: c.MemoryRequest, cpuLimit: c.CPULimitMillis,
+		cpuRequest: c.CPURequestMillis, storageLimit: c.EphemeralStorageLimit}
+}
+
+// resources are the limits and requests of a pod or a container: bytes,
+// millicores; 0 is none.
+type resources struct{ memLimit, memRequest, cpuLimit, cpuRequest, storageLimit int64 }
+
+// resourceRules: ResourceRules on r, pod the pod's limits (nil: none); all
+// false checks only that none is negative (a container added to a running
+// pod, whose CRI client validated it).
+func resourceRules(r resources, pod *resources, all bool) []Problem {
+	var ps []Problem
+	type value struct {
+		field   string
+		v       int64
+		qty     func(int64) string
+		limit   bool
+		request int64 // the request of a limit (-1: none)
+		pod     int64 // the pod's limit (0: none)
+	}
+	podMem, podCPU := int64(0), int64(0)
+	if pod != nil {
+		podMem, podCPU = pod.memLimit, pod.cpuLimit
+	}
+	for _, v := range []value{
+		{"limits[memory]", r.memLimit, bytesQty, true, r.memRequest, podMem},
+		{"limits[cpu]", r.cpuLimit, milliQty, true, r.cpuRequest, podCPU},
+		{"limits[ephemeral-storage]", r.storageLimit, bytesQty, true, -1, 0},
+		{"requests[memory]", r.memRequest, bytesQty, false, -1, 0},
+		{"requests[cpu]", r.cpuRequest, milliQty, false, -1, 0},
+	} {
+		f := "resources." + v.field
+		if v.v < 0 {
+			ps = append(ps, Problem{f, v.qty(v.v) + " is negative"})
+		}
+		if !all || !v.limit || v.v <= 0 {
+			continue
+		}
+		if v.field == "limits[memory]" && v.v < MinMemoryLimit {
+			ps = append(ps, Problem{f, fmt.Sprintf("%s is below %s, the least a container (or pod) needs to start", bytesQty(v.v), bytesQty(MinMemoryLimit))})
+		}
+		if v.pod > 0 && v.v > v.pod {
+			ps = append(ps, Problem{f, fmt.Sprintf("%s is above the pod's limit %s", v.qty(v.v), v.qty(v.pod))})
+		}
+		if v.request > v.v {
+			rf := "resources.requests" + strings.TrimPrefix(v.field, "limits")
+			ps = append(ps, Problem{rf, fmt.Sprintf("%s is above the limit %s", v.qty(v.request), v.qty(v.v))})
+		}
+	}
 	return ps
+}
+
+// bytesQty writes n bytes as a manifest would: 64Mi, 1G, 1500.
+func bytesQty(n int64) string {
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"Ei", 1 << 60}, {"Pi", 1 << 50}, {"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10},
+		{"E", 1e18}, {"P", 1e15}, {"T", 1e12}, {"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
+		if n != 0 && n%u.n == 0 {
+			return fmt.Sprintf("%d%s", n/u.n, u.s)
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+// milliQty writes n millicores as a manifest would: 2, 500m.
+func milliQty(n int64) string {
+	if n%1000 == 0 {
+		return fmt.Sprint(n / 1000)
+	}
+	return fmt.Sprintf("%dm", n)
 }
 
 func checkContainers(c *PodConfig) []error {
@@ -617,7 +708,7 @@ func checkContainers(c *PodConfig) []error {
 		if ctr.TargetContainer != "" {
 			errs = append(errs, fmt.Errorf("%s.targetContainerName: only ephemeral containers have one", f))
 		}
-		errs = append(errs, checkContainer(f, &ctr, volumes, i < len(c.InitContainers))...)
+		errs = append(errs, checkContainer(f, &ctr, volumes, i < len(c.InitContainers), c)...)
 	}
 	return errs
 }
@@ -790,7 +881,7 @@ func MountRules(c *ContainerConfig, volumes map[string]bool) []Problem {
 
 // checkContainer checks one container's own fields, f being its field path;
 // init: an init container.
-func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, init bool) []error {
+func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, init bool, pod *PodConfig) []error {
 	var errs []error
 	for _, p := range ContainerRules(ctr, init) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
@@ -805,11 +896,14 @@ func checkContainer(f string, ctr *ContainerConfig, volumes map[string]bool, ini
 	if argv := ctr.argv(); len(argv) == 0 || argv[0] == "" {
 		errs = append(errs, fmt.Errorf("%s.command: a command is required", f))
 	}
-	if ctr.CPULimitMillis < 0 || ctr.CPURequestMillis < 0 {
-		errs = append(errs, fmt.Errorf("%s: cpu limit and request must not be negative", f))
+	// A container added to a running pod (managed, ephemeral) was checked
+	// by its CRI client: only its signs are, as containerd checks them.
+	rs := resourceRules(ctr.resources(), nil, false)
+	if pod != nil {
+		rs = ResourceRules(ctr, pod)
 	}
-	if ctr.MemoryLimit < 0 {
-		errs = append(errs, fmt.Errorf("%s.memoryLimit: %d is negative", f, ctr.MemoryLimit))
+	for _, p := range rs {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", f, p.Field, p.Msg))
 	}
 	if ctr.RunAsNonRoot && (ctr.UID == nil || *ctr.UID == 0) {
 		errs = append(errs, fmt.Errorf("%s.runAsNonRoot: the container would run as root: set runAsUser, or use an image whose USER is not root", f))

@@ -94,7 +94,7 @@ func (m *Manager) AddContainer(ctx context.Context, pod string, cfg ContainerCon
 		for _, v := range st.Config.Volumes {
 			volumes[v.Name] = true
 		}
-		if errs := checkContainer(f, &cfg, volumes, false); len(errs) > 0 {
+		if errs := checkContainer(f, &cfg, volumes, false, nil); len(errs) > 0 {
 			m.releaseManagedImage(dir, cfg.Name)
 			return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 		}

@@ -183,7 +183,7 @@ func checkEphemeral(st *PodStatus, c *ContainerConfig) []error {
 	if st.Config.UserNamespace {
 		errs = append(errs, checkUserNSContainer(f, c)...)
 	}
-	return append(errs, checkContainer(f, c, volumes, false)...)
+	return append(errs, checkContainer(f, c, volumes, false, nil)...)
 }
 
 // wake writes a byte to the pod's wake FIFO; it fails (ENXIO) when nobody

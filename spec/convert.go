@@ -53,10 +53,7 @@ func convert(p *v1.Pod, r *resolver) *sandbox.PodConfig {
 		}
 	}
 	if r := p.Spec.Resources; r != nil {
-		if q, ok := r.Limits[v1.ResourceMemory]; ok {
-			c.MemoryLimit = q.Value()
-		}
-		c.CPULimitMillis, c.CPURequestMillis = cpuMillis(r)
+		podResources(c, r)
 	}
 	for _, a := range p.Spec.HostAliases {
 		c.HostAliases = append(c.HostAliases, sandbox.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
@@ -227,6 +224,14 @@ func convertContainer(k *v1.Container, podSC *v1.PodSecurityContext) sandbox.Con
 		c.GID = &g
 	}
 	return c
+}
+
+// podResources sets the pod's memory limit and cpu from its resources.
+func podResources(c *sandbox.PodConfig, r *v1.ResourceRequirements) {
+	if q, ok := r.Limits[v1.ResourceMemory]; ok {
+		c.MemoryLimit = q.Value()
+	}
+	c.CPULimitMillis, c.CPURequestMillis = cpuMillis(r)
 }
 
 // cpuMillis is the cpu limit and request of r in millicores; the request

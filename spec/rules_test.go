@@ -6,6 +6,7 @@ import (
 
 	"github.com/podbox/podbox/sandbox"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -15,6 +16,7 @@ import (
 // naming the field (the manifest's path without "spec.", or where the
 // configuration keeps it: a pod's runAsUser is its containers').
 func TestRulesCheckedOnce(t *testing.T) {
+	q := resource.MustParse
 	for _, tc := range []struct {
 		name           string
 		manifest       func(p *v1.Pod)
@@ -59,6 +61,41 @@ func TestRulesCheckedOnce(t *testing.T) {
 			config:   func(c *sandbox.PodConfig) { c.Volumes[0].HostPath = &sandbox.HostPathVolume{Path: "/srv"} },
 			mField:   "spec.volumes[0]", cField: "volumes[0]",
 			msg: `volume "data" has 2 sources (hostPath, emptyDir), exactly one is allowed`},
+		{name: "a negative cpu request",
+			manifest: func(p *v1.Pod) { p.Spec.Containers[0].Resources.Requests = v1.ResourceList{"cpu": q("-1")} },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].CPURequestMillis = -1000 },
+			mField:   "spec.containers[0].resources.requests[cpu]", cField: "containers[0].resources.requests[cpu]",
+			msg: "-1 is negative"},
+		{name: "a negative pod memory limit",
+			manifest: func(p *v1.Pod) {
+				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"memory": q("-64Mi")}}
+			},
+			config: func(c *sandbox.PodConfig) { c.MemoryLimit = -64 << 20 },
+			mField: "spec.resources.limits[memory]", cField: "resources.limits[memory]",
+			msg: "-64Mi is negative"},
+		{name: "a memory limit too small to start",
+			manifest: func(p *v1.Pod) { p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"memory": q("5Mi")} },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].MemoryLimit = 5 << 20 },
+			mField:   "spec.containers[0].resources.limits[memory]", cField: "containers[0].resources.limits[memory]",
+			msg: "5Mi is below 6Mi, the least a container (or pod) needs to start"},
+		{name: "a request above the limit",
+			manifest: func(p *v1.Pod) {
+				p.Spec.Containers[0].Resources = v1.ResourceRequirements{
+					Limits: v1.ResourceList{"memory": q("128Mi")}, Requests: v1.ResourceList{"memory": q("256Mi")}}
+			},
+			config: func(c *sandbox.PodConfig) {
+				c.Containers[0].MemoryLimit, c.Containers[0].MemoryRequest = 128<<20, 256<<20
+			},
+			mField: "spec.containers[0].resources.requests[memory]", cField: "containers[0].resources.requests[memory]",
+			msg: "256Mi is above the limit 128Mi"},
+		{name: "a limit above the pod's",
+			manifest: func(p *v1.Pod) {
+				p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"cpu": q("500m")}}
+				p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"cpu": q("1")}
+			},
+			config: func(c *sandbox.PodConfig) { c.CPULimitMillis, c.Containers[0].CPULimitMillis = 500, 1000 },
+			mField: "spec.containers[0].resources.limits[cpu]", cField: "containers[0].resources.limits[cpu]",
+			msg: "1 is above the pod's limit 500m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

@@ -731,13 +731,28 @@ func TestRefusals(t *testing.T) {
 					Limits: v1.ResourceList{"memory": mem("1e30")}}}}
 			},
 			want: []string{"spec.initContainers[0].resources.limits[memory]: 1e30 is too large",
-				"spec.initContainers[0].resources.limits[memory]: 1e30 is above the pod's limit 64Mi",
 				"spec.containers[0].resources.requests[memory]: 256Mi is above the limit 128Mi",
 				"spec.containers[0].resources.requests[cpu]: 2 is above the limit 1",
 				"spec.containers[0].resources.limits[memory]: 128Mi is above the pod's limit 64Mi",
 				"spec.containers[0].resources.limits[cpu]: 1 is above the pod's limit 500m",
 				"spec.containers[1].resources.limits[memory]: a memory limit of 0 would mean no limit; leave it out",
 				"spec.containers[1].resources.requests[cpu]: -1 is negative"}},
+		{name: "quantities beyond an int64", is: ErrInvalid,
+			mut: func(p *v1.Pod) {
+				p.Spec.Resources = &v1.ResourceRequirements{
+					Limits:   v1.ResourceList{"memory": mem("64Mi")},
+					Requests: v1.ResourceList{"memory": mem("128Mi"), "cpu": mem("-1")},
+				}
+				p.Spec.Containers[0].Resources = v1.ResourceRequirements{
+					Limits:   v1.ResourceList{"memory": mem("-1e30"), "cpu": mem("1e16")},
+					Requests: v1.ResourceList{"ephemeral-storage": mem("-1Gi")},
+				}
+			},
+			want: []string{"spec.resources.requests[memory]: 128Mi is above the limit 64Mi",
+				"spec.resources.requests[cpu]: -1 is negative",
+				"spec.containers[0].resources.limits[memory]: -1e30 is negative",
+				"spec.containers[0].resources.limits[cpu]: 10e15 is too large",
+				"spec.containers[0].resources.requests[ephemeral-storage]: -1Gi is negative"}},
 		{name: "containers", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				c := &p.Spec.Containers[0]

@@ -116,6 +116,9 @@ func checkPodFields(p *v1.Pod) []error {
 		ActiveDeadlineSeconds:         p.Spec.ActiveDeadlineSeconds,
 		Containers:                    make([]sandbox.ContainerConfig, len(p.Spec.Containers)),
 	}
+	if r := p.Spec.Resources; r != nil {
+		podResources(c, r)
+	}
 	if sc := p.Spec.SecurityContext; sc != nil {
 		c.FSGroup = sc.FSGroup
 		if sc.FSGroupChangePolicy != nil {
@@ -322,7 +325,7 @@ func checkVolumes(p *v1.Pod) []error {
 			if q := ed.SizeLimit; q != nil {
 				if q.Sign() < 0 {
 					errs = append(errs, invalid(f+".emptyDir.sizeLimit", "%s is negative", q))
-				} else if tooLarge(q) {
+				} else if tooLarge(v1.ResourceMemory, q) {
 					errs = append(errs, invalid(f+".emptyDir.sizeLimit", "%s is too large", q))
 				}
 			}
@@ -514,34 +517,31 @@ func checkVolumeMounts(p *v1.Pod) []error {
 	return errs
 }
 
+// checkResources checks resources with the sandbox's rules
+// (sandbox.ResourceRules, PodRules for the pod's own, checkPodFields) on
+// the values convert makes of them, and itself what those values can not
+// say: a quantity beyond an int64, a limit of 0 (which convert makes none)
+// and the requests the sandbox does not keep.
 func checkResources(p *v1.Pod) []error {
 	var errs []error
-	podLimits := v1.ResourceList{}
+	pod := &sandbox.PodConfig{}
 	if r := p.Spec.Resources; r != nil {
-		errs = append(errs, checkRequirements("spec.resources", r)...)
-		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
-			if q, ok := r.Limits[res]; ok && q.Sign() > 0 {
-				podLimits[res] = q
-			}
-		}
+		errs = append(errs, checkQuantities("spec.resources", r, true)...)
+		podResources(pod, r)
 	}
 	for _, c := range allContainers(p) {
-		f := c.field + ".resources"
-		errs = append(errs, checkRequirements(f, &c.c.Resources)...)
-		// As the API server checks pod-level resources: no container's
-		// limit above the pod's.
-		for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
-			q, ok := c.c.Resources.Limits[res]
-			pl, has := podLimits[res]
-			if ok && has && q.Cmp(pl) > 0 {
-				errs = append(errs, invalid(fmt.Sprintf("%s.limits[%s]", f, res), "%s is above the pod's limit %s", &q, &pl))
-			}
+		errs = append(errs, checkQuantities(c.field+".resources", &c.c.Resources, false)...)
+		k := convertContainer(c.c, &v1.PodSecurityContext{})
+		for _, pr := range sandbox.ResourceRules(&k, pod) {
+			errs = append(errs, invalid(c.field+"."+pr.Field, "%s", pr.Msg))
 		}
 	}
 	return errs
 }
 
-func checkRequirements(f string, r *v1.ResourceRequirements) []error {
+// checkQuantities checks what the sandbox's rules can not see of r (f its
+// field path; pod: the pod's, which keeps no memory request).
+func checkQuantities(f string, r *v1.ResourceRequirements, pod bool) []error {
 	var errs []error
 	for _, kind := range []struct {
 		name string
@@ -553,38 +553,40 @@ func checkRequirements(f string, r *v1.ResourceRequirements) []error {
 				continue
 			}
 			rf := fmt.Sprintf("%s.%s[%s]", f, kind.name, res)
+			kept := res == v1.ResourceCPU || (kind.name == "limits" && !pod) ||
+				(res == v1.ResourceMemory && (kind.name == "limits" || !pod))
 			switch {
-			case q.Sign() < 0:
+			case tooLarge(res, &q) && q.Sign() < 0, q.Sign() < 0 && !kept:
 				errs = append(errs, invalid(rf, "%s is negative", &q))
+			case tooLarge(res, &q):
+				errs = append(errs, invalid(rf, "%s is too large", &q))
 			case q.Sign() == 0 && kind.name == "limits" && res == v1.ResourceMemory:
 				errs = append(errs, invalid(rf, "a memory limit of 0 would mean no limit; leave it out"))
 			case q.Sign() == 0 && kind.name == "limits" && res == v1.ResourceEphemeralStorage:
 				errs = append(errs, invalid(rf, "an ephemeral-storage limit of 0 would evict the pod at once; leave it out"))
-			case kind.name == "limits" && res != v1.ResourceCPU && tooLarge(&q):
-				errs = append(errs, invalid(rf, "%s is too large", &q))
-			case kind.name == "limits" && res == v1.ResourceMemory && q.Cmp(minMemoryLimit) < 0:
-				errs = append(errs, invalid(rf, "%s is below %s, the least a container (or pod) needs to start", &q, &minMemoryLimit))
 			}
 		}
 	}
-	for _, res := range []v1.ResourceName{v1.ResourceMemory, v1.ResourceCPU} {
-		lim, okL := r.Limits[res]
-		req, okR := r.Requests[res]
-		if okL && okR && req.Cmp(lim) > 0 {
-			errs = append(errs, invalid(fmt.Sprintf("%s.requests[%s]", f, res), "%s is above the limit %s", &req, &lim))
-		}
+	lim, okL := r.Limits[v1.ResourceMemory]
+	req, okR := r.Requests[v1.ResourceMemory]
+	if pod && okL && okR && req.Cmp(lim) > 0 {
+		errs = append(errs, invalid(f+".requests[memory]", "%s is above the limit %s", &req, &lim))
 	}
 	return errs
 }
 
-// minMemoryLimit is the smallest memory limit podbox starts anything under:
-// the cgroups and the container's first process are charged to it before
-// the process runs (Docker refuses less than 6 MB for the same reason).
-var minMemoryLimit = resource.MustParse("6Mi")
-
-// tooLarge: q is beyond 4 EiB, too close to what an int64 of bytes holds.
-func tooLarge(q *resource.Quantity) bool {
-	return q.Cmp(*resource.NewQuantity(1<<62, resource.BinarySI)) > 0
+// tooLarge: q is beyond 4 EiB (4 Ei millicores for cpu), too close to
+// what an int64 holds.
+func tooLarge(res v1.ResourceName, q *resource.Quantity) bool {
+	bound := resource.NewQuantity(1<<62, resource.BinarySI)
+	if res == v1.ResourceCPU {
+		bound = resource.NewMilliQuantity(1<<62, resource.DecimalSI)
+	}
+	abs := q.DeepCopy()
+	if abs.Sign() < 0 {
+		abs.Neg()
+	}
+	return abs.Cmp(*bound) > 0
 }
 
 func checkSecurityContext(p *v1.Pod) []error {
