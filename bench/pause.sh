@@ -3,6 +3,11 @@
 # memory (VmRSS, RssAnon) of
 #   asm       bin/pause as `make` builds it (amd64: assembly entry, no Go runtime)
 #   purego    the same package built with -tags purego (the non-amd64 route)
+#   builtin   sandbox.BuiltinPause: bin/podbox (cgo, libcontainer: an
+#             embedder's program) started as the sandbox starts its pause
+#             when none is found (argv[0] podbox-pause:..., _PODBOX_PAUSE=1,
+#             GOMAXPROCS=1); its file is shared with the program, so
+#             RssAnon is what each pod pays
 #   reference bench/ospause, a plain os/signal Go pause
 # Figures only, never pass/fail. Run from the repository root, as root or not.
 set -euo pipefail
@@ -18,17 +23,21 @@ cleanup() {
 trap cleanup EXIT
 
 ldflags='-s -w'
-make -s bin/pause
+make -s bin/pause bin/podbox
 cp bin/pause "$dir/asm"
+cp bin/podbox "$dir/builtin"
 CGO_ENABLED=0 go build -tags purego -trimpath -ldflags "$ldflags" -o "$dir/purego" ./cmd/pause
 CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/reference" ./bench/ospause
 
 field() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$2/status"; }
 
 printf '%-10s %10s %8s %10s %10s\n' build "size(B)" threads "VmRSS(kB)" "RssAnon(kB)"
-for name in asm purego reference; do
-	# argv[0] as the sandbox sets it, so a leak is attributable.
-	bash -c 'exec -a "podbox-pause:bench-$1" "$2"' _ "$name" "$dir/$name" &
+for name in asm purego builtin reference; do
+	# argv[0] as the sandbox sets it, so a leak is attributable; a built-in
+	# pause gets the environment the sandbox gives it.
+	envs=()
+	[ "$name" = builtin ] && envs=(env -i _PODBOX_PAUSE=1 GOMAXPROCS=1)
+	"${envs[@]}" bash -c 'exec -a "podbox-pause:bench-$1" "$2"' _ "$name" "$dir/$name" &
 	pid=$!
 	pids+=("$pid")
 	sleep 0.5 # idle: the Go runtime has started its threads by now

@@ -22,7 +22,9 @@
 // (see the Makefile): the program starts in entry_amd64.s, which does raw
 // system calls and never starts the Go runtime (one thread, a few pages
 // resident). Everywhere else, and on amd64 with the build tag purego,
-// cmd/pause calls Run, the pure-Go implementation in run.go.
+// cmd/pause calls gopause.Run, the pure-Go implementation (package
+// gopause), which package sandbox also runs inside its embedder's own
+// program when it finds no pause program.
 //
 // The two are kept apart by build tags because the linker keeps the init
 // functions of every package in the program even when it starts at -E: the

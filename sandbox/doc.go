@@ -42,12 +42,20 @@
 //     both (github.com/opencontainers/runc/libcontainer/nsenter and
 //     github.com/opencontainers/cgroups/devices), so importing sandbox is
 //     enough; they are named here so that nobody removes them;
-//   - have podbox's pause program: Options.PauseBinary, or "pause" beside
-//     the executable, in ../libexec/podbox or on PATH. Build it with make
-//     build (bin/pause): on amd64 it must be linked with its assembly entry
-//     (-ldflags=-E=github.com/podbox/podbox/pause.asmentry), or built with
-//     -tags purego. New runs it with -v and refuses one that does not
-//     answer as podbox's pause, with what it said.
+//   - nothing for the pause that holds each pod's namespaces: New takes
+//     podbox's pause program where it finds one that answers -v as podbox's
+//     ("pause" beside the executable, in ../libexec/podbox, or
+//     "podbox-pause" or "pause" on PATH), else [BuiltinPause]: the program
+//     itself re-executed, which this package's init function turns into
+//     the pure-Go pause of package gopause. The built-in pause costs each
+//     pod ~3 MB of anonymous memory and 6 threads (counted in the pod's
+//     pids limit) where bin/pause costs 16 kB and 1 (docs/benchmarks.md).
+//     To ship bin/pause, build it with make build (on amd64 it must be
+//     linked with its assembly entry,
+//     -ldflags=-E=github.com/podbox/podbox/pause.asmentry, or built with
+//     -tags purego) and name it in Options.PauseBinary: New runs it with
+//     -v and refuses one that does not answer as podbox's pause, with what
+//     it said, rather than fall back.
 //
 // The process that starts containers becomes a child subreaper (as `runc
 // run` does), because the containers' processes are its grandchildren. It

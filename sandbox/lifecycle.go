@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -917,15 +916,9 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 		start uint64
 	}
 	err := namespaces.Enter(paths, func() error {
-		cmd := &exec.Cmd{
-			Path:        m.opts.PauseBinary,
-			Args:        []string{pauseArgv0(dir)},
-			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-			ExtraFiles:  held,
-		}
-		if f := openPauseLog(dir); f != nil {
-			cmd.Stderr = f
-			defer f.Close()
+		cmd, logf := m.pauseCmd(dir, &syscall.SysProcAttr{Setsid: true}, held)
+		if logf != nil {
+			defer logf.Close()
 		}
 		if u := st.UserNamespace; u != nil {
 			// Outside the pod's user namespace (a process can not join one

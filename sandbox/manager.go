@@ -38,9 +38,12 @@ type Options struct {
 	// (os.Executable), whose main must call Init when IsInit. A small
 	// program of its own does as well if its main does the same.
 	MonitorBinary string
-	// PauseBinary is the path of the pause program; default "pause" beside
+	// PauseBinary is the path of the pause program, or BuiltinPause. A
+	// path given is run with -v by New, which refuses it, with what it
+	// said, unless it answers as podbox's pause. Default: "pause" beside
 	// the running executable, else <exe dir>/../libexec/podbox/pause (where
-	// make install puts it), else "podbox-pause" or "pause" on PATH.
+	// make install puts it), else "podbox-pause" or "pause" on PATH, the
+	// first of those that answers as podbox's pause; else BuiltinPause.
 	PauseBinary string
 	// Network is the pod network, each field defaulting to podbox's:
 	// Bridge (podbox0), the bridge carrying the gateway; Subnet
@@ -153,15 +156,20 @@ func New(opts Options) (*Manager, error) {
 	if opts.ContainerLogMaxFiles < 2 {
 		return nil, fmt.Errorf("container log max files %d: want at least 2 (the file being written and one rotated)", opts.ContainerLogMaxFiles)
 	}
-	if opts.PauseBinary == "" {
-		p, err := findPause()
-		if err != nil {
+	switch opts.PauseBinary {
+	case "":
+		opts.PauseBinary = BuiltinPause
+		for _, p := range lookPause() {
+			if checkPause(opts.Root, p) == nil {
+				opts.PauseBinary = p
+				break
+			}
+		}
+	case BuiltinPause:
+	default:
+		if err := checkPause(opts.Root, opts.PauseBinary); err != nil {
 			return nil, err
 		}
-		opts.PauseBinary = p
-	}
-	if err := checkPause(opts.Root, opts.PauseBinary); err != nil {
-		return nil, err
 	}
 	n, err := netns.New(opts.Network)
 	if err != nil {
@@ -170,35 +178,73 @@ func New(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, net: n}, nil
 }
 
-// findPause looks for the pause program near the running executable (see
+// BuiltinPause as Options.PauseBinary runs each pod's pause inside this
+// program: it is started again ("/proc/self/exe", argv[0]
+// "podbox-pause:<pod dir>", _PODBOX_PAUSE=1 in its environment) and this
+// package's init function runs the pure-Go pause of package gopause in it
+// instead of main. Nothing is to be built or shipped, but each pod's pause
+// then costs a Go runtime (see the package documentation), and the
+// program's file must be executable by others for pods with a user
+// namespace (their pause runs as an unprivileged host ID).
+const BuiltinPause = "builtin"
+
+// lookPause lists the pause programs found, in order of preference: a
+// variable, so that a test can take them away.
+var lookPause = findPause
+
+// findPause lists the pause programs near the running executable (see
 // pauseNear), then on PATH.
-func findPause() (string, error) {
+func findPause() []string {
+	var found []string
 	if exe, err := os.Executable(); err == nil {
-		if p := pauseNear(filepath.Dir(exe)); p != "" {
-			return p, nil
-		}
+		found = append(found, pauseNear(filepath.Dir(exe))...)
 	}
 	for _, name := range []string{"podbox-pause", "pause"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
+			found = append(found, p)
 		}
 	}
-	return "", errors.New("pause binary not found beside the executable, in ../libexec/podbox nor on PATH: set Options.PauseBinary")
+	return found
 }
 
-// pauseNear returns the pause program in dir, the executable's directory,
-// else in the libexec directory of the prefix dir is the bin of
-// ($PREFIX/bin/podbox finds $PREFIX/libexec/podbox/pause); "" if neither.
-func pauseNear(dir string) string {
+// pauseNear returns the pause programs in dir, the executable's directory,
+// and in the libexec directory of the prefix dir is the bin of
+// ($PREFIX/bin/podbox finds $PREFIX/libexec/podbox/pause).
+func pauseNear(dir string) []string {
+	var found []string
 	for _, p := range []string{
 		filepath.Join(dir, "pause"),
 		filepath.Join(dir, "..", "libexec", "podbox", "pause"),
 	} {
 		if _, err := os.Stat(p); err == nil {
-			return p
+			found = append(found, p)
 		}
 	}
-	return ""
+	return found
+}
+
+// pauseCmd is the command that starts the pod's pause: Options.PauseBinary,
+// or this program as the built-in pause, with its stderr in the pod's pause
+// log (the caller closes the returned file, nil when there is none).
+func (m *Manager) pauseCmd(dir string, attr *syscall.SysProcAttr, held []*os.File) (*exec.Cmd, *os.File) {
+	cmd := &exec.Cmd{
+		Path:        m.opts.PauseBinary,
+		Args:        []string{pauseArgv0(dir)},
+		SysProcAttr: attr,
+		ExtraFiles:  held, // the hostPorts' sockets: the pause holds them
+	}
+	if m.opts.PauseBinary == BuiltinPause {
+		// The running program's own file, even where it was replaced
+		// since. One thread for Go code: the pause's threads count in
+		// the pod's pids limit.
+		cmd.Path = "/proc/self/exe"
+		cmd.Env = []string{pauseEnv + "=1", "GOMAXPROCS=1"}
+	}
+	f := openPauseLog(dir)
+	if f != nil {
+		cmd.Stderr = f
+	}
+	return cmd, f
 }
 
 // Images is the image store of Options.Images (nil without one).
@@ -529,15 +575,9 @@ func (m *Manager) startPause(dir string, st *PodStatus, held []*os.File) (int, u
 			flags |= ns.flag
 		}
 	}
-	cmd := &exec.Cmd{
-		Path:        m.opts.PauseBinary,
-		Args:        []string{pauseArgv0(dir)},
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
-		ExtraFiles:  held, // the hostPorts' sockets: the pause holds them
-	}
-	if f := openPauseLog(dir); f != nil {
-		cmd.Stderr = f
-		defer f.Close()
+	cmd, logf := m.pauseCmd(dir, &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}, held)
+	if logf != nil {
+		defer logf.Close()
 	}
 	if u := st.UserNamespace; u != nil {
 		// The pod's user namespace, made with the others so that it owns

@@ -81,7 +81,7 @@ func checkPause(root, path string) error {
 		if s := strings.TrimSpace(stderr.String()); s != "" {
 			msg += ": " + firstLine(s)
 		}
-		return errdefs.With(errdefs.ErrInvalidArgument, fmt.Errorf("%s (build it with make build, which links bin/pause as it must be; or set Options.PauseBinary)", msg))
+		return errdefs.With(errdefs.ErrInvalidArgument, fmt.Errorf("%s (build it with make build, which links bin/pause as it must be; or set Options.PauseBinary to BuiltinPause, or leave it empty)", msg))
 	}
 	pauseChecked.Store(stamp, true)
 	if os.MkdirAll(root, 0o700) == nil {

@@ -9,9 +9,9 @@ package main
 import (
 	"os"
 
-	"github.com/podbox/podbox/pause"
+	"github.com/podbox/podbox/pause/gopause"
 )
 
 func main() {
-	os.Exit(pause.Run(os.Args))
+	os.Exit(gopause.Run(os.Args))
 }

@@ -14,7 +14,9 @@
 // It reads podbox's environment variables for where it works (PODBOX_ROOT,
 // PODBOX_LOG_ROOT, PODBOX_IMAGE_ROOT, PODBOX_CGROUP_PARENT, PODBOX_BRIDGE,
 // PODBOX_VETH_PREFIX, PODBOX_SUBNET, PODBOX_NFT_TABLE) and PODBOX_PAUSE,
-// the pause program (make build's bin/pause).
+// the pause program (make build's bin/pause, or "builtin" for the pause
+// inside this program, sandbox.BuiltinPause; unset, the first pause found
+// that answers as podbox's, else the built-in one).
 package main
 
 import (

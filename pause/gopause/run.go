@@ -1,11 +1,16 @@
-//go:build !amd64 || purego
-
-package pause
+// Package gopause is the pure-Go pause (see package pause for what a pause
+// does): bin/pause on other architectures than amd64 or with -tags purego,
+// and the pause that package sandbox runs inside the embedder's own program
+// when no pause program is found (Options.PauseBinary in sandbox). It is a
+// package of its own because the assembly pause must not link os/signal.
+package gopause
 
 import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/podbox/podbox/pause"
 )
 
 // Run is the pure-Go pause. args is the whole argv (args[0] is ignored). It
@@ -13,7 +18,7 @@ import (
 // version for "-v".
 func Run(args []string) int {
 	if len(args) > 1 && args[1] == "-v" {
-		if _, err := os.Stdout.WriteString("pause " + Version + "\n"); err != nil {
+		if _, err := os.Stdout.WriteString("pause " + pause.Version + "\n"); err != nil {
 			return 1
 		}
 		return 0
