@@ -33,8 +33,8 @@ func checkUserNamespace(c *PodConfig) []error {
 		return nil
 	}
 	var errs []error
-	if c.HostNetwork {
-		errs = append(errs, errors.New("hostUsers: false can not go with hostNetwork: true (a pod's user namespace can not own the host's network namespace)"))
+	for _, p := range UserNSRules(c) {
+		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
 	if c.FSGroup != nil && *c.FSGroup >= UserNSSize {
 		errs = append(errs, fmt.Errorf("fsGroup: %d is outside the pod's user namespace (hostUsers: false maps IDs 0-%d)", *c.FSGroup, UserNSSize-1))
@@ -49,6 +49,26 @@ func checkUserNamespace(c *PodConfig) []error {
 		errs = append(errs, checkUserNSContainer(f, &ctr)...)
 	}
 	return errs
+}
+
+// UserNSRules checks a pod with a user namespace (hostUsers: false) as
+// Kubernetes' validation does (one set of rules: spec checks manifests
+// with it): not beside the host's network, PID or IPC namespace, which the
+// pod's user namespace could not own.
+func UserNSRules(c *PodConfig) []Problem {
+	if !c.UserNamespace {
+		return nil
+	}
+	var ps []Problem
+	for _, h := range []struct {
+		field string
+		set   bool
+	}{{"hostNetwork", c.HostNetwork}, {"hostPID", c.HostPID}, {"hostIPC", c.HostIPC}} {
+		if h.set {
+			ps = append(ps, Problem{"hostUsers", fmt.Sprintf("false can not go with %s: true (a pod's user namespace can not own the host's namespaces)", h.field)})
+		}
+	}
+	return ps
 }
 
 // checkUserNSContainer refuses, in a container of a pod with a user

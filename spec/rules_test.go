@@ -96,6 +96,16 @@ func TestRulesCheckedOnce(t *testing.T) {
 			config: func(c *sandbox.PodConfig) { c.CPULimitMillis, c.Containers[0].CPULimitMillis = 500, 1000 },
 			mField: "spec.containers[0].resources.limits[cpu]", cField: "containers[0].resources.limits[cpu]",
 			msg: "1 is above the pod's limit 500m"},
+		{name: "hostUsers: false beside the host's network",
+			manifest: func(p *v1.Pod) { p.Spec.HostUsers, p.Spec.HostNetwork = ptr(false), true },
+			config:   func(c *sandbox.PodConfig) { c.UserNamespace, c.HostNetwork = true, true },
+			mField:   "spec.hostUsers", cField: "hostUsers",
+			msg: "false can not go with hostNetwork: true (a pod's user namespace can not own the host's namespaces)"},
+		{name: "hostUsers: false beside the host's IPC",
+			manifest: func(p *v1.Pod) { p.Spec.HostUsers, p.Spec.HostIPC = ptr(false), true },
+			config:   func(c *sandbox.PodConfig) { c.UserNamespace, c.HostIPC = true, true },
+			mField:   "spec.hostUsers", cField: "hostUsers",
+			msg: "false can not go with hostIPC: true (a pod's user namespace can not own the host's namespaces)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

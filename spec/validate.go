@@ -216,20 +216,15 @@ func namespacedSysctl(name string) bool {
 }
 
 // checkHostUsers refuses what Kubernetes' validation refuses beside
-// hostUsers: false: the host's network, PID or IPC namespace, which a pod's
-// user namespace can not own.
+// hostUsers: false with the sandbox's rules (sandbox.UserNSRules).
 func checkHostUsers(p *v1.Pod) []error {
 	if p.Spec.HostUsers == nil || *p.Spec.HostUsers {
 		return nil
 	}
 	var errs []error
-	for _, h := range []struct {
-		field string
-		set   bool
-	}{{"hostNetwork", p.Spec.HostNetwork}, {"hostPID", p.Spec.HostPID}, {"hostIPC", p.Spec.HostIPC}} {
-		if h.set {
-			errs = append(errs, invalid("spec.hostUsers", "false can not go with %s: true (a pod's user namespace can not own the host's namespaces)", h.field))
-		}
+	c := &sandbox.PodConfig{UserNamespace: true, HostNetwork: p.Spec.HostNetwork, HostPID: p.Spec.HostPID, HostIPC: p.Spec.HostIPC}
+	for _, pr := range sandbox.UserNSRules(c) {
+		errs = append(errs, invalid("spec."+pr.Field, "%s", pr.Msg))
 	}
 	return errs
 }
