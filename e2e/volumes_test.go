@@ -75,7 +75,7 @@ spec:
 
 	// Hostile names never become paths.
 	hostile := manifest(t, "hostile.yaml", strings.Replace(readFile(t, writer), "claimName: app-data", "claimName: ../../../etc", 1))
-	failPodbox(t, e, 1, []string{`spec.volumes[0].persistentVolumeClaim.claimName: "../../../etc": a lowercase RFC 1123 subdomain`}, "run", hostile)
+	failPodbox(t, e, 1, []string{`spec.volumes[0].persistentVolumeClaim.claimName: volume name "../../../etc": not a DNS-1123 subdomain`}, "run", hostile)
 	for _, name := range []string{"../escape", "..", "a/b", "UPPER"} {
 		failPodbox(t, e, 1, []string{"podbox: ", "volume name " + jsonQuote(name) + ": not a DNS-1123 subdomain"}, "volume", "create", name)
 		failPodbox(t, e, 1, []string{"podbox: ", "not a DNS-1123 subdomain"}, "volume", "rm", name)

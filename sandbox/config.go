@@ -671,23 +671,15 @@ func checkContainers(c *PodConfig) []error {
 	var errs []error
 	seen := map[string]bool{}
 	volumes := map[string]bool{}
+	for _, p := range VolumeRules(c.Volumes) {
+		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
+	}
 	for i, v := range c.Volumes {
 		f := fmt.Sprintf("volumes[%d]", i)
-		if err := ValidateName(f+".name", v.Name); err != nil {
-			errs = append(errs, err)
-		}
 		if msg := VolumeSourceRule(v.Name, v.sources()); msg != "" {
 			errs = append(errs, fmt.Errorf("%s: %s", f, msg))
 		}
-		if pvc := v.PersistentVolumeClaim; pvc != nil {
-			if err := mounts.ValidateVolumeName(pvc.ClaimName); err != nil {
-				errs = append(errs, fmt.Errorf("%s.persistentVolumeClaim.claimName: %w", f, err))
-			}
-		}
 		if iv := v.Image; iv != nil {
-			if iv.Reference == "" {
-				errs = append(errs, fmt.Errorf("%s.image.reference: is required", f))
-			}
 			errs = append(errs, checkLayers(f+".image.layers", iv.Layers, true)...)
 		}
 		volumes[v.Name] = true
@@ -955,6 +947,36 @@ func checkLayers(f string, layers []string, required bool) []error {
 		}
 	}
 	return errs
+}
+
+// VolumeRules checks a pod's volumes as the API server checks them (one
+// set of rules: spec checks manifests with it, Validate configurations):
+// each named by a DNS-1123 label, once; a persistentVolumeClaim's
+// claimName a DNS-1123 subdomain (it names a directory); an image volume's
+// reference given. Their one source is VolumeSourceRule's.
+func VolumeRules(vs []Volume) []Problem {
+	var ps []Problem
+	seen := map[string]bool{}
+	for i, v := range vs {
+		f := fmt.Sprintf("volumes[%d]", i)
+		if err := ValidateName(f+".name", v.Name); err != nil {
+			ps = append(ps, Problem{f + ".name", strings.TrimPrefix(err.Error(), f+".name: ")})
+		} else if seen[v.Name] {
+			ps = append(ps, Problem{f + ".name", fmt.Sprintf("volume %q is defined twice", v.Name)})
+		}
+		seen[v.Name] = true
+		if pvc := v.PersistentVolumeClaim; pvc != nil {
+			if pvc.ClaimName == "" {
+				ps = append(ps, Problem{f + ".persistentVolumeClaim.claimName", "is required"})
+			} else if err := mounts.ValidateVolumeName(pvc.ClaimName); err != nil {
+				ps = append(ps, Problem{f + ".persistentVolumeClaim.claimName", err.Error()})
+			}
+		}
+		if iv := v.Image; iv != nil && iv.Reference == "" {
+			ps = append(ps, Problem{f + ".image.reference", "is required"})
+		}
+	}
+	return ps
 }
 
 // VolumeSourceRule checks that a volume has exactly one source, sources

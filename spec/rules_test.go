@@ -106,6 +106,27 @@ func TestRulesCheckedOnce(t *testing.T) {
 			config:   func(c *sandbox.PodConfig) { c.UserNamespace, c.HostIPC = true, true },
 			mField:   "spec.hostUsers", cField: "hostUsers",
 			msg: "false can not go with hostIPC: true (a pod's user namespace can not own the host's namespaces)"},
+		{name: "a volume defined twice",
+			manifest: func(p *v1.Pod) { p.Spec.Volumes = append(p.Spec.Volumes, p.Spec.Volumes[0]) },
+			config:   func(c *sandbox.PodConfig) { c.Volumes = append(c.Volumes, c.Volumes[0]) },
+			mField:   "spec.volumes[1].name", cField: "volumes[1].name",
+			msg: `volume "data" is defined twice`},
+		{name: "a claim outside the volumes",
+			manifest: func(p *v1.Pod) {
+				p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "../../etc"}}
+			},
+			config: func(c *sandbox.PodConfig) {
+				c.Volumes[0] = sandbox.Volume{Name: "data", PersistentVolumeClaim: &sandbox.ClaimVolume{ClaimName: "../../etc"}}
+			},
+			mField: "spec.volumes[0].persistentVolumeClaim.claimName", cField: "volumes[0].persistentVolumeClaim.claimName",
+			msg: `volume name "../../etc": not a DNS-1123 subdomain`},
+		{name: "an image volume without a reference",
+			manifest: func(p *v1.Pod) { p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{Image: &v1.ImageVolumeSource{}} },
+			config: func(c *sandbox.PodConfig) {
+				c.Volumes[0] = sandbox.Volume{Name: "data", Image: &sandbox.ImageVolume{Layers: []string{"/l"}}}
+			},
+			mField: "spec.volumes[0].image.reference", cField: "volumes[0].image.reference",
+			msg: "is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

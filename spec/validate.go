@@ -260,16 +260,23 @@ var hostPathTypes = []v1.HostPathType{
 
 func checkVolumes(p *v1.Pod) []error {
 	var errs []error
-	seen := map[string]bool{}
+	// The sandbox's rules, on the volumes as convert maps them.
+	vs := make([]sandbox.Volume, len(p.Spec.Volumes))
+	for i, v := range p.Spec.Volumes {
+		vs[i].Name = v.Name
+		if pvc := v.PersistentVolumeClaim; pvc != nil {
+			vs[i].PersistentVolumeClaim = &sandbox.ClaimVolume{ClaimName: pvc.ClaimName}
+		}
+		if iv := v.Image; iv != nil {
+			vs[i].Image = &sandbox.ImageVolume{Reference: iv.Reference}
+		}
+	}
+	for _, pr := range sandbox.VolumeRules(vs) {
+		errs = append(errs, invalid("spec."+pr.Field, "%s", pr.Msg))
+	}
 	for i := range p.Spec.Volumes {
 		v := &p.Spec.Volumes[i]
 		f := fmt.Sprintf("spec.volumes[%d]", i)
-		if err := nameError(f+".name", v.Name); err != nil {
-			errs = append(errs, err)
-		} else if seen[v.Name] {
-			errs = append(errs, invalid(f+".name", "volume %q is defined twice", v.Name))
-		}
-		seen[v.Name] = true
 		if msg := sandbox.VolumeSourceRule(v.Name, volumeSources(&v.VolumeSource)); msg != "" {
 			errs = append(errs, invalid(f, "%s", msg))
 		}
@@ -284,22 +291,8 @@ func checkVolumes(p *v1.Pod) []error {
 				errs = append(errs, invalid(f+".hostPath.type", "%q is not a hostPath type (DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice)", *hp.Type))
 			}
 		}
-		if pvc := v.PersistentVolumeClaim; pvc != nil {
-			// The claim names a directory: a DNS-1123 subdomain, as
-			// the API server checks a PersistentVolumeClaim's name.
-			if pvc.ClaimName == "" {
-				errs = append(errs, invalid(f+".persistentVolumeClaim.claimName", "is required"))
-			}
-			for _, msg := range validation.IsDNS1123Subdomain(pvc.ClaimName) {
-				if pvc.ClaimName != "" {
-					errs = append(errs, invalid(f+".persistentVolumeClaim.claimName", "%q: %s", pvc.ClaimName, msg))
-				}
-			}
-		}
 		if iv := v.Image; iv != nil {
-			if iv.Reference == "" {
-				errs = append(errs, invalid(f+".image.reference", "is required"))
-			} else if _, err := image.NormalizeName(iv.Reference); err != nil {
+			if _, err := image.NormalizeName(iv.Reference); iv.Reference != "" && err != nil {
 				errs = append(errs, invalid(f+".image.reference", "%v", err))
 			}
 			switch iv.PullPolicy {
