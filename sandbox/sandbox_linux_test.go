@@ -390,6 +390,26 @@ func TestCreateRefusals(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "/nonexistent-image") || !strings.Contains(err.Error(), "spec.containers[0].rootfs") {
 		t.Fatalf("create with a missing image: %v", err)
 	}
+	// The rules a manifest is checked by refuse a configuration built by
+	// hand at Create, with a manifest's messages, leaving nothing.
+	hand := e.container("c", "true")
+	hand.UID, hand.MemoryLimit, hand.SupplementalGroups = ptrTo(int64(1<<31)), 5<<20, []int64{-3}
+	_, err = e.m.Create(ctx, &PodConfig{Name: "byhand", Containers: []ContainerConfig{hand},
+		Volumes: []Volume{{Name: "v"}, {Name: "v", EmptyDir: &EmptyDirVolume{}}}})
+	for _, want := range []string{
+		"containers[0].securityContext.runAsUser: 2147483648 is not between 0 and 2147483647",
+		"containers[0].securityContext.supplementalGroups[0]: -3 is not between 0 and 2147483647",
+		"containers[0].resources.limits[memory]: 5Mi is below 6Mi",
+		`volumes[0]: volume "v" has no source`,
+		`volumes[1].name: volume "v" is defined twice`,
+	} {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Create of a configuration built by hand: %v, want %q", err, want)
+		}
+	}
+	if _, err := os.Stat(e.m.podDir("byhand")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused configuration left the pod's directory: %v", err)
+	}
 	// A missing command fails in libcontainer, after the overlay is mounted.
 	if _, err := e.m.Create(ctx, &PodConfig{Name: "nocmd", Containers: []ContainerConfig{
 		e.container("ok", "sleep", "3600"), e.container("broken", "/no/such/command"),
