@@ -669,9 +669,8 @@ func milliQty(n int64) string {
 
 func checkContainers(c *PodConfig) []error {
 	var errs []error
-	seen := map[string]bool{}
 	volumes := map[string]bool{}
-	for _, p := range VolumeRules(c.Volumes) {
+	for _, p := range append(VolumeRules(c.Volumes), ContainerNameRules(c)...) {
 		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
 	for i, v := range c.Volumes {
@@ -691,12 +690,6 @@ func checkContainers(c *PodConfig) []error {
 		if i < len(c.InitContainers) {
 			f = fmt.Sprintf("initContainers[%d]", i)
 		}
-		if err := ValidateName(f+".name", ctr.Name); err != nil {
-			errs = append(errs, err)
-		} else if seen[ctr.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", f, ctr.Name))
-		}
-		seen[ctr.Name] = true
 		if ctr.TargetContainer != "" {
 			errs = append(errs, fmt.Errorf("%s.targetContainerName: only ephemeral containers have one", f))
 		}
@@ -947,6 +940,31 @@ func checkLayers(f string, layers []string, required bool) []error {
 		}
 	}
 	return errs
+}
+
+// ContainerNameRules checks the names of a pod's init and app containers
+// as the API server checks them (one set of rules: spec checks manifests
+// with it, Validate configurations): DNS-1123 labels, none used twice.
+func ContainerNameRules(c *PodConfig) []Problem {
+	var ps []Problem
+	seen := map[string]string{}
+	for i := range len(c.InitContainers) + len(c.Containers) {
+		f, name := fmt.Sprintf("initContainers[%d]", i), ""
+		if i < len(c.InitContainers) {
+			name = c.InitContainers[i].Name
+		} else {
+			f, name = fmt.Sprintf("containers[%d]", i-len(c.InitContainers)), c.Containers[i-len(c.InitContainers)].Name
+		}
+		if err := ValidateName(f+".name", name); err != nil {
+			ps = append(ps, Problem{f + ".name", strings.TrimPrefix(err.Error(), f+".name: ")})
+			continue
+		}
+		if prev, ok := seen[name]; ok {
+			ps = append(ps, Problem{f + ".name", fmt.Sprintf("container name %q is already used by %s", name, prev)})
+		}
+		seen[name] = f
+	}
+	return ps
 }
 
 // VolumeRules checks a pod's volumes as the API server checks them (one

@@ -32,7 +32,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		`name: "Web_1" is not a DNS-1123 label`,
 		`volumes[0]: volume "v" has no source (hostPath, emptyDir, configMap, secret, downwardAPI, projected, persistentVolumeClaim or image)`,
 		`initContainers[0].rootfs: "img" is not an absolute path`,
-		`containers[0].name: "c" is used twice`,
+		`containers[0].name: container name "c" is already used by initContainers[0]`,
 		`containers[1].restartPolicyRules: a container with restart rules needs its own restartPolicy`,
 		`containers[1].restartPolicyRules[0].exitCodes: is required`,
 		`containers[1].volumeMounts[0].name: volume "logs" is not defined`,

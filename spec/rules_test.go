@@ -127,6 +127,11 @@ func TestRulesCheckedOnce(t *testing.T) {
 			},
 			mField: "spec.volumes[0].image.reference", cField: "volumes[0].image.reference",
 			msg: "is required"},
+		{name: "a container name",
+			manifest: func(p *v1.Pod) { p.Spec.Containers[0].Name = "Bad_Name" },
+			config:   func(c *sandbox.PodConfig) { c.Containers[0].Name = "Bad_Name" },
+			mField:   "spec.containers[0].name", cField: "containers[0].name",
+			msg: `"Bad_Name" is not a DNS-1123 label`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

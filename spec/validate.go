@@ -335,19 +335,23 @@ func volumeSources(vs *v1.VolumeSource) []string {
 	return names
 }
 
+// checkContainerNames checks the names with the sandbox's rules
+// (sandbox.ContainerNameRules), whose paths are a manifest's without
+// "spec.".
 func checkContainerNames(p *v1.Pod) []error {
 	var errs []error
-	seen := map[string]string{}
-	for _, c := range allContainers(p) {
-		f := c.field + ".name"
-		if err := nameError(f, c.c.Name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if prev, ok := seen[c.c.Name]; ok {
-			errs = append(errs, invalid(f, "container name %q is already used by %s", c.c.Name, prev))
-		}
-		seen[c.c.Name] = c.field
+	c := &sandbox.PodConfig{
+		InitContainers: make([]sandbox.ContainerConfig, len(p.Spec.InitContainers)),
+		Containers:     make([]sandbox.ContainerConfig, len(p.Spec.Containers)),
+	}
+	for i := range p.Spec.InitContainers {
+		c.InitContainers[i].Name = p.Spec.InitContainers[i].Name
+	}
+	for i := range p.Spec.Containers {
+		c.Containers[i].Name = p.Spec.Containers[i].Name
+	}
+	for _, pr := range sandbox.ContainerNameRules(c) {
+		errs = append(errs, invalid("spec."+pr.Field, "%s", strings.Replace(pr.Msg, " used by ", " used by spec.", 1)))
 	}
 	return errs
 }
