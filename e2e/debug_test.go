@@ -128,7 +128,7 @@ spec:
 	failPodbox(t, e, 1, []string{"podbox: ", `"app" is used by another container`}, "debug", "noshell", "--image", "busybox", "-c", "app", "--", "true")
 	failPodbox(t, e, 1, []string{"podbox: ", "nosuch"}, "debug", "nosuch", "--image", "busybox", "--", "true")
 	failPodbox(t, e, 1, []string{"podbox: ", `no container "web"`}, "debug", "noshell", "--image", "busybox", "--target", "web", "--", "true")
-	failPodbox(t, e, 1, []string{"podbox: ", "spec.ephemeralContainers: Forbidden"}, "run", manifest(t, "born.yaml", `apiVersion: v1
+	failPodbox(t, e, 1, []string{"podbox: ", "spec.ephemeralContainers: can not be set on create"}, "run", manifest(t, "born.yaml", `apiVersion: v1
 kind: Pod
 metadata: {name: born}
 spec:

@@ -525,9 +525,6 @@ func checkPodFields(c *PodConfig) []error {
 	for _, p := range PodRules(c) {
 		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
-	if len(c.EphemeralContainers) > 0 {
-		errs = append(errs, errors.New("ephemeralContainers: a pod can not be created with ephemeral containers: add them to the running pod (AddEphemeralContainer, podbox debug)"))
-	}
 	if c.HostPID && c.ShareProcessNamespace {
 		errs = append(errs, errors.New("shareProcessNamespace: a pod in the host's PID namespace (hostPID) can not share one of its own"))
 	}
@@ -539,7 +536,7 @@ func checkPodFields(c *PodConfig) []error {
 // configurations): its restartPolicy, grace period, active deadline, Job
 // backoff limit, fsGroup and fsGroupChangePolicy, its resources (as
 // ResourceRules: resources.limits[memory], limits[cpu], requests[cpu]),
-// and that it has a container.
+// that it has a container and no ephemeral one yet.
 func PodRules(c *PodConfig) []Problem {
 	var ps []Problem
 	add := func(f, format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
@@ -567,6 +564,10 @@ func PodRules(c *PodConfig) []Problem {
 	}
 	if len(c.Containers) == 0 && !c.Managed {
 		add("containers", "a pod needs at least one container")
+	}
+	if len(c.EphemeralContainers) > 0 {
+		// As the API server refuses them: they join a running pod.
+		add("ephemeralContainers", "can not be set on create: add them to the running pod (podbox debug, AddEphemeralContainer)")
 	}
 	return append(ps, resourceRules(resources{memLimit: c.MemoryLimit, cpuLimit: c.CPULimitMillis, cpuRequest: c.CPURequestMillis}, nil, true)...)
 }

@@ -132,6 +132,15 @@ func TestRulesCheckedOnce(t *testing.T) {
 			config:   func(c *sandbox.PodConfig) { c.Containers[0].Name = "Bad_Name" },
 			mField:   "spec.containers[0].name", cField: "containers[0].name",
 			msg: `"Bad_Name" is not a DNS-1123 label`},
+		{name: "ephemeral containers on create",
+			manifest: func(p *v1.Pod) {
+				p.Spec.EphemeralContainers = []v1.EphemeralContainer{{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "dbg", Image: "busybox"}}}
+			},
+			config: func(c *sandbox.PodConfig) {
+				c.EphemeralContainers = []sandbox.ContainerConfig{{Name: "dbg", Rootfs: "/img", Command: []string{"sh"}}}
+			},
+			mField: "spec.ephemeralContainers", cField: "ephemeralContainers",
+			msg: "can not be set on create: add them to the running pod (podbox debug, AddEphemeralContainer)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

@@ -420,7 +420,7 @@ func TestRefusals(t *testing.T) {
 			mut: func(p *v1.Pod) {
 				p.Spec.EphemeralContainers = []v1.EphemeralContainer{{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "dbg", Image: "busybox"}}}
 			},
-			want: []string{"spec.ephemeralContainers: Forbidden: cannot be set on create"}},
+			want: []string{"spec.ephemeralContainers: can not be set on create: add them to the running pod (podbox debug, AddEphemeralContainer)"}},
 		{name: "configMap volume", is: ErrInvalid,
 			mut: func(p *v1.Pod) {
 				p.Spec.Volumes[0].VolumeSource = v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectReference: v1.LocalObjectReference{Name: "cm"}}}

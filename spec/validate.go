@@ -115,6 +115,7 @@ func checkPodFields(p *v1.Pod) []error {
 		TerminationGracePeriodSeconds: p.Spec.TerminationGracePeriodSeconds,
 		ActiveDeadlineSeconds:         p.Spec.ActiveDeadlineSeconds,
 		Containers:                    make([]sandbox.ContainerConfig, len(p.Spec.Containers)),
+		EphemeralContainers:           make([]sandbox.ContainerConfig, len(p.Spec.EphemeralContainers)),
 	}
 	if r := p.Spec.Resources; r != nil {
 		podResources(c, r)
@@ -136,10 +137,6 @@ func checkPodFields(p *v1.Pod) []error {
 		if err := nameError("spec.hostname", p.Spec.Hostname); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if len(p.Spec.EphemeralContainers) > 0 {
-		// As the API server refuses it: they are added to a running pod.
-		errs = append(errs, invalid("spec.ephemeralContainers", "Forbidden: cannot be set on create (add them to the running pod with podbox debug)"))
 	}
 	return errs
 }
