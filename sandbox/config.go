@@ -13,6 +13,7 @@ import (
 	"github.com/podbox/podbox/errdefs"
 	"github.com/podbox/podbox/image"
 	"github.com/podbox/podbox/mounts"
+	"github.com/podbox/podbox/netns"
 )
 
 // PodConfig is a pod as plain data: what spec produces from a Kubernetes
@@ -522,7 +523,7 @@ func checkPodFields(c *PodConfig) []error {
 			errs = append(errs, err)
 		}
 	}
-	for _, p := range PodRules(c) {
+	for _, p := range append(PodRules(c), SysctlRules(c)...) {
 		errs = append(errs, fmt.Errorf("%s: %s", p.Field, p.Msg))
 	}
 	if c.HostPID && c.ShareProcessNamespace {
@@ -570,6 +571,35 @@ func PodRules(c *PodConfig) []Problem {
 		add("ephemeralContainers", "can not be set on create: add them to the running pod (podbox debug, AddEphemeralContainer)")
 	}
 	return append(ps, resourceRules(resources{memLimit: c.MemoryLimit, cpuLimit: c.CPULimitMillis, cpuRequest: c.CPURequestMillis}, nil, true)...)
+}
+
+var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+
+// SysctlRules checks the pod's sysctls as Kubernetes' validation checks
+// them (one set of rules: spec checks manifests with it, Validate
+// configurations): names in dot (or Kubernetes' slash) form, each set
+// once, of the pod's IPC or network namespace (netns.ValidateSysctl), no
+// net.* beside hostNetwork.
+func SysctlRules(c *PodConfig) []Problem {
+	var ps []Problem
+	seen := map[string]bool{}
+	for i, s := range c.Sysctls {
+		f := fmt.Sprintf("sysctls[%d].name", i)
+		add := func(format string, args ...any) { ps = append(ps, Problem{f, fmt.Sprintf(format, args...)}) }
+		dot := netns.NormalizeSysctl(s.Name)
+		switch {
+		case !sysctlName.MatchString(strings.ReplaceAll(dot, "/", ".")) || len(s.Name) > 253:
+			add("%q is not a sysctl name (dotted, such as net.ipv4.ip_forward)", s.Name)
+		case errors.Is(netns.ValidateSysctl(s.Name), netns.ErrNotNamespaced):
+			add("%q is not a namespaced sysctl (only kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and net.*)", s.Name)
+		case strings.HasPrefix(dot, "net.") && c.HostNetwork:
+			add("%q would change the host: net.* sysctls are not allowed with hostNetwork", s.Name)
+		case seen[dot]:
+			add("%q is set twice", s.Name)
+		}
+		seen[dot] = true
+	}
+	return ps
 }
 
 // MinMemoryLimit is the smallest memory limit a pod or container starts

@@ -141,6 +141,25 @@ func TestRulesCheckedOnce(t *testing.T) {
 			},
 			mField: "spec.ephemeralContainers", cField: "ephemeralContainers",
 			msg: "can not be set on create: add them to the running pod (podbox debug, AddEphemeralContainer)"},
+		{name: "a sysctl of the host",
+			manifest: func(p *v1.Pod) {
+				p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "vm.swappiness", Value: "1"}}}
+			},
+			config: func(c *sandbox.PodConfig) {
+				c.Sysctls = []sandbox.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "vm.swappiness", Value: "1"}}
+			},
+			mField: "spec.securityContext.sysctls[1].name", cField: "sysctls[1].name",
+			msg: `"vm.swappiness" is not a namespaced sysctl (only kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and net.*)`},
+		{name: "a net sysctl beside the host's network",
+			manifest: func(p *v1.Pod) {
+				p.Spec.HostNetwork = true
+				p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: "net.ipv4.ip_forward", Value: "1"}}}
+			},
+			config: func(c *sandbox.PodConfig) {
+				c.HostNetwork, c.Sysctls = true, []sandbox.Sysctl{{Name: "net.ipv4.ip_forward", Value: "1"}}
+			},
+			mField: "spec.securityContext.sysctls[0].name", cField: "sysctls[0].name",
+			msg: `"net.ipv4.ip_forward" would change the host: net.* sysctls are not allowed with hostNetwork`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()

@@ -203,15 +203,6 @@ func checkHostAliases(p *v1.Pod) []error {
 	return errs
 }
 
-var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
-
-// namespacedSysctl: the sysctls that belong to the pod's IPC or network
-// namespace and so can not change the host.
-func namespacedSysctl(name string) bool {
-	return strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
-		name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.") || strings.HasPrefix(name, "net.")
-}
-
 // checkHostUsers refuses what Kubernetes' validation refuses beside
 // hostUsers: false with the sandbox's rules (sandbox.UserNSRules).
 func checkHostUsers(p *v1.Pod) []error {
@@ -226,26 +217,20 @@ func checkHostUsers(p *v1.Pod) []error {
 	return errs
 }
 
+// checkSysctls checks the sysctls with the sandbox's rules
+// (sandbox.SysctlRules).
 func checkSysctls(p *v1.Pod) []error {
 	sc := p.Spec.SecurityContext
 	if sc == nil {
 		return nil
 	}
 	var errs []error
-	seen := map[string]bool{}
-	for i, s := range sc.Sysctls {
-		f := fmt.Sprintf("spec.securityContext.sysctls[%d].name", i)
-		switch {
-		case !sysctlName.MatchString(s.Name) || len(s.Name) > 253:
-			errs = append(errs, invalid(f, "%q is not a sysctl name (dotted, such as net.ipv4.ip_forward)", s.Name))
-		case !namespacedSysctl(s.Name):
-			errs = append(errs, invalid(f, "%q is not a namespaced sysctl (only kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and net.*)", s.Name))
-		case strings.HasPrefix(s.Name, "net.") && p.Spec.HostNetwork:
-			errs = append(errs, invalid(f, "%q would change the host: net.* sysctls are not allowed with hostNetwork", s.Name))
-		case seen[s.Name]:
-			errs = append(errs, invalid(f, "%q is set twice", s.Name))
-		}
-		seen[s.Name] = true
+	c := &sandbox.PodConfig{HostNetwork: p.Spec.HostNetwork}
+	for _, s := range sc.Sysctls {
+		c.Sysctls = append(c.Sysctls, sandbox.Sysctl{Name: s.Name, Value: s.Value})
+	}
+	for _, pr := range sandbox.SysctlRules(c) {
+		errs = append(errs, invalid("spec.securityContext."+pr.Field, "%s", pr.Msg))
 	}
 	return errs
 }
