@@ -603,13 +603,16 @@ func (r *runner) onExit(ev exitEvent) {
 	}
 	r.afterExit(cs)
 	r.save()
+	if r.st.Config.Managed {
+		// Its stoppers hear of the end once the state on disk says it.
+		r.managedExit(cs)
+	}
 }
 
 // afterExit decides whether a terminated container restarts.
 func (r *runner) afterExit(cs *ContainerStatus) {
 	if r.st.Config.Managed {
-		r.managedExit(cs)
-		r.updatePhase()
+		r.updatePhase() // never restarted: see onExit for its stoppers
 		return
 	}
 	if r.stopping {
