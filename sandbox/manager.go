@@ -594,13 +594,15 @@ func (m *Manager) startPause(dir string, st *PodStatus, held []*os.File) (int, u
 		}
 		return 0, 0, fmt.Errorf("start pause %q: %w", m.opts.PauseBinary, err)
 	}
+	// Its start time is read before anything reaps it: a pause that died
+	// at once is a zombie until then, and Create says what it wrote.
+	start, err := processStart(cmd.Process.Pid)
 	// This process is the pause's parent for as long as it lives: reap it.
 	go cmd.Wait()
-	protectFromOOM(cmd.Process.Pid)
-	start, err := processStart(cmd.Process.Pid)
 	if err != nil {
 		return 0, 0, fmt.Errorf("start pause: %w", err)
 	}
+	protectFromOOM(cmd.Process.Pid)
 	return cmd.Process.Pid, start, nil
 }
 
