@@ -932,11 +932,11 @@ func (m *Manager) restartPause(dir string, st *PodStatus) (int, uint64, error) {
 		if err := cmd.Start(); err != nil {
 			return err
 		}
-		go cmd.Wait()
-		protectFromOOM(cmd.Process.Pid)
 		res.pid = cmd.Process.Pid
 		var err error
-		res.start, err = processStart(res.pid)
+		res.start, err = processStart(res.pid) // before the reaper can take it
+		go cmd.Wait()
+		protectFromOOM(res.pid)
 		return err
 	})
 	if err != nil {
