@@ -795,7 +795,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*PodStatus, error) {
 		if monitorGone {
 			st.Message = fmt.Sprintf("the pod's monitor (pid %d) is gone", st.MonitorPID)
 		} else {
-			st.Message = fmt.Sprintf("the pod's pause (pid %d) is gone", st.PausePID)
+			st.Message = fmt.Sprintf("the pod's pause (pid %d) is gone%s", st.PausePID, pauseOutput(m.podDir(name)))
 		}
 	}
 	if monitorAlive {
