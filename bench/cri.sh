@@ -19,15 +19,7 @@ work=/tmp/podbox-bench-cri
 prefix=podbox-bench-cri
 mkdir -p "$work"
 bindir=$(mktemp -d /tmp/podbox-benchbin.XXXXXX)
-# free_subnet BASE...: the first 10.BASE.0.0/16 no route of the host touches.
-free_subnet() {
-	local b
-	for b in "$@"; do
-		ip -4 route | grep -q "^10\.$b\." || { echo "10.$b.0.0/16"; return; }
-	done
-	echo "no free subnet among 10.{$*}.0.0/16" >&2
-	return 1
-}
+. hack/free-subnet.sh
 subnet=$(free_subnet 92 183 184 185 186) || exit 1
 pb=(bin/podbox --root "$work/root" --image-root "$work/images" --log-root "$work/logs"
 	--cgroup-parent "/$prefix" --bridge pbbenchc --subnet "$subnet" --veth-prefix pvbenchc

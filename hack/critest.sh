@@ -36,15 +36,7 @@ registries:
   registry.k8s.io: {mirrors: ["127.0.0.1:5000"], blocked: true}
   k8s.gcr.io: {mirrors: ["127.0.0.1:5000"], blocked: true}
 EOF
-# free_subnet BASE...: the first 10.BASE.0.0/16 no route of the host touches.
-free_subnet() {
-	local b
-	for b in "$@"; do
-		ip -4 route | grep -q "^10\.$b\." || { echo "10.$b.0.0/16"; return; }
-	done
-	echo "no free subnet among 10.{$*}.0.0/16" >&2
-	return 1
-}
+. "$here/hack/free-subnet.sh"
 subnet=$(free_subnet 127 187 188 189 190) || exit 1
 pb=("$BIN/podbox" --root "$state/root" --image-root "$state/images" --log-root "$state/logs"
 	--cgroup-parent "/$prefix" --bridge pbcritest0 --subnet "$subnet" --veth-prefix pbct

@@ -21,15 +21,7 @@ sock=$work/cri.sock
 export KBS_DIR=$work/kubelet
 manifests=$work/manifests
 mkdir -p "$work" "$manifests"
-# free_subnet BASE...: the first 10.BASE.0.0/16 no route of the host touches.
-free_subnet() {
-	local b
-	for b in "$@"; do
-		ip -4 route | grep -q "^10\.$b\." || { echo "10.$b.0.0/16"; return; }
-	done
-	echo "no free subnet among 10.{$*}.0.0/16" >&2
-	return 1
-}
+. hack/free-subnet.sh
 subnet=$(free_subnet 193 194 195 196 197) || exit 1
 pb=(bin/podbox --root "$work/root" --image-root "$work/images" --log-root "$work/logs"
 	--cgroup-parent "/$prefix" --bridge pbkubelet0 --subnet "$subnet" --veth-prefix pvkubel
