@@ -272,7 +272,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 	}
 	for stream, r := range streams.out {
 		in.logs.Add(1)
-		go func() { defer in.logs.Done(); logf.copyLines(stream, r) }()
+		go func() { defer in.logs.Done(); logf.CopyLines(stream, r) }()
 	}
 	go func() {
 		ps, _ := p.Wait()

@@ -298,7 +298,7 @@ func (r *runner) reopenLogs() {
 	for _, req := range reqs {
 		name := filepath.Base(req)[len(reopenPrefix):]
 		if in, ok := r.running[name]; ok && in.log != nil {
-			if err := in.log.reopen(); err != nil {
+			if err := in.log.Reopen(); err != nil {
 				r.logf("pod %q: reopen the log of container %q: %v", r.name, name, err)
 				continue
 			}

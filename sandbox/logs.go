@@ -1,20 +1,16 @@
 package sandbox
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
+
+	"github.com/podbox/podbox/internal/crilog"
 )
 
 // logTail returns the last n lines of a CRI log file, as the container
@@ -132,29 +128,9 @@ func pruneInstances(logDir, ctr string, keepFrom int) {
 	}
 }
 
-// maxLogLine is the longest line a log record holds; a longer one is cut
-// into records tagged P.
-const maxLogLine = 16 * 1024
 
-// rotatedSuffix is the time format of a rotated log part (the kubelet's
-// 20060102-150405, with nanoseconds: a fast writer rotates several times a
-// second).
-const rotatedSuffix = "20060102-150405.000000000"
-
-// logWriter writes one container instance's output to its log file in the
-// CRI format the kubelet uses, "<RFC3339Nano time> <stream> <F|P> <line>"
-// (P for a part of a line longer than the buffer), and rotates it by size:
-// at maxSize the file is renamed aside with a time suffix and a new one
-// begun, and of the parts only the newest maxFiles-1 are kept. Memory is
-// bounded by a line buffer and a batch per stream.
-type logWriter struct {
-	mu       sync.Mutex
-	path     string
-	f        *os.File
-	size     int64
-	maxSize  int64
-	maxFiles int
-}
+// logWriter is one container instance's log file (see crilog).
+type logWriter = crilog.Writer
 
 // openLog opens (appends to) the log at path; maxSize and maxFiles of 0
 // mean the defaults, a negative maxSize no rotation.
@@ -165,121 +141,5 @@ func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
 	if maxFiles < 2 {
 		maxFiles = DefaultContainerLogMaxFiles
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &logWriter{path: path, f: f, size: fi.Size(), maxSize: maxSize, maxFiles: maxFiles}, nil
-}
-
-// copyLines copies r, one of the container's streams, line by line.
-func (w *logWriter) copyLines(stream string, r io.ReadCloser) {
-	defer r.Close()
-	br := bufio.NewReaderSize(r, maxLogLine)
-	// Records are gathered in a batch, all stamped with the time of the
-	// read that brought them, and written at once when the stream has no
-	// more for now (before blocking) or the batch is full: one write(2)
-	// for many lines rather than one each.
-	var batch, stamp []byte
-	for {
-		line, isPrefix, err := br.ReadLine()
-		if len(batch) == 0 { // the time the read brought this burst
-			stamp = time.Now().UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
-		}
-		// A terminal ends its lines with \r\n.
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := " F "
-			if isPrefix {
-				tag = " P "
-			}
-			batch = append(append(append(append(append(batch, stamp...), ' '), stream...), tag...), line...)
-			batch = append(batch, '\n')
-		}
-		if err != nil || br.Buffered() == 0 || len(batch) >= logBatch {
-			w.write(batch)
-			batch = batch[:0]
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// logBatch is the most a stream gathers before writing: under the smallest
-// rotation size, so that a batch always fits in a fresh file.
-const logBatch = 32 << 10
-
-// write appends whole records to the log, rotating it first when they
-// would take it past maxSize.
-func (w *logWriter) write(records []byte) {
-	if len(records) == 0 {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.maxSize > 0 && w.size > 0 && w.size+int64(len(records)) > w.maxSize {
-		w.rotate()
-	}
-	n, _ := w.f.Write(records)
-	w.size += int64(n)
-}
-
-// rotate renames the log aside and begins a new one, then removes the
-// oldest parts beyond maxFiles. Where the rename fails the file is emptied
-// instead: the log's size stays bounded either way.
-func (w *logWriter) rotate() {
-	part := w.path + "." + time.Now().UTC().Format(rotatedSuffix)
-	if err := os.Rename(w.path, part); err != nil {
-		w.f.Truncate(0)
-		w.size = 0
-		return
-	}
-	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		// Keep writing to the part: better than losing the output.
-		return
-	}
-	w.f.Close()
-	w.f, w.size = f, 0
-	parts, _ := filepath.Glob(w.path + ".*")
-	sort.Strings(parts) // the suffix sorts by time
-	for len(parts) > w.maxFiles-1 {
-		os.Remove(parts[0])
-		parts = parts[1:]
-	}
-}
-
-// reopen closes the log file and opens its path anew, for the one who
-// renamed it aside (the kubelet rotates CRI logs itself, then asks for
-// ReopenContainerLog).
-func (w *logWriter) reopen() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return err
-	}
-	w.f.Close()
-	w.f, w.size = f, fi.Size()
-	return nil
-}
-
-func (w *logWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.f.Close()
+	return crilog.Open(path, maxSize, maxFiles)
 }

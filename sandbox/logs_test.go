@@ -18,7 +18,7 @@ func TestLogWriterRotates(t *testing.T) {
 	line := strings.Repeat("x", 999)
 	r, pw := io.Pipe()
 	done := make(chan struct{})
-	go func() { w.copyLines("stdout", r); close(done) }()
+	go func() { w.CopyLines("stdout", r); close(done) }()
 	for range 1000 { // about 1 MB: 15 rotations at 64 KiB
 		io.WriteString(pw, line+"\n")
 	}
