@@ -128,7 +128,6 @@ func pruneInstances(logDir, ctr string, keepFrom int) {
 	}
 }
 
-
 // logWriter is one container instance's log file (see crilog).
 type logWriter = crilog.Writer
 
