@@ -23,8 +23,8 @@ TEST_PREFIX := podbox-t
 
 all: build
 
-## build: bin/podbox (cgo, libcontainer), bin/podbox-monitor (each pod's monitor) and bin/pause (static, no cgo)
-build: $(BIN)/podbox $(BIN)/podbox-monitor $(BIN)/pause
+## build: bin/podbox (cgo, libcontainer), bin/podbox-monitor (each pod's lifecycle), bin/podbox-shim (what stays with each pod) and bin/pause (static, no cgo)
+build: $(BIN)/podbox $(BIN)/podbox-monitor $(BIN)/podbox-shim $(BIN)/pause
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null) go.mod go.sum
 
@@ -42,7 +42,12 @@ $(BIN)/pause: $(GO_SOURCES) $(STAMP) $(wildcard pause/*.s)
 		entry=-E=github.com/podbox/podbox/pause.asmentry; fi; \
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $$entry -X github.com/podbox/podbox/pause.Version=$(VERSION)" -o $@ ./cmd/pause
 
-# The pods' monitor: the sandbox library alone, nothing of the CLI.
+# What stays with each pod: static, no cgo, nothing of libcontainer.
+$(BIN)/podbox-shim: $(GO_SOURCES) $(STAMP)
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/podbox-shim
+
+# The pods' lifecycle: the sandbox library alone, nothing of the CLI.
 $(BIN)/podbox-monitor: $(GO_SOURCES) $(STAMP)
 	@$(MAKE) -s deps
 	@mkdir -p $(BIN)
@@ -164,9 +169,9 @@ docs: $(BIN)/docs/podbox.8
 $(BIN)/docs/podbox.8: $(BIN)/podbox $(BIN)/pause LICENSE NOTICE hack/docs hack/third-party-licenses
 	./hack/docs $(BIN)/docs $(BIN)/podbox $(BIN)/podbox $(BIN)/pause
 
-## install: podbox in $(PREFIX)/bin, pause and podbox-monitor in $(PREFIX)/libexec/podbox, man page, completions (DESTDIR honoured)
+## install: podbox in $(PREFIX)/bin, pause, podbox-monitor and podbox-shim in $(PREFIX)/libexec/podbox, man page, completions (DESTDIR honoured)
 install: build docs
-	./hack/install-tree "$(DESTDIR)$(PREFIX)" $(BIN)/podbox $(BIN)/pause $(BIN)/docs $(BIN)/podbox-monitor
+	./hack/install-tree "$(DESTDIR)$(PREFIX)" $(BIN)/podbox $(BIN)/pause $(BIN)/docs $(BIN)/podbox-monitor $(BIN)/podbox-shim
 
 ## uninstall: remove what make install put under $(DESTDIR)$(PREFIX)
 uninstall:

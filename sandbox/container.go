@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -19,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/internal/shim"
 	"github.com/podbox/podbox/mounts"
 )
 
@@ -48,6 +52,10 @@ type instance struct {
 	killed atomic.Bool
 	// hub is a managed container's attach socket (AttachContainer).
 	hub *attachHub
+	// shim copies its output (log is nil then); oomBase is its cgroup's
+	// OOM kill count before it started.
+	shim    *shim.Conn
+	oomBase uint64
 }
 
 // exitEvent says that an instance's process ended, and how.
@@ -235,7 +243,7 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		logf.Close()
 		return nil, err
 	}
-	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{}), log: logf}
+	in := &instance{name: cfg.Name, c: c, p: p, started: time.Now().UTC(), done: make(chan struct{}), log: logf, oomBase: oomBase}
 	in.pid, _ = p.Pid()
 	if a := ex.attach; a != nil {
 		// The attached client's input goes to the terminal, or to stdin
@@ -270,14 +278,29 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 			streams.out[stream] = teeReader{r, hub.writer(frames[stream])}
 		}
 	}
+	// Under a shim, the plain pipes' output is the shim's to copy, so that
+	// the lifecycle may exit while the container runs; a terminal, stdin
+	// or an attached client keep it here.
+	if sc := ex.shim; sc != nil && ex.attach == nil && in.hub == nil && !cfg.TTY && !cfg.Stdin {
+		names := []string{"stdout", "stderr"}
+		files := []*os.File{streams.out["stdout"].(*os.File), streams.out["stderr"].(*os.File)}
+		size, n := logLimits(maxSize, st.LogMaxFiles)
+		if err := sc.Logs(in.pid, cfg.Name, logPath, size, n, names, files); err == nil {
+			streams.out = map[string]io.ReadCloser{}
+			logf.Close()
+			in.log, in.shim = nil, sc
+		}
+	}
 	for stream, r := range streams.out {
 		in.logs.Add(1)
-		go func() { defer in.logs.Done(); logf.CopyLines(stream, r) }()
+		go func() { defer in.logs.Done(); in.log.CopyLines(stream, r) }()
 	}
 	go func() {
-		ps, _ := p.Wait()
+		// Seen, not collected: the lifecycle may exit (idle, under a
+		// shim) before it handles this end; its zombie then goes to the
+		// shim, which tells the next lifecycle how it ended.
+		code, reason := waitExit(in.pid)
 		finished := time.Now().UTC()
-		code, reason := exitStatus(ps)
 		if n, err := cgroups.OOMKillCount(cgroupPath); err == nil && n > oomBase && code == 128+int(unix.SIGKILL) {
 			reason = ReasonOOMKilled
 		}
@@ -285,6 +308,11 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		// not: end them too, so that the log pipes close.
 		c.Signal(unix.SIGKILL)
 		in.logs.Wait()
+		if in.shim != nil {
+			if err := in.shim.Drain(in.pid, 10*time.Second); err != nil {
+				fmt.Fprintf(os.Stderr, "podbox: log of container %q: %v\n", cfg.Name, err)
+			}
+		}
 		if in.hub != nil {
 			in.hub.close()
 		}
@@ -297,8 +325,56 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		exits <- exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
 			ExitCode: code, Reason: reason, StartedAt: in.started, FinishedAt: finished,
 		}}
+		p.Wait() // collected now that the lifecycle has its end
 	}()
 	return in, nil
+}
+
+// waitExit waits for the end of pid, a child of this process, without
+// collecting it, and returns its exit code (128+signal for a signal) and
+// reason.
+func waitExit(pid int) (int, string) {
+	for {
+		var si unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, ReasonUnknown
+		}
+		return siginfoStatus(&si)
+	}
+}
+
+// siginfoStatus reads waitid's answer: si_code (CLD_EXITED, CLD_KILLED,
+// CLD_DUMPED) and si_status, at their offsets in the kernel's siginfo.
+func siginfoStatus(si *unix.Siginfo) (int, string) {
+	b := (*[128]byte)(unsafe.Pointer(si))
+	code := int32(binary.NativeEndian.Uint32(b[8:]))
+	status := int(int32(binary.NativeEndian.Uint32(b[24:])))
+	const cldExited = 1
+	return statusCode(code != cldExited, status)
+}
+
+// statusCode turns an exit (signaled: the signal's number) into the
+// container's exit code and reason.
+func statusCode(signaled bool, n int) (int, string) {
+	if signaled {
+		n += 128
+	}
+	if n == 0 {
+		return 0, ReasonCompleted
+	}
+	return n, ReasonError
+}
+
+// waitStatusCode is statusCode of a wait status.
+func waitStatusCode(ws unix.WaitStatus) (int, string) {
+	if ws.Signaled() {
+		return statusCode(true, int(ws.Signal()))
+	}
+	return statusCode(false, ws.ExitStatus())
 }
 
 func exitStatus(ps *os.ProcessState) (int, string) {
@@ -385,6 +461,8 @@ type stdio struct {
 type instanceExtras struct {
 	pidNS  string
 	attach *attachment
+	// shim: the lifecycle runs under a shim, which may copy the output.
+	shim *shim.Conn
 }
 
 // teeReader copies what the container writes to an attached client as the

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/cgroups"
+	"github.com/podbox/podbox/internal/shim"
 )
 
 // Ephemeral containers are what kubectl debug adds to a running pod: they
@@ -28,7 +29,7 @@ import (
 
 // wakeFile is the FIFO the pod's lifecycle reads: a byte written to it says
 // "ephemeral containers were added".
-const wakeFile = "ephemeral-wake"
+const wakeFile = shim.WakeFile
 
 // AttachTimeout is how long an ephemeral container with Stdin waits for its
 // client before it starts without one (its output is in its log).

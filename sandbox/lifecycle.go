@@ -18,6 +18,7 @@ import (
 
 	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/errdefs"
+	"github.com/podbox/podbox/internal/shim"
 	"github.com/podbox/podbox/namespaces"
 	"github.com/podbox/podbox/netns"
 )
@@ -48,6 +49,9 @@ type RunOptions struct {
 	// detached: the lifecycle runs in a detached monitor (RunMonitor);
 	// recover: it takes on a pod whose lifecycle is gone (Recover).
 	detached, recover bool
+	// shim: the detached monitor was started by podbox-shim, which holds
+	// the pod while this lifecycle is away (see idle).
+	shim *shim.Conn
 }
 
 func (o *RunOptions) defaults() {
@@ -111,6 +115,8 @@ type runner struct {
 	cancel context.CancelFunc
 	// mg serves a managed pod's container requests (containers.go).
 	mg managed
+	// handedOff: the pod was left to the shim (handOff).
+	handedOff bool
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -143,7 +149,13 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		unregister(dir, h)
 		close(h.done)
 	}()
-	me, err := processStart(os.Getpid())
+	// The pod's monitor is this process, or the shim that started it
+	// (which outlives this lifecycle when it goes idle).
+	monitor := os.Getpid()
+	if opts.shim != nil {
+		monitor = os.Getppid()
+	}
+	me, err := processStart(monitor)
 	if err != nil {
 		return err
 	}
@@ -153,10 +165,14 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := runCheck(s, opts); err != nil {
+		check := *s
+		if opts.shim != nil && s.MonitorPID == monitor && s.MonitorStart == me {
+			check.MonitorPID = 0 // the shim's own: this lifecycle takes its turn
+		}
+		if err := runCheck(&check, opts); err != nil {
 			return fmt.Errorf("%w%s", err, pauseOutput(dir))
 		}
-		s.MonitorPID, s.MonitorStart, s.MonitorDetached = os.Getpid(), me, opts.detached
+		s.MonitorPID, s.MonitorStart, s.MonitorDetached = monitor, me, opts.detached
 		if s.StartTime.IsZero() {
 			s.StartTime = time.Now().UTC()
 		}
@@ -192,7 +208,10 @@ func (m *Manager) Run(ctx context.Context, name string, opts RunOptions) error {
 		done:       make(chan struct{}),
 	}
 	r.cancel = cancel
-	if err := r.listenWake(); err != nil {
+	if opts.shim != nil {
+		// The shim reads the wake FIFO and passes the wake-ups on.
+		r.wake = opts.shim.Wakes
+	} else if err := r.listenWake(); err != nil {
 		r.logf("pod %q: ephemeral containers can not be added, nor a stop asked from another process: %v", name, err)
 	}
 	defer close(r.quit)
@@ -334,7 +353,9 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		if r.adopt() {
 			r.resume()
-			loop(func() bool { return r.completed() })
+			if loop(func() bool { return r.completed() || r.handOff() }) && r.handedOff {
+				return errIdle
+			}
 			return r.finish(ctx)
 		}
 		r.sidecars = nil
@@ -400,8 +421,67 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.updatePhase()
 	r.save()
-	loop(func() bool { return r.completed() })
+	if loop(func() bool { return r.completed() || r.handOff() }) && r.handedOff {
+		return errIdle
+	}
 	return r.finish(ctx)
+}
+
+// errIdle: the lifecycle left the pod to its shim (handOff).
+var errIdle = errors.New("the lifecycle left the pod to its shim until there is work")
+
+// handOff, under a shim, saves the pod and tells the shim that this
+// lifecycle exits, when the pod has nothing for it to do (idle): true
+// then, and Run returns errIdle. The shim starts a lifecycle again, which
+// takes the pod on as Recover does, when a container ends, the pod is
+// woken (a stop, an ephemeral container, ReopenLog) or its pause dies.
+func (r *runner) handOff() bool {
+	if !r.idle() {
+		return false
+	}
+	// Wake-ups counted before the checks below are seen by them (who
+	// wakes the pod writes what for first); later ones make the shim start
+	// a lifecycle again at once.
+	wakes := r.opts.shim.WakeCount()
+	r.save() // may take ephemeral containers added meanwhile
+	if !r.idle() || r.stopRequested() {
+		return false
+	}
+	if err := r.opts.shim.Idle(wakes, time.Time{}, r.st.PausePID); err != nil {
+		r.logf("pod %q: stay, the shim can not be told: %v", r.name, err)
+		r.opts.shim = nil
+		return false
+	}
+	r.handedOff = true
+	return true
+}
+
+// idle: the lifecycle runs under a shim, the pod runs, and nothing but the
+// shim's wake-ups is waited for: no timer (restart backoff, deadline,
+// eviction), probe, postStart hook, stop, ephemeral or attached container,
+// nor a container whose output this process copies.
+func (r *runner) idle() bool {
+	c := &r.st.Config
+	if r.opts.shim == nil || c.Managed || r.stopping || r.st.Phase != PhaseRunning ||
+		c.hasStorageLimits() || c.ActiveDeadlineSeconds != nil || c.BackoffLimit != nil {
+		return false
+	}
+	if len(r.timers)+len(r.awaiting)+len(r.exits)+len(r.wake)+len(r.restartDue)+len(r.probes)+len(r.hooks)+len(r.opts.shim.Wakes) > 0 {
+		return false
+	}
+	for name, in := range r.running {
+		cfg, cs := r.st.containerConfig(name), r.st.container(name)
+		if in.shim == nil || in.hookPending || in.stopping || in.hub != nil || cfg == nil || cs == nil || cs.Kind == KindEphemeral ||
+			cfg.StartupProbe != nil || cfg.LivenessProbe != nil || cfg.ReadinessProbe != nil {
+			return false
+		}
+		select {
+		case <-in.done:
+			return false // its end is on its way
+		default:
+		}
+	}
+	return true
 }
 
 // start starts an instance of a container and records it; false when it
@@ -517,6 +597,9 @@ func (r *runner) prepareStart(cfg *ContainerConfig, cs *ContainerStatus, ex inst
 }
 
 func (p *pendingStart) run(r *runner) {
+	if !r.st.Config.Managed {
+		p.ex.shim = r.opts.shim
+	}
 	p.in, p.err = startInstance(r.dir, r.st, p.cfg, p.cs.CgroupPath, p.logPath, p.ex, r.exits)
 }
 
@@ -531,7 +614,7 @@ func (r *runner) record(p *pendingStart) bool {
 			Name: cs.Name, Kind: cs.Kind, State: StateTerminated, Reason: ReasonStartError,
 			Message: p.err.Error(), ExitCode: 128, StartedAt: now, FinishedAt: now,
 			RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: cs.Started,
-			CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created,
+			CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created, Backoff: cs.Backoff,
 		}
 		os.MkdirAll(filepath.Dir(logPath), 0o700)
 		os.WriteFile(logPath, []byte(fmt.Sprintf("%s stderr F podbox: start container %q: %v\n",
@@ -550,7 +633,7 @@ func (r *runner) record(p *pendingStart) bool {
 	*cs = ContainerStatus{
 		Name: cs.Name, Kind: cs.Kind, State: StateRunning, PID: in.pid, StartedAt: in.started,
 		RestartCount: cs.RestartCount, LastTermination: cs.LastTermination, Started: true,
-		CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created,
+		CgroupPath: cs.CgroupPath, LogPath: logPath, Created: cs.Created, OOMBase: in.oomBase, Backoff: cs.Backoff,
 		StartupPending: postStart != nil || cfg.StartupProbe != nil,
 		NotReady:       cfg.ReadinessProbe != nil,
 	}
@@ -600,6 +683,7 @@ func (r *runner) onExit(ev exitEvent) {
 	// A container that ran long enough starts its backoff again.
 	if ev.term.FinishedAt.Sub(ev.term.StartedAt) >= r.opts.BackoffReset {
 		delete(r.backoff, ev.name)
+		cs.Backoff = 0
 	}
 	r.afterExit(cs)
 	r.save()
@@ -673,6 +757,7 @@ func (r *runner) scheduleRestart(cs *ContainerStatus) {
 	default:
 		r.backoff[cs.Name] = min(2*d, r.opts.BackoffMax)
 	}
+	cs.Backoff = r.backoff[cs.Name]
 	name := cs.Name
 	if !seen {
 		r.timers[name] = time.AfterFunc(0, func() { r.restartDue <- name })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/podbox/podbox/errdefs"
+	"github.com/podbox/podbox/internal/shim"
 )
 
 // LogOptions say which part of a container's log Logs gives, as kubectl
@@ -246,7 +247,7 @@ func rotated(f *os.File, path string) bool {
 
 // reopenPrefix names the request files of ReopenLog in the pod's
 // directory: reopen-log.<container>.
-const reopenPrefix = "reopen-log."
+const reopenPrefix = shim.ReopenPrefix
 
 // ReopenLog makes the lifecycle of the pod, wherever it runs, close the
 // running container's log file and open its path anew: for a caller that
@@ -302,6 +303,8 @@ func (r *runner) reopenLogs() {
 				r.logf("pod %q: reopen the log of container %q: %v", r.name, name, err)
 				continue
 			}
+		} else if ok && in.shim != nil {
+			continue // the shim writes it, and answers
 		}
 		os.Remove(req)
 	}

@@ -134,11 +134,17 @@ type logWriter = crilog.Writer
 // openLog opens (appends to) the log at path; maxSize and maxFiles of 0
 // mean the defaults, a negative maxSize no rotation.
 func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
+	maxSize, maxFiles = logLimits(maxSize, maxFiles)
+	return crilog.Open(path, maxSize, maxFiles)
+}
+
+// logLimits applies the defaults to a log's limits.
+func logLimits(maxSize int64, maxFiles int) (int64, int) {
 	if maxSize == 0 {
 		maxSize = DefaultContainerLogMaxSize
 	}
 	if maxFiles < 2 {
 		maxFiles = DefaultContainerLogMaxFiles
 	}
-	return crilog.Open(path, maxSize, maxFiles)
+	return maxSize, maxFiles
 }

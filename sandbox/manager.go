@@ -38,6 +38,12 @@ type Options struct {
 	// (os.Executable), whose main must call Init when IsInit. A small
 	// program of its own does as well if its main does the same.
 	MonitorBinary string
+	// ShimBinary, when set, is podbox-shim (cmd/podbox-shim): RunDetached
+	// starts it as the pod's monitor instead, and it starts MonitorBinary
+	// as the pod's lifecycle whenever there is work, so that what stays
+	// resident per pod is the small shim (see package internal/shim).
+	// Managed pods (the CRI's) keep their lifecycle running.
+	ShimBinary string
 	// PauseBinary is the path of the pause program, or BuiltinPause. A
 	// path given is run with -v by New, which refuses it, with what it
 	// said, unless it answers as podbox's pause. Default: "pause" beside

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podbox/podbox/errdefs"
+	"github.com/podbox/podbox/internal/shim"
 )
 
 // MonitorArg is argv[1] of a detached monitor: RunDetached starts
@@ -40,7 +41,7 @@ type monitorRunOps struct {
 
 // monitorLog is the detached monitor's own log (what RunOptions.Logf
 // would be told), in the pod's directory.
-const monitorLog = "monitor.log"
+const monitorLog = shim.MonitorLog
 
 // DetachedMonitor is a pod's monitor process, started by StartMonitor and
 // waiting to be told to run the pod: the process that runs the pod's
@@ -79,9 +80,14 @@ func (m *Manager) StartMonitor(pod string) (*DetachedMonitor, error) {
 		cfgW.Close()
 		return nil, err
 	}
+	args := []string{bin, MonitorArg, pod}
+	if sh := m.opts.ShimBinary; sh != "" {
+		// The shim stays with the pod and starts bin when there is work.
+		args = []string{sh, shim.Arg, m.podDir(pod), bin, pod}
+	}
 	cmd := &exec.Cmd{
-		Path:        bin,
-		Args:        []string{bin, MonitorArg, pod},
+		Path:        args[0],
+		Args:        args,
 		Env:         monitorEnviron(),
 		ExtraFiles:  []*os.File{cfgR, startedW}, // fds 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -92,7 +98,7 @@ func (m *Manager) StartMonitor(pod string) (*DetachedMonitor, error) {
 	if err != nil {
 		cfgW.Close()
 		startedR.Close()
-		return nil, fmt.Errorf("start monitor of pod %q: %q: %w", pod, bin, err)
+		return nil, fmt.Errorf("start monitor of pod %q: %q: %w", pod, args[0], err)
 	}
 	return &DetachedMonitor{m: m, ref: pod, cmd: cmd, cfgW: cfgW, startedR: startedR}, nil
 }
@@ -258,10 +264,17 @@ func RunMonitor() error {
 	if err != nil {
 		return fmt.Errorf("monitor of pod %q: %w", cfg.Pod, err)
 	}
+	sc, err := shim.FromEnv()
+	if err != nil {
+		return fmt.Errorf("monitor of pod %q: %w", cfg.Pod, err)
+	}
 	// SIGTERM and SIGINT stop the pod too (a monitor of an older podbox
 	// was stopped that way); the grace period comes from the stop request.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if sc != nil && os.Getenv(shim.EnvStop) == "1" {
+		stop() // the shim was sent one of those while no lifecycle ran
+	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	// From here on the monitor's output goes to the pod's directory.
 	if f, err := os.OpenFile(filepath.Join(m.podDir(cfg.Pod), monitorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
@@ -276,9 +289,10 @@ func RunMonitor() error {
 			fmt.Fprintf(os.Stderr, "%s podbox monitor: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 		},
 		detached: true,
-		recover:  cfg.Run.Recover,
+		recover:  cfg.Run.Recover || (sc != nil && os.Getenv(shim.EnvRecover) == "1"),
+		shim:     sc,
 	}
-	if err := m.Run(ctx, cfg.Pod, opts); err != nil {
+	if err := m.Run(ctx, cfg.Pod, opts); err != nil && !errors.Is(err, errIdle) {
 		fmt.Fprintf(os.Stderr, "%s podbox monitor: %v\n", time.Now().UTC().Format(time.RFC3339), err)
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/podbox/podbox/cgroups"
 	"github.com/podbox/podbox/errdefs"
 )
 
@@ -59,8 +60,23 @@ func (r *runner) adopt() bool {
 				}
 				continue
 			}
+			if cs.Backoff > 0 {
+				r.backoff[cs.Name] = cs.Backoff
+			}
 			fd, _ := pidfdIn(cs.PID, cs.CgroupPath)
 			c, err := libcontainer.Load(runcRoot(r.dir), cs.Name)
+			if fd < 0 && goOn && r.opts.shim != nil {
+				// Ended while no lifecycle ran: the shim collected it.
+				if term, ok := r.shimExit(cs.Name, cs.PID, cs.StartedAt, cs.CgroupPath, cs.OOMBase, c); ok {
+					cs.State, cs.PID = StateTerminated, 0
+					cs.ExitCode, cs.Reason, cs.Message, cs.FinishedAt = term.ExitCode, term.Reason, "", term.FinishedAt
+					cs.StartupPending, cs.NotReady = false, false
+					if cfg := r.st.containerConfig(cs.Name); cfg != nil {
+						cs.Message = terminationMessage(r.dir, cfg, term.ExitCode, cs.LogPath, r.st.Config.terminationBudget())
+					}
+					continue
+				}
+			}
 			if fd < 0 || err != nil || !goOn {
 				if fd >= 0 {
 					if c != nil {
@@ -75,9 +91,9 @@ func (r *runner) adopt() bool {
 				cs.StartupPending, cs.NotReady = false, false
 				continue
 			}
-			in := &instance{name: cs.Name, c: c, pid: cs.PID, started: cs.StartedAt, done: make(chan struct{})}
+			in := &instance{name: cs.Name, c: c, pid: cs.PID, started: cs.StartedAt, done: make(chan struct{}), oomBase: cs.OOMBase, shim: r.opts.shim}
 			r.running[cs.Name] = in
-			go r.watchAdopted(in, fd)
+			go r.watchAdopted(in, fd, cs.CgroupPath)
 			if cfg := r.st.containerConfig(cs.Name); cfg != nil && cs.Kind != KindEphemeral {
 				r.startProbes(in, cfg)
 			}
@@ -93,7 +109,7 @@ func (r *runner) adopt() bool {
 
 // watchAdopted waits for an adopted container's process to end and tells
 // the runner, with what can be known of its end.
-func (r *runner) watchAdopted(in *instance, fd int) {
+func (r *runner) watchAdopted(in *instance, fd int, cgroupPath string) {
 	defer unix.Close(fd)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
@@ -101,16 +117,48 @@ func (r *runner) watchAdopted(in *instance, fd int) {
 			break
 		}
 	}
-	// Whatever the container left behind in a shared PID namespace goes too.
-	in.c.Signal(unix.SIGKILL)
-	close(in.done)
-	select {
-	case r.exits <- exitEvent{name: in.name, pid: in.pid, term: Termination{
+	term := Termination{
 		ExitCode: -1, Reason: ReasonUnknown, Message: "adopted by a new lifecycle: its exit status went with its parent",
 		StartedAt: in.started, FinishedAt: time.Now().UTC(),
-	}}:
+	}
+	if in.shim != nil {
+		if t, ok := r.shimExit(in.name, in.pid, in.started, cgroupPath, in.oomBase, in.c); ok {
+			term = t
+		}
+	} else {
+		// Whatever the container left behind in a shared PID namespace goes too.
+		in.c.Signal(unix.SIGKILL)
+	}
+	close(in.done)
+	select {
+	case r.exits <- exitEvent{name: in.name, pid: in.pid, term: term}:
 	case <-r.quit:
 	}
+}
+
+// shimExit asks the shim how a container that a previous lifecycle
+// started ended (the shim, its subreaper, collected it), ends what it
+// left in a shared PID namespace, and waits until its output is copied;
+// false when the shim does not know.
+func (r *runner) shimExit(name string, pid int, started time.Time, cgroupPath string, oomBase uint64, c *libcontainer.Container) (Termination, bool) {
+	ws, known, err := r.opts.shim.Exit(pid, time.Minute)
+	if err != nil || !known {
+		if err != nil {
+			r.logf("pod %q: exit status of container %q (pid %d): %v", r.name, name, pid, err)
+		}
+		return Termination{}, false
+	}
+	code, reason := waitStatusCode(ws)
+	if n, err := cgroups.OOMKillCount(cgroupPath); err == nil && n > oomBase && code == 128+int(unix.SIGKILL) {
+		reason = ReasonOOMKilled
+	}
+	if c != nil {
+		c.Signal(unix.SIGKILL)
+	}
+	if err := r.opts.shim.Drain(pid, 10*time.Second); err != nil {
+		r.logf("pod %q: log of container %q: %v", r.name, name, err)
+	}
+	return Termination{ExitCode: code, Reason: reason, StartedAt: started, FinishedAt: time.Now().UTC()}, true
 }
 
 // resume goes on with a Running pod whose containers were adopted: the

@@ -103,6 +103,10 @@ type ContainerStatus struct {
 	LogPath string `json:"logPath,omitempty"`
 	// OOMBase is the cgroup's OOM kill count when the instance started.
 	OOMBase uint64 `json:"oomBase,omitempty"`
+	// Backoff is the delay before its next restart after a failure (none
+	// yet: the first restart is immediate), kept here so that a lifecycle
+	// that takes the pod on goes on with it.
+	Backoff time.Duration `json:"backoff,omitempty"`
 	// StartupPending: the running instance's postStart hook or startup
 	// probe has not passed yet (Kubernetes' started is false).
 	StartupPending bool `json:"startupPending,omitempty"`

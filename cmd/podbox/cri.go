@@ -47,6 +47,9 @@ Example:
 		}
 		// The CRI names Localhost seccomp profiles by absolute path.
 		opts.SeccompRoot = "/"
+		// A CRI pod's lifecycle serves the kubelet's container requests
+		// for the pod's whole life: a shim would only add to it.
+		opts.ShimBinary = ""
 		m, err := sandbox.New(opts)
 		if err != nil {
 			return err

@@ -125,6 +125,7 @@ func managerOptions(c *cli.Context) (sandbox.Options, error) {
 	}
 	return sandbox.Options{
 		MonitorBinary:        monitorBinary(),
+		ShimBinary:           shimBinary(),
 		Images:               store,
 		LogRoot:              c.String("log-root"),
 		ContainerLogMaxSize:  logMax.Value(),
@@ -150,15 +151,21 @@ func managerOptions(c *cli.Context) (sandbox.Options, error) {
 // make install puts it). It links the sandbox library alone, so that
 // what each pod keeps resident is a third smaller than with podbox itself,
 // which is what runs it when there is none ("").
-func monitorBinary() string {
+func monitorBinary() string { return helperBinary("podbox-monitor") }
+
+// shimBinary is podbox-shim, found as podbox-monitor is; "" (no shim: the
+// lifecycle stays with each pod) when there is none.
+func shimBinary() string { return helperBinary("podbox-shim") }
+
+func helperBinary(name string) string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
 	}
 	dir := filepath.Dir(exe)
 	for _, p := range []string{
-		filepath.Join(dir, "podbox-monitor"),
-		filepath.Join(dir, "..", "libexec", "podbox", "podbox-monitor"),
+		filepath.Join(dir, name),
+		filepath.Join(dir, "..", "libexec", "podbox", name),
 	} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p

@@ -1,0 +1,536 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	_ "runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podbox/podbox/internal/crilog"
+)
+
+// Names in the pod's directory, the sandbox library's too.
+const (
+	// WakeFile is the pod's wake FIFO.
+	WakeFile = "ephemeral-wake"
+	// ReopenPrefix begins the names of ReopenLog's request files.
+	ReopenPrefix = "reopen-log."
+	// MonitorLog is where the shim and the lifecycle write what they say.
+	MonitorLog = "monitor.log"
+)
+
+// Arg is the shim's argv[1]: "podbox-shim shim POD-DIR LIFECYCLE-BINARY
+// POD", with the lifecycle's configuration on fd 3 and the caller's
+// started pipe on fd 4 (see sandbox.StartMonitor). LifecycleArgs are what
+// the lifecycle binary is run with, after its own name and before POD.
+const Arg = "shim"
+
+// maxReaped bounds the exit statuses kept for a lifecycle to ask for.
+const maxReaped = 1024
+
+type server struct {
+	dir, bin, ref string
+	env           []string
+	cfg           []byte
+	started       *os.File // the first lifecycle's started pipe, then nil
+
+	// The lifecycle now running (pid 0: none), its socket, and what it
+	// said.
+	pid       int
+	sock      *socket
+	gen       int
+	idle      *Msg
+	forwarded int
+	// stop: SIGTERM or SIGINT came; the next lifecycle stops the pod.
+	stop bool
+	// ending: the lifecycle ended the pod; the shim exits once the logs
+	// are copied.
+	ending bool
+
+	logs     map[int]*ctrLog
+	reaped   map[int]unix.WaitStatus
+	order    []int
+	askExit  map[int]bool
+	askDrain map[int]bool
+
+	timer *time.Timer
+	pause *os.File
+
+	events chan event
+}
+
+type ctrLog struct {
+	name string
+	w    *crilog.Writer
+	left int
+}
+
+type event struct {
+	kind string // "msg", "eof", "copied", "wake", "timer", "pause"
+	gen  int
+	msg  Msg
+	fds  []int
+	pid  int
+}
+
+// Main runs the shim; args are its arguments after Arg. It returns the
+// process's exit code.
+func Main(args []string) int {
+	if len(args) != 3 {
+		fmt.Fprintln(os.Stderr, "podbox-shim: started by podbox as a pod's monitor; it is not a command of its own")
+		return 2
+	}
+	s := &server{
+		dir: args[0], bin: args[1], ref: args[2],
+		logs: map[int]*ctrLog{}, reaped: map[int]unix.WaitStatus{}, askExit: map[int]bool{}, askDrain: map[int]bool{},
+		events: make(chan event, 64),
+	}
+	if err := s.run(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s podbox-shim: pod %q: %v\n", time.Now().UTC().Format(time.RFC3339), s.ref, err)
+		return 1
+	}
+	return 0
+}
+
+func (s *server) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s podbox-shim: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+}
+
+func (s *server) run() error {
+	cfgR := os.NewFile(3, "config")
+	b, err := io.ReadAll(io.LimitReader(cfgR, 1<<20))
+	cfgR.Close()
+	if err != nil || len(b) == 0 {
+		return nil // aborted: no pod to run
+	}
+	s.cfg = b
+	s.started = os.NewFile(4, "started")
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become a subreaper: %w", err)
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+	if f, err := os.OpenFile(filepath.Join(s.dir, MonitorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		unix.Dup2(int(f.Fd()), 1)
+		unix.Dup2(int(f.Fd()), 2)
+		f.Close()
+	}
+	s.env = os.Environ()
+	if err := s.listenWake(); err != nil {
+		return err
+	}
+	if err := s.spawn(false); err != nil {
+		return err
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == unix.SIGCHLD {
+				s.reap()
+			} else {
+				s.stop = true
+				if s.pid != 0 {
+					unix.Kill(s.pid, unix.SIGTERM)
+				} else if !s.ending {
+					s.wakeUp(false)
+				}
+			}
+		case ev := <-s.events:
+			s.handle(ev)
+		}
+		if s.ending && s.pid == 0 && len(s.logs) == 0 {
+			return nil
+		}
+	}
+}
+
+// listenWake makes the pod's wake FIFO and reads it.
+func (s *server) listenWake() error {
+	p := filepath.Join(s.dir, WakeFile)
+	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("make %s: %w", p, err)
+	}
+	// Read-write: the FIFO never reports end-of-file for want of a writer.
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	go func() {
+		b := make([]byte, 64)
+		for {
+			if _, err := f.Read(b); err != nil {
+				return
+			}
+			s.events <- event{kind: "wake"}
+		}
+	}()
+	return nil
+}
+
+// spawn starts a lifecycle: the first one (recover false) runs the pod
+// from its start; the next ones take it on where it is.
+func (s *server) spawn(recover bool) error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start the lifecycle: %w", err)
+	}
+	child := os.NewFile(uintptr(pair[1]), "shim-child")
+	defer child.Close()
+	sock, err := newSocket(pair[0], "shim")
+	if err != nil {
+		unix.Close(pair[0])
+		return fmt.Errorf("start the lifecycle: %w", err)
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		sock.f.Close()
+		return fmt.Errorf("start the lifecycle: %w", err)
+	}
+	defer cfgR.Close()
+	started := s.started
+	if started == nil {
+		if started, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+			sock.f.Close()
+			cfgW.Close()
+			return fmt.Errorf("start the lifecycle: %w", err)
+		}
+	}
+	s.started = nil
+	env := append(append([]string(nil), s.env...), EnvFD+"=5", "_PODBOX_MONITOR=1")
+	if recover {
+		env = append(env, EnvRecover+"=1")
+	}
+	if s.stop {
+		env = append(env, EnvStop+"=1")
+	}
+	p, err := os.StartProcess(s.bin, []string{s.bin, "podbox-monitor", s.ref}, &os.ProcAttr{
+		Env:   env,
+		Files: []*os.File{nil, os.Stdout, os.Stderr, cfgR, started, child},
+	})
+	started.Close()
+	if err != nil {
+		sock.f.Close()
+		cfgW.Close()
+		return fmt.Errorf("start the lifecycle %q: %w", s.bin, err)
+	}
+	// The configuration fits in the pipe's buffer (64 kB) or is written
+	// as the lifecycle reads it.
+	go func() { cfgW.Write(s.cfg); cfgW.Close() }()
+	s.pid, s.sock, s.idle, s.forwarded = p.Pid, sock, nil, 0
+	p.Release() // reaped by reap, with the containers
+	s.gen++
+	gen := s.gen
+	go func() {
+		for {
+			m, fds, err := sock.recv()
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				s.events <- event{kind: "eof", gen: gen}
+				return
+			}
+			s.events <- event{kind: "msg", gen: gen, msg: m, fds: fds}
+		}
+	}()
+	s.quiet()
+	return nil
+}
+
+// quiet cancels what an idle shim waits for.
+func (s *server) quiet() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	if s.pause != nil {
+		s.pause.Close()
+		s.pause = nil
+	}
+}
+
+// wakeUp starts a lifecycle to handle what came (tell: pass it a wake-up).
+func (s *server) wakeUp(tell bool) {
+	if s.pid != 0 || s.ending {
+		return
+	}
+	if err := s.spawn(true); err != nil {
+		s.logf("pod %q: %v", s.ref, err)
+		s.ending = true
+		return
+	}
+	if tell {
+		s.forward()
+	}
+}
+
+func (s *server) forward() {
+	if err := s.sock.send(Msg{Op: OpWake}); err == nil {
+		s.forwarded++
+	}
+}
+
+// reap collects every child that ended: the lifecycle, or containers that
+// were reparented to the shim.
+func (s *server) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		if pid == s.pid {
+			s.lifecycleEnded(ws)
+			continue
+		}
+		s.reaped[pid] = ws
+		s.order = append(s.order, pid)
+		if len(s.order) > maxReaped {
+			delete(s.reaped, s.order[0])
+			s.order = s.order[1:]
+		}
+		if s.askExit[pid] {
+			delete(s.askExit, pid)
+			s.answerExit(pid)
+		}
+		if s.pid == 0 {
+			s.wakeUp(false) // a container ended: the pod's policy says what next
+		}
+	}
+}
+
+func (s *server) answerExit(pid int) {
+	ws, ok := s.reaped[pid]
+	if ok {
+		delete(s.reaped, pid)
+	}
+	if s.sock != nil {
+		s.sock.send(Msg{Op: OpExit, PID: pid, Status: uint32(ws), Known: ok})
+	}
+}
+
+// lifecycleEnded: the lifecycle exited. Idle, it is started again when
+// there is work; else the pod ended (or its lifecycle failed) and the
+// shim ends too, once the logs are copied.
+func (s *server) lifecycleEnded(ws unix.WaitStatus) {
+	idle := s.idle
+	s.pid, s.idle = 0, nil
+	if s.sock != nil {
+		s.sock.f.Close()
+		s.sock = nil
+	}
+	s.askExit, s.askDrain = map[int]bool{}, map[int]bool{}
+	if idle == nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			s.logf("pod %q: its lifecycle (pid %d) ended: %s", s.ref, ws, waitString(ws))
+		}
+		s.ending = true
+		// Containers still running (a lifecycle that failed) keep their
+		// output, up to a bound; ended ones close their pipes now.
+		if len(s.logs) > 0 {
+			time.AfterFunc(2*time.Second, func() { s.events <- event{kind: "timer", gen: -1} })
+		}
+		return
+	}
+	// Work that came while it decided to go: start it again at once.
+	if s.stop || s.forwarded > idle.Wakes || len(s.reaped) > 0 {
+		s.wakeUp(s.forwarded > idle.Wakes)
+		return
+	}
+	if idle.WakeAt != 0 {
+		s.timer = time.AfterFunc(time.Until(time.Unix(0, idle.WakeAt)), func() { s.events <- event{kind: "timer", gen: s.gen} })
+	}
+	if idle.PausePID > 0 {
+		s.watchPause(idle.PausePID)
+	}
+	// What the work since the last idle time allocated goes back to the
+	// system now rather than in the scavenger's time: an idle shim is
+	// what each pod keeps.
+	// debug.FreeOSMemory()
+}
+
+func waitString(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// watchPause starts a lifecycle when the pause ends.
+func (s *server) watchPause(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		s.events <- event{kind: "pause"} // gone already
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pause")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return
+	}
+	s.pause = f
+	go func() {
+		rerr := rc.Read(func(fd uintptr) bool {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, _ := unix.Poll(pfd, 0)
+			return n > 0
+		})
+		if rerr == nil {
+			s.events <- event{kind: "pause"}
+		}
+	}()
+}
+
+func (s *server) handle(ev event) {
+	switch ev.kind {
+	case "wake":
+		s.reopenLogs()
+		if s.pid != 0 {
+			s.forward()
+		} else {
+			s.wakeUp(true)
+		}
+	case "timer":
+		if ev.gen == -1 { // the bound on a failed lifecycle's logs
+			for pid, l := range s.logs {
+				l.w.Close()
+				delete(s.logs, pid)
+			}
+			return
+		}
+		if s.timer != nil {
+			s.timer = nil
+			s.wakeUp(false)
+		}
+	case "pause":
+		if s.pause != nil || s.pid == 0 {
+			s.wakeUp(false)
+		}
+	case "copied":
+		l := s.logs[ev.pid]
+		if l == nil {
+			return
+		}
+		if l.left--; l.left > 0 {
+			return
+		}
+		l.w.Close()
+		delete(s.logs, ev.pid)
+		if s.askDrain[ev.pid] {
+			delete(s.askDrain, ev.pid)
+			if s.sock != nil {
+				s.sock.send(Msg{Op: OpDrained, PID: ev.pid})
+			}
+		}
+	case "eof":
+		// The lifecycle's end of the socket closed: its exit follows.
+	case "msg":
+		if ev.gen != s.gen {
+			closeAll(ev.fds)
+			return
+		}
+		s.message(ev.msg, ev.fds)
+	}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func (s *server) message(m Msg, fds []int) {
+	switch m.Op {
+	case OpLogs:
+		if len(fds) != len(m.Streams) || len(fds) == 0 || m.PID <= 0 {
+			s.logf("pod %q: container %q: %d streams with %d pipes", s.ref, m.Name, len(m.Streams), len(fds))
+			closeAll(fds)
+			return
+		}
+		w, err := crilog.Open(m.Path, m.MaxSize, m.MaxFiles)
+		if err != nil {
+			s.logf("pod %q: log of container %q: %v", s.ref, m.Name, err)
+			closeAll(fds)
+			return
+		}
+		s.logs[m.PID] = &ctrLog{name: m.Name, w: w, left: len(fds)}
+		for i, fd := range fds {
+			// Non-blocking, so that Go's poller waits for it, not a thread.
+			unix.SetNonblock(fd, true)
+			f := os.NewFile(uintptr(fd), m.Streams[i])
+			stream, pid := m.Streams[i], m.PID
+			go func() {
+				w.CopyLines(stream, f)
+				s.events <- event{kind: "copied", pid: pid}
+			}()
+		}
+	case OpDrain:
+		closeAll(fds)
+		if _, copying := s.logs[m.PID]; copying {
+			s.askDrain[m.PID] = true
+			return
+		}
+		s.sock.send(Msg{Op: OpDrained, PID: m.PID})
+	case OpExit:
+		closeAll(fds)
+		if _, ok := s.reaped[m.PID]; ok {
+			s.answerExit(m.PID)
+			return
+		}
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(m.PID, &ws, unix.WNOHANG|unix.WALL, nil)
+		switch {
+		case pid == m.PID:
+			s.reaped[pid] = ws
+			s.answerExit(pid)
+		case err != nil: // ECHILD: not the shim's
+			s.answerExit(m.PID)
+		default:
+			s.askExit[m.PID] = true
+		}
+	case OpIdle:
+		closeAll(fds)
+		m := m
+		s.idle = &m
+	default:
+		closeAll(fds)
+	}
+}
+
+// reopenLogs answers ReopenLog's requests for the logs the shim writes;
+// the others are the lifecycle's.
+func (s *server) reopenLogs() {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name, ok := strings.CutPrefix(e.Name(), ReopenPrefix)
+		if !ok {
+			continue
+		}
+		for _, l := range s.logs {
+			if l.name != name {
+				continue
+			}
+			if err := l.w.Reopen(); err != nil {
+				s.logf("pod %q: reopen the log of container %q: %v", s.ref, name, err)
+				break
+			}
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+	}
+}
