@@ -66,8 +66,14 @@ spec:
 	}
 	if exe, err := os.Readlink("/proc/" + strconv.Itoa(in.MonitorPID) + "/exe"); err != nil {
 		t.Errorf("monitor of the installed podbox: %v", err)
-	} else if want := filepath.Join(prefix, "libexec", "podbox", "podbox-monitor"); exe != want {
+	} else if want := filepath.Join(prefix, "libexec", "podbox", "podbox-shim"); exe != want {
 		t.Errorf("the pod's monitor runs %s, want %s", exe, want)
+	}
+	// The shim starts the installed lifecycle.
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(in.MonitorPID) + "/cmdline"); err != nil {
+		t.Errorf("monitor of the installed podbox: %v", err)
+	} else if args, want := strings.Split(string(b), "\x00"), filepath.Join(prefix, "libexec", "podbox", "podbox-monitor"); len(args) < 4 || args[3] != want {
+		t.Errorf("the pod's shim runs %q, want it to start %s", args, want)
 	}
 	mustPodbox(t, e, "rm", "-f", "installed")
 

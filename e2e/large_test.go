@@ -52,10 +52,15 @@ func TestLargePod(t *testing.T) {
 			pod.Status.Phase, len(pod.Status.ContainerStatuses), n, pod.Status.Message)
 	}
 	in := e.inspect(t, "large")
-	// Its monitor is podbox-monitor, found beside podbox.
-	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", in.MonitorPID)); err != nil || filepath.Base(exe) != "podbox-monitor" {
-		t.Errorf("the pod's monitor (pid %d) runs %q (%v), want podbox-monitor", in.MonitorPID, exe, err)
+	// Its monitor is podbox-shim, found beside podbox, and the lifecycle
+	// (podbox-monitor) leaves once every container runs.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", in.MonitorPID)); err != nil || filepath.Base(exe) != "podbox-shim" {
+		t.Errorf("the pod's monitor (pid %d) runs %q (%v), want podbox-shim", in.MonitorPID, exe, err)
 	}
+	eventually(t, 10*time.Second, "the lifecycle gone, the shim alone", func() (bool, string) {
+		kids := childrenNamed(in.MonitorPID, "podbox-monitor")
+		return len(kids) == 0, fmt.Sprintf("podbox-monitor children of the shim: %v", kids)
+	})
 	pids := map[int]string{}
 	for _, c := range in.Containers {
 		if c.State != "running" || c.RestartCount != 0 || c.PID <= 0 {

@@ -10,6 +10,7 @@ import (
 	_ "runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -116,9 +117,10 @@ func (s *server) run() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("become a subreaper: %w", err)
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
-	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+	// No signal handler: os/signal's costs three threads, the most of
+	// what an idle shim would keep. Children are watched through pidfds
+	// (watchPID); the pod is stopped with podbox stop, not a signal.
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGTERM, unix.SIGINT)
 	if f, err := os.OpenFile(filepath.Join(s.dir, MonitorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 		unix.Dup2(int(f.Fd()), 1)
 		unix.Dup2(int(f.Fd()), 2)
@@ -131,19 +133,14 @@ func (s *server) run() error {
 	if err := s.spawn(false); err != nil {
 		return err
 	}
+	// Orphans a container leaves (with the host's PID namespace) are
+	// reparented here too, unannounced: collected now and then.
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
 	for {
 		select {
-		case sig := <-sigs:
-			if sig == unix.SIGCHLD {
-				s.reap()
-			} else {
-				s.stop = true
-				if s.pid != 0 {
-					unix.Kill(s.pid, unix.SIGTERM)
-				} else if !s.ending {
-					s.wakeUp(false)
-				}
-			}
+		case <-sweep.C:
+			s.reap(-1)
 		case ev := <-s.events:
 			s.handle(ev)
 		}
@@ -151,6 +148,39 @@ func (s *server) run() error {
 			return nil
 		}
 	}
+}
+
+// sweepInterval is how often the shim collects children it was not told
+// of.
+const sweepInterval = 10 * time.Second
+
+// watchPID sends a "child" event when pid ends (at once when it is gone).
+func (s *server) watchPID(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		s.events <- event{kind: "child", pid: pid}
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	go func() {
+		waitPidfd(f)
+		f.Close()
+		s.events <- event{kind: "child", pid: pid}
+	}()
+}
+
+// waitPidfd waits, through Go's poller, until the process of the pidfd f
+// ended (true) or f is closed (false).
+func waitPidfd(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return rc.Read(func(fd uintptr) bool {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(pfd, 0)
+		return n > 0
+	}) == nil
 }
 
 // listenWake makes the pod's wake FIFO and reads it.
@@ -215,6 +245,9 @@ func (s *server) spawn(recover bool) error {
 	p, err := os.StartProcess(s.bin, []string{s.bin, "podbox-monitor", s.ref}, &os.ProcAttr{
 		Env:   env,
 		Files: []*os.File{nil, os.Stdout, os.Stderr, cfgR, started, child},
+		// A lifecycle never outlives its shim (as it would, unseen, if the
+		// shim were killed): the pod is then as a killed monitor leaves it.
+		Sys: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	})
 	started.Close()
 	if err != nil {
@@ -226,7 +259,8 @@ func (s *server) spawn(recover bool) error {
 	// as the lifecycle reads it.
 	go func() { cfgW.Write(s.cfg); cfgW.Close() }()
 	s.pid, s.sock, s.idle, s.forwarded = p.Pid, sock, nil, 0
-	p.Release() // reaped by reap, with the containers
+	p.Release() // collected by reap, with the containers (Release makes p.Pid -1)
+	s.watchPID(s.pid)
 	s.gen++
 	gen := s.gen
 	go func() {
@@ -279,12 +313,12 @@ func (s *server) forward() {
 	}
 }
 
-// reap collects every child that ended: the lifecycle, or containers that
-// were reparented to the shim.
-func (s *server) reap() {
+// reap collects which (-1: every child) if it ended: the lifecycle, or
+// containers that were reparented to the shim.
+func (s *server) reap(which int) {
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		pid, err := unix.Wait4(which, &ws, unix.WNOHANG|unix.WALL, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -293,6 +327,9 @@ func (s *server) reap() {
 		}
 		if pid == s.pid {
 			s.lifecycleEnded(ws)
+			// Its containers are the shim's now, and those that ended
+			// before it handled their end are zombies to collect.
+			which = -1
 			continue
 		}
 		s.reaped[pid] = ws
@@ -307,6 +344,9 @@ func (s *server) reap() {
 		}
 		if s.pid == 0 {
 			s.wakeUp(false) // a container ended: the pod's policy says what next
+		}
+		if which != -1 {
+			return
 		}
 	}
 }
@@ -375,20 +415,11 @@ func (s *server) watchPause(pid int) {
 		s.events <- event{kind: "pause"} // gone already
 		return
 	}
+	// Closing it (quiet) ends the watch.
 	f := os.NewFile(uintptr(fd), "pause")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return
-	}
 	s.pause = f
 	go func() {
-		rerr := rc.Read(func(fd uintptr) bool {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, _ := unix.Poll(pfd, 0)
-			return n > 0
-		})
-		if rerr == nil {
+		if waitPidfd(f) {
 			s.events <- event{kind: "pause"}
 		}
 	}()
@@ -396,6 +427,10 @@ func (s *server) watchPause(pid int) {
 
 func (s *server) handle(ev event) {
 	switch ev.kind {
+	case "child":
+		// The lifecycle, or a container: collected if it is the shim's
+		// child (a container the running lifecycle started is its own).
+		s.reap(ev.pid)
 	case "wake":
 		s.reopenLogs()
 		if s.pid != 0 {
@@ -467,6 +502,7 @@ func (s *server) message(m Msg, fds []int) {
 			return
 		}
 		s.logs[m.PID] = &ctrLog{name: m.Name, w: w, left: len(fds)}
+		s.watchPID(m.PID)
 		for i, fd := range fds {
 			// Non-blocking, so that Go's poller waits for it, not a thread.
 			unix.SetNonblock(fd, true)
@@ -500,6 +536,7 @@ func (s *server) message(m Msg, fds []int) {
 			s.answerExit(m.PID)
 		default:
 			s.askExit[m.PID] = true
+			s.watchPID(m.PID)
 		}
 	case OpIdle:
 		closeAll(fds)
