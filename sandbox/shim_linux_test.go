@@ -1,0 +1,225 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podbox/podbox/internal/testutil"
+)
+
+// newShimEnv is a test env whose detached monitors are podbox-shim, which
+// starts this test binary as each pod's lifecycle.
+func newShimEnv(t *testing.T) *testEnv {
+	t.Helper()
+	return newTestEnvWith(t, func(o *Options) { o.ShimBinary = testutil.Binary(t, "podbox-shim") })
+}
+
+// lifecyclesOf lists the processes of this test binary that are children of
+// the shim: the pod's lifecycle while it runs.
+func lifecyclesOf(t *testing.T, shim int) []int {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(shim) {
+			continue
+		}
+		if exe, _ := os.Readlink("/proc/" + e.Name() + "/exe"); exe == self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// shimPod starts a pod whose container prints "start", exits 3 on
+// SIGUSR1 and prints "poke" on SIGUSR2, under a shim, and waits until the
+// lifecycle left it to the shim.
+func (e *testEnv) shimPod(name string) *PodStatus {
+	e.t.Helper()
+	ctx := context.Background()
+	script := `echo start; trap 'exit 3' USR1; trap 'echo poke' USR2; while :; do sleep 0.05; done`
+	if _, err := e.m.Create(ctx, &PodConfig{Name: name, Containers: []ContainerConfig{e.container("app", "sh", "-c", script)}}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.m.RunDetached(ctx, name, fastRestarts); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.m.WaitStarted(ctx, name, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(st.MonitorPID) + "/exe"); err != nil || filepath.Base(exe) != "podbox-shim" {
+		e.t.Fatalf("the pod's monitor (pid %d) runs %q (%v), want podbox-shim", st.MonitorPID, exe, err)
+	}
+	e.waitIdle(st.MonitorPID)
+	return st
+}
+
+func (e *testEnv) waitIdle(shim int) {
+	e.t.Helper()
+	waitFor(e.t, 10*time.Second, "the lifecycle to leave the pod to its shim", func() bool { return len(lifecyclesOf(e.t, shim)) == 0 })
+}
+
+// Under a shim the lifecycle leaves a running pod; the shim collects the
+// container's end and starts a lifecycle, which restarts it with its real
+// exit status and goes on with its backoff; the output of every instance
+// reaches its log; ReopenLog and Stop work while no lifecycle runs.
+func TestShimIdleLifecycle(t *testing.T) {
+	e := newShimEnv(t)
+	ctx := context.Background()
+	st := e.shimPod("idle")
+	shim := st.MonitorPID
+	first := st.Containers[0]
+
+	// An end that no lifecycle saw: the shim tells the next one its status.
+	if err := e.m.Signal(ctx, "idle", "app", syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var cs ContainerStatus
+	waitFor(t, 10*time.Second, "the container restarted", func() bool {
+		st, err := e.m.Status(ctx, "idle")
+		if err != nil {
+			return false
+		}
+		cs = st.Containers[0]
+		return cs.RestartCount == 1 && cs.State == StateRunning
+	})
+	if lt := cs.LastTermination; lt == nil || lt.ExitCode != 3 || lt.Reason != ReasonError {
+		t.Errorf("last termination %+v, want exit code 3, reason %s (the status the shim collected)", lt, ReasonError)
+	}
+	if cs.Backoff != fastRestarts.BackoffBase {
+		t.Errorf("backoff after the first restart: %s, want %s", cs.Backoff, fastRestarts.BackoffBase)
+	}
+	b, err := os.ReadFile(first.LogPath)
+	if err != nil || !strings.Contains(string(b), " stdout F start\n") {
+		t.Errorf("first instance's log %s: %q, %v", first.LogPath, b, err)
+	}
+	e.waitIdle(shim)
+
+	// Again: a new lifecycle goes on with the backoff the last one left.
+	if err := e.m.Signal(ctx, "idle", "app", syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the second restart", func() bool {
+		st, err := e.m.Status(ctx, "idle")
+		if err != nil {
+			return false
+		}
+		cs = st.Containers[0]
+		return cs.RestartCount == 2 && cs.State == StateRunning
+	})
+	if want := 2 * fastRestarts.BackoffBase; cs.Backoff != want {
+		t.Errorf("backoff after the second restart: %s, want %s (doubled from the one the previous lifecycle kept)", cs.Backoff, want)
+	}
+	e.waitIdle(shim)
+	waitFor(t, 5*time.Second, "the third instance's output", func() bool {
+		b, _ := os.ReadFile(cs.LogPath)
+		return strings.Contains(string(b), " stdout F start\n")
+	})
+
+	// ReopenLog, answered by the shim, which writes the log.
+	aside := cs.LogPath + ".aside"
+	if err := os.Rename(cs.LogPath, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ReopenLog(ctx, "idle", "app"); err != nil {
+		t.Fatalf("ReopenLog with no lifecycle running: %v", err)
+	}
+	if err := e.m.Signal(ctx, "idle", "app", syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "poke in the reopened log", func() bool {
+		b, _ := os.ReadFile(cs.LogPath)
+		return strings.Contains(string(b), " stdout F poke\n")
+	})
+	if b, _ := os.ReadFile(aside); strings.Contains(string(b), "poke") {
+		t.Errorf("the log renamed aside got output after ReopenLog: %q", b)
+	}
+	e.waitIdle(shim)
+
+	// Stop: the shim starts a lifecycle, which stops the pod and ends; so
+	// does the shim.
+	if err := e.m.Stop(ctx, "idle", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err = e.m.Status(ctx, "idle")
+	if err != nil || st.Phase != PhaseStopped || st.Containers[0].State != StateTerminated {
+		t.Fatalf("after Stop: %+v, %v", st, err)
+	}
+	waitFor(t, 10*time.Second, "the shim to exit", func() bool { return !alive(shim, 0) })
+}
+
+// The pause dies while no lifecycle runs: the shim starts one, which
+// starts the pause again.
+func TestShimPauseDies(t *testing.T) {
+	e := newShimEnv(t)
+	ctx := context.Background()
+	st := e.shimPod("pausedies")
+	if err := syscall.Kill(st.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a new pause", func() bool {
+		now, err := e.m.Status(ctx, "pausedies")
+		return err == nil && now.PausePID != st.PausePID && alive(now.PausePID, now.PauseStart) && now.Phase == PhaseRunning
+	})
+	e.waitIdle(st.MonitorPID)
+}
+
+// A killed shim takes its lifecycle with it (never one running unseen):
+// the pod is Unknown, as with a killed monitor, and RecoverDetached
+// adopts its running container.
+func TestShimKilled(t *testing.T) {
+	e := newShimEnv(t)
+	ctx := context.Background()
+	st := e.shimPod("shimkilled")
+	// A lifecycle running at the time goes too.
+	if err := e.m.Signal(ctx, "shimkilled", "app", syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a lifecycle", func() bool { return len(lifecyclesOf(t, st.MonitorPID)) > 0 })
+	lc := lifecyclesOf(t, st.MonitorPID)
+	if err := syscall.Kill(st.MonitorPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the lifecycle to die with its shim", func() bool {
+		for _, pid := range lc {
+			if alive(pid, 0) {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 10*time.Second, "the pod to be Unknown", func() bool {
+		now, err := e.m.Status(ctx, "shimkilled")
+		return err == nil && now.Phase == PhaseUnknown
+	})
+	if err := e.m.RecoverDetached(ctx, "shimkilled", fastRestarts); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the pod Running under a new shim", func() bool {
+		now, err := e.m.Status(ctx, "shimkilled")
+		return err == nil && now.Phase == PhaseRunning && now.MonitorPID != st.MonitorPID && now.Containers[0].State == StateRunning
+	})
+}
