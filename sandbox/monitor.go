@@ -272,9 +272,6 @@ func RunMonitor() error {
 	// was stopped that way); the grace period comes from the stop request.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if sc != nil && os.Getenv(shim.EnvStop) == "1" {
-		stop() // the shim was sent one of those while no lifecycle ran
-	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	// From here on the monitor's output goes to the pod's directory.
 	if f, err := os.OpenFile(filepath.Join(m.podDir(cfg.Pod), monitorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {

@@ -5,7 +5,6 @@
 package crilog
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"os"
@@ -60,39 +59,76 @@ func Open(path string, maxSize int64, maxFiles int) (*Writer, error) {
 	return &Writer{path: path, f: f, size: fi.Size(), maxSize: maxSize, maxFiles: maxFiles}, nil
 }
 
-// CopyLines copies r, one of the container's streams, line by line.
+// CopyLines copies r, one of the container's streams, line by line: each
+// line is a record tagged F, and a line longer than MaxLine is cut into
+// records of MaxLine bytes tagged P, then the rest tagged F. An
+// unterminated last line is a record too.
 func (w *Writer) CopyLines(stream string, r io.ReadCloser) {
 	defer r.Close()
-	br := bufio.NewReaderSize(r, MaxLine)
+	// Reads are small (a pod's shim copies every container's streams):
+	// only a line that spans reads is gathered, up to MaxLine.
+	buf := make([]byte, readSize)
 	// Records are gathered in a batch, all stamped with the time of the
-	// read that brought them, and written at once when the stream has no
-	// more for now (before blocking) or the batch is full: one write(2)
-	// for many lines rather than one each.
-	var batch, stamp []byte
-	for {
-		line, isPrefix, err := br.ReadLine()
-		if len(batch) == 0 { // the time the read brought this burst
-			stamp = time.Now().UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
-		}
+	// read that brought them, and written at once when the read is
+	// consumed or the batch is full: one write(2) for many lines rather
+	// than one each.
+	var batch, stamp, pending []byte
+	record := func(line []byte, tag string) {
 		// A terminal ends its lines with \r\n.
 		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := " F "
-			if isPrefix {
-				tag = " P "
-			}
-			batch = append(append(append(append(append(batch, stamp...), ' '), stream...), tag...), line...)
-			batch = append(batch, '\n')
+		batch = append(append(append(append(append(batch, stamp...), ' '), stream...), tag...), line...)
+		batch = append(batch, '\n')
+		if len(batch) >= batchSize {
+			w.write(batch)
+			batch = batch[:0]
 		}
-		if err != nil || br.Buffered() == 0 || len(batch) >= batchSize {
+	}
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			stamp = time.Now().UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
+		}
+		data := buf[:n]
+		for len(data) > 0 {
+			line, complete := data, false
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data, complete = data[:i], data[i+1:], true
+			} else {
+				data = nil
+			}
+			if complete && len(pending) == 0 && len(line) < MaxLine {
+				record(line, " F ") // most lines: no copy
+				continue
+			}
+			pending = append(pending, line...)
+			for len(pending) >= MaxLine {
+				record(pending[:MaxLine], " P ")
+				pending = append(pending[:0], pending[MaxLine:]...)
+			}
+			if complete {
+				record(pending, " F ")
+				pending = pending[:0]
+			}
+		}
+		if err != nil && len(pending) > 0 {
+			record(pending, " F ")
+			pending = pending[:0]
+		}
+		if len(batch) > 0 {
 			w.write(batch)
 			batch = batch[:0]
 		}
 		if err != nil {
 			return
 		}
+		if cap(pending) > MaxLine && len(pending) == 0 {
+			pending = nil // a long line's buffer is not kept
+		}
 	}
 }
+
+// readSize is what one read takes from a stream.
+const readSize = 4 << 10
 
 // batchSize is the most a stream gathers before writing: under the smallest
 // rotation size, so that a batch always fits in a fresh file.

@@ -2,7 +2,6 @@ package shim
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -89,14 +88,18 @@ func FromEnv() (*Conn, error) {
 		return nil, nil
 	}
 	os.Unsetenv(EnvFD)
+	if p := os.Getenv(EnvProto); p != Proto {
+		return nil, errors.New("started by a podbox-shim of another podbox (protocol " + strconv.Quote(p) + ", this one speaks " + Proto + "): stop and start the pod again after an upgrade")
+	}
+	os.Unsetenv(EnvProto)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
-		return nil, fmt.Errorf("%s=%q: not a descriptor", EnvFD, v)
+		return nil, errors.New(EnvFD + "=" + strconv.Quote(v) + ": not a descriptor")
 	}
 	unix.CloseOnExec(fd)
 	s, err := newSocket(fd, "shim")
 	if err != nil {
-		return nil, fmt.Errorf("shim socket: %w", err)
+		return nil, wrap(err, "shim socket")
 	}
 	c := &Conn{s: s, Wakes: make(chan struct{}, 1), waiters: map[string]chan Msg{}}
 	go c.read()
@@ -159,7 +162,7 @@ func (c *Conn) ask(m Msg, answer string, timeout time.Duration) (Msg, error) {
 		c.mu.Lock()
 		delete(c.waiters, key)
 		c.mu.Unlock()
-		return Msg{}, fmt.Errorf("tell the shim: %w", err)
+		return Msg{}, wrap(err, "tell the shim")
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -173,7 +176,7 @@ func (c *Conn) ask(m Msg, answer string, timeout time.Duration) (Msg, error) {
 		c.mu.Lock()
 		delete(c.waiters, key)
 		c.mu.Unlock()
-		return Msg{}, fmt.Errorf("the shim did not answer %s of %d within %s", m.Op, m.PID, timeout)
+		return Msg{}, errors.New("the shim did not answer " + m.Op + " of " + strconv.Itoa(m.PID) + " within " + timeout.String())
 	}
 }
 

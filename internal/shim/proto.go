@@ -18,7 +18,7 @@
 //   - when the lifecycle has nothing to do (every container running, no
 //     probe, hook, timer or attached client: Idle) it exits, and the shim
 //     starts it again, in recover mode, when a container ends, the pod is
-//     woken, the pause dies, SIGTERM comes, or the time it asked for comes.
+//     woken, the pause dies, or the time it asked for comes.
 //
 // Messages are JSON, one per datagram of a SOCK_SEQPACKET socket pair
 // whose lifecycle end is the fd named by $PODBOX_SHIM_FD; pipes travel as
@@ -26,8 +26,9 @@
 package shim
 
 import (
-	"encoding/json"
-	"fmt"
+	"errors"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,9 +40,14 @@ const (
 	// EnvRecover: the pod ran before; the lifecycle takes it on as
 	// Recover does.
 	EnvRecover = "PODBOX_SHIM_RECOVER"
-	// EnvStop: the shim was asked to stop the pod (SIGTERM or SIGINT).
-	EnvStop = "PODBOX_SHIM_STOP"
+	// EnvProto is the protocol the shim speaks (Proto): a lifecycle of
+	// another podbox (installed while the pod ran) refuses to start rather
+	// than be misunderstood.
+	EnvProto = "PODBOX_SHIM_PROTO"
 )
+
+// Proto is this protocol's version.
+const Proto = "1"
 
 // Operations.
 const (
@@ -64,35 +70,108 @@ const (
 	OpWake = "wake"
 )
 
-// Msg is one message.
+// Msg is one message. On the wire: "key\x00value\x00" for each field
+// that is set (a path holds no NUL byte), Streams joined by ','. (No
+// encoding/json nor fmt: they would be most of the shim's binary.)
 type Msg struct {
-	Op       string   `json:"op"`
-	PID      int      `json:"pid,omitempty"`
-	Name     string   `json:"name,omitempty"`
-	Path     string   `json:"path,omitempty"`
-	MaxSize  int64    `json:"maxSize,omitempty"`
-	MaxFiles int      `json:"maxFiles,omitempty"`
-	Streams  []string `json:"streams,omitempty"`
-	Status   uint32   `json:"status,omitempty"`
-	Known    bool     `json:"known,omitempty"`
-	WakeAt   int64    `json:"wakeAt,omitempty"`
-	PausePID int      `json:"pausePid,omitempty"`
-	Wakes    int      `json:"wakes,omitempty"`
+	Op       string
+	PID      int
+	Name     string
+	Path     string
+	MaxSize  int64
+	MaxFiles int
+	Streams  []string
+	Status   uint32
+	Known    bool
+	WakeAt   int64
+	PausePID int
+	Wakes    int
 }
 
 // maxMsg bounds a datagram (a log path is at most PATH_MAX).
 const maxMsg = 8 << 10
 
-func send(fd int, m Msg, files ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
+func (m *Msg) encode() []byte {
+	var b []byte
+	str := func(k, v string) {
+		if v != "" {
+			b = append(append(append(append(b, k...), 0), v...), 0)
+		}
 	}
+	num := func(k string, v int64) {
+		if v != 0 {
+			str(k, strconv.FormatInt(v, 10))
+		}
+	}
+	str("op", m.Op)
+	num("pid", int64(m.PID))
+	str("name", m.Name)
+	str("path", m.Path)
+	num("maxSize", m.MaxSize)
+	num("maxFiles", int64(m.MaxFiles))
+	str("streams", strings.Join(m.Streams, ","))
+	num("status", int64(m.Status))
+	if m.Known {
+		str("known", "1")
+	}
+	num("wakeAt", m.WakeAt)
+	num("pausePid", int64(m.PausePID))
+	num("wakes", int64(m.Wakes))
+	return b
+}
+
+func decode(b []byte) (Msg, error) {
+	var m Msg
+	f := strings.Split(string(b), "\x00")
+	if len(f)%2 != 1 || f[len(f)-1] != "" {
+		return m, errors.New("shim message: not key/value pairs")
+	}
+	for i := 0; i+1 < len(f); i += 2 {
+		k, v := f[i], f[i+1]
+		var n int64
+		var err error
+		switch k {
+		case "op":
+			m.Op = v
+		case "name":
+			m.Name = v
+		case "path":
+			m.Path = v
+		case "streams":
+			m.Streams = strings.Split(v, ",")
+		case "known":
+			m.Known = v == "1"
+		case "pid", "maxSize", "maxFiles", "status", "wakeAt", "pausePid", "wakes":
+			if n, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return m, wrap(err, "shim message: "+k)
+			}
+		}
+		switch k {
+		case "pid":
+			m.PID = int(n)
+		case "maxSize":
+			m.MaxSize = n
+		case "maxFiles":
+			m.MaxFiles = int(n)
+		case "status":
+			m.Status = uint32(n)
+		case "wakeAt":
+			m.WakeAt = n
+		case "pausePid":
+			m.PausePID = int(n)
+		case "wakes":
+			m.Wakes = int(n)
+		}
+	}
+	return m, nil
+}
+
+func send(fd int, m Msg, files ...int) error {
 	var oob []byte
 	if len(files) > 0 {
 		oob = unix.UnixRights(files...)
 	}
-	return unix.Sendmsg(fd, b, oob, nil, 0)
+	return unix.Sendmsg(fd, m.encode(), oob, nil, 0)
 }
 
 // parse decodes one datagram and its fds (which it closes on error).
@@ -101,7 +180,7 @@ func parse(b, oob []byte) (Msg, []int, error) {
 	if len(oob) > 0 {
 		scms, err := unix.ParseSocketControlMessage(oob)
 		if err != nil {
-			return Msg{}, nil, fmt.Errorf("shim message: %w", err)
+			return Msg{}, nil, wrap(err, "shim message")
 		}
 		for _, scm := range scms {
 			if got, err := unix.ParseUnixRights(&scm); err == nil {
@@ -109,12 +188,24 @@ func parse(b, oob []byte) (Msg, []int, error) {
 			}
 		}
 	}
-	var m Msg
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := decode(b)
+	if err != nil {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return Msg{}, nil, fmt.Errorf("shim message: %w", err)
+		return Msg{}, nil, err
 	}
 	return m, fds, nil
 }
+
+// wrapped is an error said with what failed, as fmt.Errorf("%s: %w") says
+// it.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg + ": " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+func wrap(err error, msg string) error { return &wrapped{msg: msg, err: err} }

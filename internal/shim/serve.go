@@ -2,12 +2,10 @@ package shim
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	_ "runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,8 +48,6 @@ type server struct {
 	gen       int
 	idle      *Msg
 	forwarded int
-	// stop: SIGTERM or SIGINT came; the next lifecycle stops the pod.
-	stop bool
 	// ending: the lifecycle ended the pod; the shim exits once the logs
 	// are copied.
 	ending bool
@@ -86,7 +82,7 @@ type event struct {
 // process's exit code.
 func Main(args []string) int {
 	if len(args) != 3 {
-		fmt.Fprintln(os.Stderr, "podbox-shim: started by podbox as a pod's monitor; it is not a command of its own")
+		os.Stderr.WriteString("podbox-shim: started by podbox as a pod's monitor; it is not a command of its own\n")
 		return 2
 	}
 	s := &server{
@@ -95,14 +91,15 @@ func Main(args []string) int {
 		events: make(chan event, 64),
 	}
 	if err := s.run(); err != nil {
-		fmt.Fprintf(os.Stderr, "%s podbox-shim: pod %q: %v\n", time.Now().UTC().Format(time.RFC3339), s.ref, err)
+		s.logf("pod " + strconv.Quote(s.ref) + ": " + err.Error())
 		return 1
 	}
 	return 0
 }
 
-func (s *server) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s podbox-shim: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+// logf writes a line to the pod's monitor.log.
+func (s *server) logf(msg string) {
+	os.Stderr.WriteString(time.Now().UTC().Format(time.RFC3339) + " podbox-shim: " + msg + "\n")
 }
 
 func (s *server) run() error {
@@ -115,7 +112,7 @@ func (s *server) run() error {
 	s.cfg = b
 	s.started = os.NewFile(4, "started")
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become a subreaper: %w", err)
+		return wrap(err, "become a subreaper")
 	}
 	// No signal handler: os/signal's costs three threads, the most of
 	// what an idle shim would keep. Children are watched through pidfds
@@ -187,7 +184,7 @@ func waitPidfd(f *os.File) bool {
 func (s *server) listenWake() error {
 	p := filepath.Join(s.dir, WakeFile)
 	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("make %s: %w", p, err)
+		return wrap(err, "make "+p)
 	}
 	// Read-write: the FIFO never reports end-of-file for want of a writer.
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
@@ -211,19 +208,19 @@ func (s *server) listenWake() error {
 func (s *server) spawn(recover bool) error {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("start the lifecycle: %w", err)
+		return wrap(err, "start the lifecycle")
 	}
 	child := os.NewFile(uintptr(pair[1]), "shim-child")
 	defer child.Close()
 	sock, err := newSocket(pair[0], "shim")
 	if err != nil {
 		unix.Close(pair[0])
-		return fmt.Errorf("start the lifecycle: %w", err)
+		return wrap(err, "start the lifecycle")
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		sock.f.Close()
-		return fmt.Errorf("start the lifecycle: %w", err)
+		return wrap(err, "start the lifecycle")
 	}
 	defer cfgR.Close()
 	started := s.started
@@ -231,16 +228,13 @@ func (s *server) spawn(recover bool) error {
 		if started, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
 			sock.f.Close()
 			cfgW.Close()
-			return fmt.Errorf("start the lifecycle: %w", err)
+			return wrap(err, "start the lifecycle")
 		}
 	}
 	s.started = nil
-	env := append(append([]string(nil), s.env...), EnvFD+"=5", "_PODBOX_MONITOR=1")
+	env := append(append([]string(nil), s.env...), EnvFD+"=5", EnvProto+"="+Proto, "_PODBOX_MONITOR=1")
 	if recover {
 		env = append(env, EnvRecover+"=1")
-	}
-	if s.stop {
-		env = append(env, EnvStop+"=1")
 	}
 	p, err := os.StartProcess(s.bin, []string{s.bin, "podbox-monitor", s.ref}, &os.ProcAttr{
 		Env:   env,
@@ -253,7 +247,7 @@ func (s *server) spawn(recover bool) error {
 	if err != nil {
 		sock.f.Close()
 		cfgW.Close()
-		return fmt.Errorf("start the lifecycle %q: %w", s.bin, err)
+		return wrap(err, "start the lifecycle "+strconv.Quote(s.bin))
 	}
 	// The configuration fits in the pipe's buffer (64 kB) or is written
 	// as the lifecycle reads it.
@@ -270,6 +264,9 @@ func (s *server) spawn(recover bool) error {
 				continue
 			}
 			if err != nil {
+				if err != io.EOF {
+					s.logf("pod " + strconv.Quote(s.ref) + ": from its lifecycle: " + err.Error())
+				}
 				s.events <- event{kind: "eof", gen: gen}
 				return
 			}
@@ -298,7 +295,7 @@ func (s *server) wakeUp(tell bool) {
 		return
 	}
 	if err := s.spawn(true); err != nil {
-		s.logf("pod %q: %v", s.ref, err)
+		s.logf("pod " + strconv.Quote(s.ref) + ": " + err.Error())
 		s.ending = true
 		return
 	}
@@ -365,7 +362,7 @@ func (s *server) answerExit(pid int) {
 // there is work; else the pod ended (or its lifecycle failed) and the
 // shim ends too, once the logs are copied.
 func (s *server) lifecycleEnded(ws unix.WaitStatus) {
-	idle := s.idle
+	idle, pid := s.idle, s.pid
 	s.pid, s.idle = 0, nil
 	if s.sock != nil {
 		s.sock.f.Close()
@@ -374,7 +371,7 @@ func (s *server) lifecycleEnded(ws unix.WaitStatus) {
 	s.askExit, s.askDrain = map[int]bool{}, map[int]bool{}
 	if idle == nil || !ws.Exited() || ws.ExitStatus() != 0 {
 		if !ws.Exited() || ws.ExitStatus() != 0 {
-			s.logf("pod %q: its lifecycle (pid %d) ended: %s", s.ref, ws, waitString(ws))
+			s.logf("pod " + strconv.Quote(s.ref) + ": its lifecycle (pid " + strconv.Itoa(pid) + ") ended: " + waitString(ws))
 		}
 		s.ending = true
 		// Containers still running (a lifecycle that failed) keep their
@@ -385,7 +382,7 @@ func (s *server) lifecycleEnded(ws unix.WaitStatus) {
 		return
 	}
 	// Work that came while it decided to go: start it again at once.
-	if s.stop || s.forwarded > idle.Wakes || len(s.reaped) > 0 {
+	if s.forwarded > idle.Wakes || len(s.reaped) > 0 {
 		s.wakeUp(s.forwarded > idle.Wakes)
 		return
 	}
@@ -395,10 +392,6 @@ func (s *server) lifecycleEnded(ws unix.WaitStatus) {
 	if idle.PausePID > 0 {
 		s.watchPause(idle.PausePID)
 	}
-	// What the work since the last idle time allocated goes back to the
-	// system now rather than in the scavenger's time: an idle shim is
-	// what each pod keeps.
-	// debug.FreeOSMemory()
 }
 
 func waitString(ws unix.WaitStatus) string {
@@ -491,13 +484,13 @@ func (s *server) message(m Msg, fds []int) {
 	switch m.Op {
 	case OpLogs:
 		if len(fds) != len(m.Streams) || len(fds) == 0 || m.PID <= 0 {
-			s.logf("pod %q: container %q: %d streams with %d pipes", s.ref, m.Name, len(m.Streams), len(fds))
+			s.logf("pod " + strconv.Quote(s.ref) + ": container " + strconv.Quote(m.Name) + ": " + strconv.Itoa(len(m.Streams)) + " streams with " + strconv.Itoa(len(fds)) + " pipes")
 			closeAll(fds)
 			return
 		}
 		w, err := crilog.Open(m.Path, m.MaxSize, m.MaxFiles)
 		if err != nil {
-			s.logf("pod %q: log of container %q: %v", s.ref, m.Name, err)
+			s.logf("pod " + strconv.Quote(s.ref) + ": log of container " + strconv.Quote(m.Name) + ": " + err.Error())
 			closeAll(fds)
 			return
 		}
@@ -564,7 +557,7 @@ func (s *server) reopenLogs() {
 				continue
 			}
 			if err := l.w.Reopen(); err != nil {
-				s.logf("pod %q: reopen the log of container %q: %v", s.ref, name, err)
+				s.logf("pod " + strconv.Quote(s.ref) + ": reopen the log of container " + strconv.Quote(name) + ": " + err.Error())
 				break
 			}
 			os.Remove(filepath.Join(s.dir, e.Name()))
