@@ -264,10 +264,6 @@ func RunMonitor() error {
 	if err != nil {
 		return fmt.Errorf("monitor of pod %q: %w", cfg.Pod, err)
 	}
-	sc, err := shim.FromEnv()
-	if err != nil {
-		return fmt.Errorf("monitor of pod %q: %w", cfg.Pod, err)
-	}
 	// SIGTERM and SIGINT stop the pod too (a monitor of an older podbox
 	// was stopped that way); the grace period comes from the stop request.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -278,6 +274,10 @@ func RunMonitor() error {
 		unix.Dup2(int(f.Fd()), 1)
 		unix.Dup2(int(f.Fd()), 2)
 		f.Close()
+	}
+	sc, err := shim.FromEnv()
+	if err != nil {
+		return fmt.Errorf("monitor of pod %q: %w", cfg.Pod, err)
 	}
 	opts := RunOptions{
 		BackoffBase: cfg.Run.BackoffBase, BackoffMax: cfg.Run.BackoffMax, BackoffReset: cfg.Run.BackoffReset, EvictionInterval: cfg.Run.EvictionInterval,
