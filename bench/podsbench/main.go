@@ -604,6 +604,27 @@ func readProc(pid int) (procMem, error) {
 	return m, nil
 }
 
+// monitorPIDs are a pod's monitor processes: its monitor (podbox-shim,
+// or podbox-monitor where there is no shim) and the lifecycle the shim
+// runs at the time, if any (an idle pod has none).
+func monitorPIDs(monitor int) []int {
+	pids := []int{monitor}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", monitor))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "podbox-monitor" {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
 func (m *procMem) add(o procMem) {
 	m.vmRSS += o.vmRSS
 	m.rssAnon += o.rssAnon
@@ -701,12 +722,14 @@ func (b *bench) density(n, parallel int, pause string) error {
 		if err != nil {
 			return fmt.Errorf("pod %s pause %d: %w", name, in.PausePID, err)
 		}
-		m, err := readProc(in.MonitorPID)
-		if err != nil {
-			return fmt.Errorf("pod %s monitor %d: %w", name, in.MonitorPID, err)
+		for _, pid := range monitorPIDs(in.MonitorPID) {
+			m, err := readProc(pid)
+			if err != nil {
+				return fmt.Errorf("pod %s monitor %d: %w", name, pid, err)
+			}
+			monitors.add(m)
 		}
 		pauses.add(p)
-		monitors.add(m)
 		pausePID, monitorPID = in.PausePID, in.MonitorPID
 	}
 	breakdown := smapsByMapping(monitorPID)
@@ -737,7 +760,7 @@ func (b *bench) density(n, parallel int, pause string) error {
 	both := pauses
 	both.add(monitors)
 	prow("pause", pauses)
-	prow("monitor (podbox-monitor)", monitors)
+	prow("monitor (podbox-shim + lifecycle)", monitors)
 	prow("pause + monitor", both)
 	fmt.Printf("resident overhead per pod (target <= 1 MB Pss, <= 5 MB VmRSS): VmRSS %s, Pss %s\n", mb(both.vmRSS), mb(both.pss))
 	fmt.Printf("host MemAvailable: %d MB before, %d MB after: %.2f MB per pod (everything: processes incl. sleep, kernel objects, page cache)\n",

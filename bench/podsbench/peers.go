@@ -246,7 +246,7 @@ func (b *bench) memPeers(k int) error {
 		names []string
 	}
 	var rts []*runtimePods
-	pb := &runtimePods{name: "podbox", what: "pause + monitor"}
+	pb := &runtimePods{name: "podbox", what: "pause + shim (+ lifecycle)"}
 	for i := 0; i < k; i++ {
 		name := fmt.Sprintf("mem-%02d", i)
 		if _, err := b.podboxRun(name, b.one, nil); err != nil {
@@ -288,7 +288,7 @@ func (b *bench) memPeers(k int) error {
 		if err != nil {
 			return err
 		}
-		pb.pids = append(pb.pids, []int{in.PausePID, in.MonitorPID})
+		pb.pids = append(pb.pids, append([]int{in.PausePID}, monitorPIDs(in.MonitorPID)...))
 	}
 	time.Sleep(3 * time.Second) // idle
 	fmt.Printf("\n== per-pod memory, %d idle one-container pods of each runtime, same run (kB per pod, average)\n", k)
