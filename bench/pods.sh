@@ -69,6 +69,11 @@ if [ -n "${BEFORE:-}" ]; then
 	mkdir -p "$src"
 	git archive "$BEFORE" | tar -x -C "$src"
 	(cd "$src" && CGO_ENABLED=1 go build -tags "${TAGS:-seccomp}" -o "$bindir/podbox-before" ./cmd/podbox)
+	# Its pods' monitor, where that revision has one (podbox looks for it
+	# beside itself by that name).
+	if [ -d "$src/cmd/podbox-monitor" ]; then
+		(cd "$src" && CGO_ENABLED=1 go build -tags "${TAGS:-seccomp}" -o "$bindir/podbox-monitor" ./cmd/podbox-monitor)
+	fi
 	cp bin/pause "$bindir/pause" # beside it, where podbox looks
 	helper+=(-before "$bindir/podbox-before")
 	echo "before: podbox at $(git rev-parse --short "$BEFORE")"
