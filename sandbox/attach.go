@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -172,15 +171,8 @@ func (m *Manager) AttachContainer(ctx context.Context, pod, ctr string, s Attach
 		return fail(fmt.Errorf("its lifecycle does not answer: %v: %w", err, ErrNotRunning))
 	}
 	defer conn.Close()
-	h, _ := json.Marshal(attachHeader{Width: s.Width, Height: s.Height})
-	if _, err := conn.Write(append(h, '\n')); err != nil {
+	if err := s.begin(conn, false); err != nil {
 		return fail(err)
-	}
-	if s.Stdin != nil {
-		go func() {
-			io.Copy(conn, s.Stdin)
-			conn.CloseWrite()
-		}()
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()

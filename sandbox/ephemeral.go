@@ -50,6 +50,26 @@ type attachHeader struct {
 	Height uint16 `json:"height,omitempty"`
 }
 
+// begin sends the attach header (the terminal's size) and then, as it
+// comes, the client's input, closing the connection's write side after
+// it; without input, at once if noStdinEOF (an ephemeral container's stdin
+// ends), else never (a managed container's attach only reads).
+func (s AttachStreams) begin(conn *net.UnixConn, noStdinEOF bool) error {
+	h, _ := json.Marshal(attachHeader{Width: s.Width, Height: s.Height})
+	if _, err := conn.Write(append(h, '\n')); err != nil {
+		return err
+	}
+	if s.Stdin != nil {
+		go func() {
+			io.Copy(conn, s.Stdin)
+			conn.CloseWrite()
+		}()
+	} else if noStdinEOF {
+		conn.CloseWrite()
+	}
+	return nil
+}
+
 type attachEvent struct {
 	name string
 	a    *attachment // nil: nobody attached in time
@@ -467,17 +487,8 @@ func (m *Manager) Attach(ctx context.Context, pod, ctr string, s AttachStreams) 
 		}
 	}
 	defer conn.Close()
-	h, _ := json.Marshal(attachHeader{Width: s.Width, Height: s.Height})
-	if _, err := conn.Write(append(h, '\n')); err != nil {
+	if err := s.begin(conn, true); err != nil {
 		return fail(err)
-	}
-	if s.Stdin != nil {
-		go func() {
-			io.Copy(conn, s.Stdin)
-			conn.CloseWrite()
-		}()
-	} else {
-		conn.CloseWrite()
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()

@@ -51,6 +51,10 @@ type server struct {
 	// ending: the lifecycle ended the pod; the shim exits once the logs
 	// are copied.
 	ending bool
+	// exited and eof: the lifecycle was collected, and its socket read to
+	// its end (see maybeEnded).
+	exited *unix.WaitStatus
+	eof    bool
 
 	logs     map[int]*ctrLog
 	reaped   map[int]unix.WaitStatus
@@ -155,7 +159,9 @@ const sweepInterval = 10 * time.Second
 func (s *server) watchPID(pid int) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
-		s.events <- event{kind: "child", pid: pid}
+		// Gone already. Not sent from here: this is the loop that reads
+		// the events.
+		go func() { s.events <- event{kind: "child", pid: pid} }()
 		return
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
@@ -252,7 +258,7 @@ func (s *server) spawn(recover bool) error {
 	// The configuration fits in the pipe's buffer (64 kB) or is written
 	// as the lifecycle reads it.
 	go func() { cfgW.Write(s.cfg); cfgW.Close() }()
-	s.pid, s.sock, s.idle, s.forwarded = p.Pid, sock, nil, 0
+	s.pid, s.sock, s.idle, s.forwarded, s.exited, s.eof = p.Pid, sock, nil, 0, nil, false
 	p.Release() // collected by reap, with the containers (Release makes p.Pid -1)
 	s.watchPID(s.pid)
 	s.gen++
@@ -323,7 +329,8 @@ func (s *server) reap(which int) {
 			return
 		}
 		if pid == s.pid {
-			s.lifecycleEnded(ws)
+			s.exited = &ws
+			s.maybeEnded()
 			// Its containers are the shim's now, and those that ended
 			// before it handled their end are zombies to collect.
 			which = -1
@@ -355,6 +362,17 @@ func (s *server) answerExit(pid int) {
 	}
 	if s.sock != nil {
 		s.sock.send(Msg{Op: OpExit, PID: pid, Status: uint32(ws), Known: ok})
+	}
+}
+
+// maybeEnded calls lifecycleEnded once the lifecycle was collected and its
+// messages were read to their end: what it said before it exited (that
+// it goes idle) may come after its exit is seen.
+func (s *server) maybeEnded() {
+	if s.exited != nil && s.eof {
+		ws := *s.exited
+		s.exited, s.eof = nil, false
+		s.lifecycleEnded(ws)
 	}
 }
 
@@ -405,7 +423,7 @@ func waitString(ws unix.WaitStatus) string {
 func (s *server) watchPause(pid int) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
-		s.events <- event{kind: "pause"} // gone already
+		go func() { s.events <- event{kind: "pause"} }() // gone already
 		return
 	}
 	// Closing it (quiet) ends the watch.
@@ -464,7 +482,12 @@ func (s *server) handle(ev event) {
 			}
 		}
 	case "eof":
-		// The lifecycle's end of the socket closed: its exit follows.
+		// The lifecycle's end of the socket closed, after every message
+		// it sent was handled.
+		if ev.gen == s.gen {
+			s.eof = true
+			s.maybeEnded()
+		}
 	case "msg":
 		if ev.gen != s.gen {
 			closeAll(ev.fds)
