@@ -50,8 +50,10 @@ type RunOptions struct {
 	// recover: it takes on a pod whose lifecycle is gone (Recover).
 	detached, recover bool
 	// shim: the detached monitor was started by podbox-shim, which holds
-	// the pod while this lifecycle is away (see idle).
-	shim *shim.Conn
+	// the pod while this lifecycle is away (see idle); shimFirst: it is
+	// the first lifecycle of its shim (see joinShim).
+	shim      *shim.Conn
+	shimFirst bool
 }
 
 func (o *RunOptions) defaults() {
@@ -115,8 +117,9 @@ type runner struct {
 	cancel context.CancelFunc
 	// mg serves a managed pod's container requests (containers.go).
 	mg managed
-	// handedOff: the pod was left to the shim (handOff).
-	handedOff bool
+	// handedOff: the pod was left to the shim (handOff); joinedShim: this
+	// lifecycle moved into its shim's cgroup (joinShim).
+	handedOff, joinedShim bool
 }
 
 // Run runs the pod's lifecycle in this process until the pod completes or
@@ -353,6 +356,9 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		if r.adopt() {
 			r.resume()
+			if !r.completed() && !r.idle() {
+				r.joinShim()
+			}
 			if loop(func() bool { return r.completed() || r.handOff() }) && r.handedOff {
 				return errIdle
 			}
@@ -360,6 +366,10 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		r.sidecars = nil
 		r.save()
+	}
+	if len(r.st.Config.InitContainers) > 0 {
+		// They may take long: their lifecycle joins its shim's cgroup now.
+		r.joinShim()
 	}
 	// Init containers, in order.
 	for i := range r.st.Config.InitContainers {
@@ -421,10 +431,28 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.updatePhase()
 	r.save()
+	if !r.completed() && !r.idle() {
+		r.joinShim()
+	}
 	if loop(func() bool { return r.completed() || r.handOff() }) && r.handedOff {
 		return errIdle
 	}
 	return r.finish(ctx)
+}
+
+// joinShim moves the first lifecycle a shim starts, which the shim starts
+// before it is itself moved (so that the lifecycle's start overlaps the
+// pod's creation), into the shim's cgroup: once the pod started, off the
+// path of whoever waits for that, and only when it stays (it usually
+// leaves the pod to the shim at once). Later ones are born there.
+func (r *runner) joinShim() {
+	if !r.opts.shimFirst || r.joinedShim {
+		return
+	}
+	r.joinedShim = true
+	if err := r.m.AdoptMonitor(r.name, os.Getpid()); err != nil {
+		r.logf("pod %q: %v", r.name, err)
+	}
 }
 
 // errIdle: the lifecycle left the pod to its shim (handOff).

@@ -285,9 +285,10 @@ func RunMonitor() error {
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s podbox monitor: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 		},
-		detached: true,
-		recover:  cfg.Run.Recover || (sc != nil && os.Getenv(shim.EnvRecover) == "1"),
-		shim:     sc,
+		detached:  true,
+		recover:   cfg.Run.Recover || (sc != nil && os.Getenv(shim.EnvRecover) == "1"),
+		shim:      sc,
+		shimFirst: sc != nil && os.Getenv(shim.EnvRecover) != "1",
 	}
 	if err := m.Run(ctx, cfg.Pod, opts); err != nil && !errors.Is(err, errIdle) {
 		fmt.Fprintf(os.Stderr, "%s podbox monitor: %v\n", time.Now().UTC().Format(time.RFC3339), err)

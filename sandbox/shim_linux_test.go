@@ -223,3 +223,46 @@ func TestShimKilled(t *testing.T) {
 		return err == nil && now.Phase == PhaseRunning && now.MonitorPID != st.MonitorPID && now.Containers[0].State == StateRunning
 	})
 }
+
+// A pod with a probe keeps its lifecycle (it runs the probe), which joins
+// its shim's cgroup once the pod started, outside the caller's.
+func TestShimLifecycleStays(t *testing.T) {
+	e := newShimEnv(t)
+	ctx := context.Background()
+	app := e.container("app", "sleep", "3600")
+	app.ReadinessProbe = &Probe{Exec: &ExecAction{Command: []string{"true"}}, PeriodSeconds: 1}
+	if _, err := e.m.Create(ctx, &PodConfig{Name: "stays", Containers: []ContainerConfig{app}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RunDetached(ctx, "stays", fastRestarts); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.WaitStarted(ctx, "stays", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.Status(ctx, "stays")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroupOf := func(pid int) string {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+		return string(b)
+	}
+	shimCgroup := cgroupOf(st.MonitorPID)
+	if !strings.Contains(shimCgroup, ".monitor") {
+		t.Fatalf("the shim's cgroups:\n%s\nwant the pod's monitor cgroup", shimCgroup)
+	}
+	waitFor(t, 10*time.Second, "the lifecycle in its shim's cgroup", func() bool {
+		lc := lifecyclesOf(t, st.MonitorPID)
+		return len(lc) == 1 && cgroupOf(lc[0]) == shimCgroup
+	})
+	waitFor(t, 10*time.Second, "the app ready", func() bool {
+		st, err := e.m.Status(ctx, "stays")
+		return err == nil && !st.Containers[0].NotReady
+	})
+	// It stays: the probe is its to run.
+	time.Sleep(500 * time.Millisecond)
+	if lc := lifecyclesOf(t, st.MonitorPID); len(lc) != 1 {
+		t.Errorf("lifecycles of a pod with a readiness probe: %v, want one", lc)
+	}
+}

@@ -107,14 +107,6 @@ func (s *server) logf(msg string) {
 }
 
 func (s *server) run() error {
-	cfgR := os.NewFile(3, "config")
-	b, err := io.ReadAll(io.LimitReader(cfgR, 1<<20))
-	cfgR.Close()
-	if err != nil || len(b) == 0 {
-		return nil // aborted: no pod to run
-	}
-	s.cfg = b
-	s.started = os.NewFile(4, "started")
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return wrap(err, "become a subreaper")
 	}
@@ -122,16 +114,38 @@ func (s *server) run() error {
 	// what an idle shim would keep. Children are watched through pidfds
 	// (watchPID); the pod is stopped with podbox stop, not a signal.
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGTERM, unix.SIGINT)
+	s.env = os.Environ()
+	// The first lifecycle starts at once, so that its start overlaps the
+	// pod's creation (StartMonitor), and waits for the configuration the
+	// shim passes on. It is born in the caller's cgroup, and moves itself
+	// to the shim's once the pod started, off the caller's path, unless it
+	// leaves first.
+	s.started = os.NewFile(4, "started")
+	cfgW, err := s.spawn(false)
+	if err != nil {
+		return err
+	}
+	cfgR := os.NewFile(3, "config")
+	b, err := io.ReadAll(io.LimitReader(cfgR, 1<<20))
+	cfgR.Close()
+	if err != nil || len(b) == 0 {
+		// Aborted: no pod to run. Nor for the lifecycle, which exits.
+		cfgW.Close()
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(s.pid, &ws, 0, nil); err != unix.EINTR {
+				return nil
+			}
+		}
+	}
+	s.cfg = b
+	go func() { cfgW.Write(b); cfgW.Close() }()
 	if f, err := os.OpenFile(filepath.Join(s.dir, MonitorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 		unix.Dup2(int(f.Fd()), 1)
 		unix.Dup2(int(f.Fd()), 2)
 		f.Close()
 	}
-	s.env = os.Environ()
 	if err := s.listenWake(); err != nil {
-		return err
-	}
-	if err := s.spawn(false); err != nil {
 		return err
 	}
 	// Orphans a container leaves (with the host's PID namespace) are
@@ -210,23 +224,24 @@ func (s *server) listenWake() error {
 }
 
 // spawn starts a lifecycle: the first one (recover false) runs the pod
-// from its start; the next ones take it on where it is.
-func (s *server) spawn(recover bool) error {
+// from its start; the next ones take it on where it is. Its configuration
+// is to be written to cfgW.
+func (s *server) spawn(recover bool) (cfgW *os.File, err error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return wrap(err, "start the lifecycle")
+		return nil, wrap(err, "start the lifecycle")
 	}
 	child := os.NewFile(uintptr(pair[1]), "shim-child")
 	defer child.Close()
 	sock, err := newSocket(pair[0], "shim")
 	if err != nil {
 		unix.Close(pair[0])
-		return wrap(err, "start the lifecycle")
+		return nil, wrap(err, "start the lifecycle")
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		sock.f.Close()
-		return wrap(err, "start the lifecycle")
+		return nil, wrap(err, "start the lifecycle")
 	}
 	defer cfgR.Close()
 	started := s.started
@@ -234,7 +249,7 @@ func (s *server) spawn(recover bool) error {
 		if started, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
 			sock.f.Close()
 			cfgW.Close()
-			return wrap(err, "start the lifecycle")
+			return nil, wrap(err, "start the lifecycle")
 		}
 	}
 	s.started = nil
@@ -253,11 +268,8 @@ func (s *server) spawn(recover bool) error {
 	if err != nil {
 		sock.f.Close()
 		cfgW.Close()
-		return wrap(err, "start the lifecycle "+strconv.Quote(s.bin))
+		return nil, wrap(err, "start the lifecycle "+strconv.Quote(s.bin))
 	}
-	// The configuration fits in the pipe's buffer (64 kB) or is written
-	// as the lifecycle reads it.
-	go func() { cfgW.Write(s.cfg); cfgW.Close() }()
 	s.pid, s.sock, s.idle, s.forwarded, s.exited, s.eof = p.Pid, sock, nil, 0, nil, false
 	p.Release() // collected by reap, with the containers (Release makes p.Pid -1)
 	s.watchPID(s.pid)
@@ -280,7 +292,7 @@ func (s *server) spawn(recover bool) error {
 		}
 	}()
 	s.quiet()
-	return nil
+	return cfgW, nil
 }
 
 // quiet cancels what an idle shim waits for.
@@ -300,11 +312,15 @@ func (s *server) wakeUp(tell bool) {
 	if s.pid != 0 || s.ending {
 		return
 	}
-	if err := s.spawn(true); err != nil {
+	cfgW, err := s.spawn(true)
+	if err != nil {
 		s.logf("pod " + strconv.Quote(s.ref) + ": " + err.Error())
 		s.ending = true
 		return
 	}
+	// It fits in the pipe's buffer (64 kB), or is written as the
+	// lifecycle reads it.
+	go func() { cfgW.Write(s.cfg); cfgW.Close() }()
 	if tell {
 		s.forward()
 	}
