@@ -121,11 +121,14 @@ func (r *runner) watchAdopted(in *instance, fd int, cgroupPath string) {
 		ExitCode: -1, Reason: ReasonUnknown, Message: "adopted by a new lifecycle: its exit status went with its parent",
 		StartedAt: in.started, FinishedAt: time.Now().UTC(),
 	}
+	known := false
 	if in.shim != nil {
-		if t, ok := r.shimExit(in.name, in.pid, in.started, cgroupPath, in.oomBase, in.c); ok {
+		var t Termination
+		if t, known = r.shimExit(in.name, in.pid, in.started, cgroupPath, in.oomBase, in.c); known {
 			term = t
 		}
-	} else {
+	}
+	if !known {
 		// Whatever the container left behind in a shared PID namespace goes too.
 		in.c.Signal(unix.SIGKILL)
 	}
