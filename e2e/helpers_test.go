@@ -65,41 +65,9 @@ type env struct {
 	transcript strings.Builder
 }
 
-var (
-	subnetMu   sync.Mutex
-	subnetUsed = map[int]bool{250: true, 254: true} // used by others
-)
-
-// pickPrefix returns a prefix from testutil.Prefix whose first hex byte,
-// which picks the subnet 10.89.<byte>.0/24, is used neither by another test
-// of this run nor by an address on the host.
-func pickPrefix(t *testing.T) (string, int) {
-	t.Helper()
-	subnetMu.Lock()
-	defer subnetMu.Unlock()
-	for range 1000 {
-		p := testutil.Prefix(t)
-		b, _ := strconv.ParseUint(strings.TrimPrefix(p, "podbox-t")[:2], 16, 8)
-		if subnetUsed[int(b)] || hostHasSubnet(int(b)) {
-			continue
-		}
-		subnetUsed[int(b)] = true
-		return p, int(b)
-	}
-	t.Fatal("no free 10.89.x.0/24 subnet")
-	return "", 0
-}
-
-func hostHasSubnet(b int) bool {
-	_, want, _ := net.ParseCIDR(fmt.Sprintf("10.89.%d.0/24", b))
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && want.Contains(ipn.IP) {
-			return true
-		}
-	}
-	return false
-}
+// pickPrefix returns a prefix whose first hex byte picks the test's
+// subnet 10.89.<byte>.0/24 (testutil.NetPrefix).
+func pickPrefix(t *testing.T) (string, int) { return testutil.NetPrefix(t) }
 
 // newEnv makes the test's environment and registers its cleanup: every pod
 // removed, the network, cgroup parent and state removed, then a leak check.

@@ -56,7 +56,7 @@ func newTestEnv(t *testing.T) *testEnv {
 func newTestEnvWith(t *testing.T, set func(*Options)) *testEnv {
 	t.Helper()
 	testutil.RequiresRoot(t)
-	prefix := testutil.Prefix(t)
+	prefix, _ := testutil.NetPrefix(t)
 	opts := testOptions(prefix)
 	if set != nil {
 		set(&opts)

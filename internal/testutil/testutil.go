@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,45 @@ func Prefix(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return "podbox-t" + hex.EncodeToString(b[:])
+}
+
+var (
+	subnetMu sync.Mutex
+	// subnetUsed: the bytes b of 10.89.b.0/24 taken by tests of this
+	// process, and those fixed tests use.
+	subnetUsed = map[int]bool{250: true, 253: true, 254: true}
+)
+
+// NetPrefix is Prefix for a test that makes a pod network: the prefix's
+// first hex byte b picks its subnet, 10.89.b.0/24, which no other test of
+// this process took and no address of the host is in. (Two tests whose
+// prefixes began alike made overlapping networks, and one failed.)
+func NetPrefix(t testing.TB) (string, int) {
+	t.Helper()
+	subnetMu.Lock()
+	defer subnetMu.Unlock()
+	for range 1000 {
+		p := Prefix(t)
+		b, _ := strconv.ParseUint(strings.TrimPrefix(p, "podbox-t")[:2], 16, 8)
+		if subnetUsed[int(b)] || hostHasSubnet(int(b)) {
+			continue
+		}
+		subnetUsed[int(b)] = true
+		return p, int(b)
+	}
+	t.Fatal("no free 10.89.x.0/24 subnet")
+	return "", 0
+}
+
+func hostHasSubnet(b int) bool {
+	_, want, _ := net.ParseCIDR(fmt.Sprintf("10.89.%d.0/24", b))
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && want.Contains(ipn.IP) {
+			return true
+		}
+	}
+	return false
 }
 
 // ModuleRoot returns the directory that holds go.mod.
