@@ -475,7 +475,7 @@ func (r *runner) handOff() bool {
 	if !r.idle() || r.stopRequested() {
 		return false
 	}
-	if err := r.opts.shim.Idle(wakes, time.Time{}, r.st.PausePID); err != nil {
+	if err := r.opts.shim.Idle(wakes, r.restartAt(), r.st.PausePID); err != nil {
 		r.logf("pod %q: stay, the shim can not be told: %v", r.name, err)
 		r.opts.shim = nil
 		return false
@@ -484,18 +484,37 @@ func (r *runner) handOff() bool {
 	return true
 }
 
+// restartAt is when the first container waiting in its restart backoff
+// restarts; zero when none waits.
+func (r *runner) restartAt() time.Time {
+	var at time.Time
+	for name := range r.timers {
+		if cs := r.st.container(name); cs != nil && (at.IsZero() || cs.RestartAt.Before(at)) {
+			at = cs.RestartAt
+		}
+	}
+	return at
+}
+
 // idle: the lifecycle runs under a shim, the pod runs, and nothing but the
-// shim's wake-ups is waited for: no timer (restart backoff, deadline,
-// eviction), probe, postStart hook, stop, ephemeral or attached container,
-// nor a container whose output this process copies.
+// shim's wake-ups and restart backoffs (restartAt) is waited for: no other
+// timer (deadline, eviction), probe, postStart hook, stop, ephemeral or
+// attached container, nor a container whose output this process copies.
 func (r *runner) idle() bool {
 	c := &r.st.Config
 	if r.opts.shim == nil || c.Managed || r.stopping || r.st.Phase != PhaseRunning ||
 		c.hasStorageLimits() || c.ActiveDeadlineSeconds != nil || c.BackoffLimit != nil {
 		return false
 	}
-	if len(r.timers)+len(r.awaiting)+len(r.exits)+len(r.wake)+len(r.restartDue)+len(r.probes)+len(r.hooks)+len(r.opts.shim.Wakes) > 0 {
+	if len(r.awaiting)+len(r.exits)+len(r.wake)+len(r.restartDue)+len(r.probes)+len(r.hooks)+len(r.opts.shim.Wakes) > 0 {
 		return false
+	}
+	// A restart in its backoff is the shim's to wake the lifecycle for
+	// (restartAt); one due at once is not.
+	for name := range r.timers {
+		if cs := r.st.container(name); cs == nil || cs.State != StateWaiting || cs.Reason != ReasonCrashLoopBackOff || cs.RestartAt.IsZero() {
+			return false
+		}
 	}
 	for name, in := range r.running {
 		cfg, cs := r.st.containerConfig(name), r.st.container(name)
@@ -794,6 +813,7 @@ func (r *runner) scheduleRestart(cs *ContainerStatus) {
 	cs.LastTermination = cs.termination()
 	cs.State, cs.Reason, cs.Message = StateWaiting, ReasonCrashLoopBackOff,
 		fmt.Sprintf("back-off %s restarting failed container %s", d, name)
+	cs.RestartAt = time.Now().Add(d).UTC()
 	r.timers[name] = time.AfterFunc(d, func() { r.restartDue <- name })
 }
 

@@ -51,7 +51,17 @@ func (r *runner) adopt() bool {
 	for _, list := range r.st.lists() {
 		for i := range list {
 			cs := &list[i]
+			if cs.Backoff > 0 {
+				r.backoff[cs.Name] = cs.Backoff
+			}
 			if cs.State != StateRunning {
+				if cs.State == StateWaiting && cs.Reason == ReasonCrashLoopBackOff && !cs.RestartAt.IsZero() && goOn {
+					// In its backoff: restarted when that ends, as it would
+					// have been.
+					name := cs.Name
+					r.timers[name] = time.AfterFunc(time.Until(cs.RestartAt), func() { r.restartDue <- name })
+					continue
+				}
 				if cs.State == StateWaiting && cs.Reason == ReasonCrashLoopBackOff && cs.LastTermination != nil {
 					// Its restart was due: back to how it ended.
 					t := cs.LastTermination
@@ -59,9 +69,6 @@ func (r *runner) adopt() bool {
 					cs.LastTermination = nil
 				}
 				continue
-			}
-			if cs.Backoff > 0 {
-				r.backoff[cs.Name] = cs.Backoff
 			}
 			fd, _ := pidfdIn(cs.PID, cs.CgroupPath)
 			c, err := libcontainer.Load(runcRoot(r.dir), cs.Name)
@@ -173,6 +180,9 @@ func (r *runner) resume() {
 			cs := &list[i]
 			if _, running := r.running[cs.Name]; running || cs.Kind == KindInit {
 				continue
+			}
+			if _, due := r.timers[cs.Name]; due {
+				continue // in its backoff (adopt)
 			}
 			if cs.State == StateWaiting {
 				if !r.start(r.st.containerConfig(cs.Name), cs) {

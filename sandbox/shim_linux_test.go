@@ -266,3 +266,58 @@ func TestShimLifecycleStays(t *testing.T) {
 		t.Errorf("lifecycles of a pod with a readiness probe: %v, want one", lc)
 	}
 }
+
+// A container in its restart backoff is the shim's to wait for: the
+// lifecycle leaves, the shim starts one again when the backoff ends, and
+// that one restarts the container then (not at once, not after another
+// backoff).
+func TestShimCrashLoopIdle(t *testing.T) {
+	e := newShimEnv(t)
+	ctx := context.Background()
+	if _, err := e.m.Create(ctx, &PodConfig{Name: "crashloop", Containers: []ContainerConfig{e.container("app", "sh", "-c", "exit 1")}}); err != nil {
+		t.Fatal(err)
+	}
+	slow := RunOptions{BackoffBase: 3 * time.Second, BackoffMax: 6 * time.Second}
+	if err := e.m.RunDetached(ctx, "crashloop", slow); err != nil {
+		t.Fatal(err)
+	}
+	var cs ContainerStatus
+	var shim int
+	// The first restart is at once; the second waits 3 s.
+	waitFor(t, 20*time.Second, "the first backoff", func() bool {
+		st, err := e.m.Status(ctx, "crashloop")
+		if err != nil {
+			return false
+		}
+		cs, shim = st.Containers[0], st.MonitorPID
+		return cs.RestartCount == 1 && cs.State == StateWaiting && cs.Reason == ReasonCrashLoopBackOff
+	})
+	restartAt := cs.RestartAt
+	if restartAt.IsZero() || cs.Backoff != 2*slow.BackoffBase {
+		t.Errorf("in its backoff: restartAt %v, backoff %s; want a time, and %s next", restartAt, cs.Backoff, 2*slow.BackoffBase)
+	}
+	e.waitIdle(shim)
+	if time.Now().After(restartAt) {
+		t.Logf("the lifecycle left after the backoff's end (%v): slow machine", restartAt)
+	}
+	waitFor(t, 20*time.Second, "the second restart", func() bool {
+		st, err := e.m.Status(ctx, "crashloop")
+		if err != nil {
+			return false
+		}
+		cs = st.Containers[0]
+		return cs.RestartCount == 2
+	})
+	started := cs.StartedAt
+	if cs.State == StateWaiting && cs.LastTermination != nil {
+		started = cs.LastTermination.StartedAt
+	}
+	if started.Before(restartAt.Add(-50 * time.Millisecond)) {
+		t.Errorf("restarted at %v, before its backoff ended at %v", started, restartAt)
+	}
+	// Not after another backoff (6 s), as a lifecycle that took the
+	// waiting container for one that just ended would.
+	if late := restartAt.Add(testutil.Wait(2 * time.Second)); started.After(late) {
+		t.Errorf("restarted at %v, long after its backoff ended at %v", started, restartAt)
+	}
+}

@@ -107,6 +107,9 @@ type ContainerStatus struct {
 	// yet: the first restart is immediate), kept here so that a lifecycle
 	// that takes the pod on goes on with it.
 	Backoff time.Duration `json:"backoff,omitempty"`
+	// RestartAt is when a container waiting in CrashLoopBackOff restarts,
+	// kept so that a lifecycle that takes the pod on restarts it then.
+	RestartAt time.Time `json:"restartAt,omitzero"`
 	// StartupPending: the running instance's postStart hook or startup
 	// probe has not passed yet (Kubernetes' started is false).
 	StartupPending bool `json:"startupPending,omitempty"`
