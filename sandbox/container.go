@@ -58,11 +58,13 @@ type instance struct {
 	oomBase uint64
 }
 
-// exitEvent says that an instance's process ended, and how.
+// exitEvent says that an instance's process ended, and how; reap, when
+// set, collects the process (onExit calls it).
 type exitEvent struct {
 	name string
 	pid  int
 	term Termination
+	reap func()
 }
 
 // containerDir is where a container's writable layer and root live.
@@ -322,10 +324,19 @@ func startInstance(dir string, st *PodStatus, cfg *ContainerConfig, cgroupPath, 
 		if ex.attach != nil {
 			ex.attach.conn.Close() // the client sees the end of the output
 		}
-		exits <- exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
+		ev := exitEvent{name: cfg.Name, pid: in.pid, term: Termination{
 			ExitCode: code, Reason: reason, StartedAt: in.started, FinishedAt: finished,
 		}}
-		p.Wait() // collected now that the lifecycle has its end
+		if in.shim == nil {
+			exits <- ev
+			p.Wait() // collected now that the lifecycle has its end
+			return
+		}
+		// Under a shim, collected once the lifecycle handled the end
+		// (onExit): one that leaves the pod to the shim before leaves the
+		// zombie to the shim too, which tells the next lifecycle.
+		ev.reap = func() { p.Wait() }
+		exits <- ev
 	}()
 	return in, nil
 }

@@ -450,7 +450,7 @@ func (r *runner) joinShim() {
 		return
 	}
 	r.joinedShim = true
-	if err := r.m.AdoptMonitor(r.name, os.Getpid()); err != nil {
+	if err := r.m.joinMonitor(r.name, os.Getpid()); err != nil {
 		r.logf("pod %q: %v", r.name, err)
 	}
 }
@@ -704,6 +704,9 @@ func (p *pendingStart) done() {
 }
 
 func (r *runner) onExit(ev exitEvent) {
+	if ev.reap != nil {
+		ev.reap()
+	}
 	in, ok := r.running[ev.name]
 	if !ok || in.pid != ev.pid {
 		return

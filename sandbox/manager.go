@@ -931,6 +931,29 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 	return nil
 }
 
+// joinMonitor moves pid, a shim's lifecycle, into the pod's monitor
+// cgroup, which AdoptMonitor made for the shim. It makes nothing and,
+// failing, takes nothing apart: the shim lives there (AdoptMonitor's
+// clean-up would kill it).
+func (m *Manager) joinMonitor(name string, pid int) error {
+	err := m.withLock(name, func() error {
+		st, err := readState(m.podDir(name))
+		if err != nil {
+			return err
+		}
+		path, err := m.podCgroup(st)
+		if err != nil {
+			return err
+		}
+		return cgroups.LoadPod(path+monitorCgroupSuffix).Join("monitor", pid)
+	})
+	if err != nil {
+		return fmt.Errorf("move the lifecycle of pod %q into its monitor's cgroup: %w", name, err)
+	}
+	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-999"), 0o644)
+	return nil
+}
+
 // protectFromOOM gives the pause the kubelet's oom_score_adj, -998, so that
 // the OOM killer picks a container over it when the pod's quota is hit.
 func protectFromOOM(pid int) {
