@@ -110,8 +110,10 @@ func killInCgroup(dir string, pids []int) error {
 		switch {
 		case err == nil:
 			fds[pid] = fd
-		case errors.Is(err, unix.ESRCH):
-			// gone already
+		case errors.Is(err, unix.ESRCH), errors.Is(err, unix.EINVAL):
+			// Gone already, or going: EINVAL for a thread-group leader
+			// that exited while its other threads still end (a Go
+			// program killed a moment ago); the next round sees it.
 		case errors.Is(err, unix.ENOSYS):
 			fds[pid] = -1 // no pidfd (Linux < 5.3): plain kill, after the check
 		default:

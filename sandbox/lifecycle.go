@@ -919,6 +919,10 @@ func (r *runner) finish(ctx context.Context) error {
 		}
 	}
 	deadline := time.Now().Add(grace)
+	if len(r.running) > 0 {
+		r.st.StoppingSince = time.Now().UTC()
+		r.save()
+	}
 	// App containers (and a running init container) first, all at once;
 	// then the sidecars, last started first.
 	var first, all []string

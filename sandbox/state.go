@@ -148,9 +148,12 @@ type PodStatus struct {
 	Message string    `json:"message,omitempty"`
 	Created time.Time `json:"created"`
 	// StartTime is when the pod's containers began to start.
-	StartTime  time.Time `json:"startTime,omitzero"`
-	PausePID   int       `json:"pausePid,omitempty"`
-	PauseStart uint64    `json:"pauseStart,omitempty"`
+	StartTime time.Time `json:"startTime,omitzero"`
+	// StoppingSince is when the lifecycle began to stop the pod's
+	// containers (SIGTERM), for what a stop says it waits for.
+	StoppingSince time.Time `json:"stoppingSince,omitzero"`
+	PausePID      int       `json:"pausePid,omitempty"`
+	PauseStart    uint64    `json:"pauseStart,omitempty"`
 	// MonitorPID is the process that runs the pod's lifecycle (podbox's
 	// monitor, or an embedder); MonitorStart tells it from a reused PID.
 	MonitorPID   int    `json:"monitorPid,omitempty"`

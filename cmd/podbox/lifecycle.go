@@ -44,24 +44,37 @@ Example:
 			grace = sandbox.CapSeconds(int64(c.Int("time")), sandbox.MaxGracePeriod)
 		}
 		start := time.Now()
-		// Say what is waited for once the stop is not immediate (and
-		// never after the stop ended).
+		// Say what is waited for once the stop is not immediate: the
+		// containers still running a second after they were told to stop
+		// (a pod's lifecycle may first have to be started by its shim),
+		// and never after the stop ended.
 		var mu sync.Mutex
 		stopped := false
-		slow := time.AfterFunc(time.Second, func() {
+		var slow *time.Timer
+		var check func()
+		check = func() {
 			now, err := m.Status(c.Context, name)
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil && !stopped {
-				if left := runningContainers(now); len(left) > 0 {
-					fmt.Fprintf(c.App.ErrWriter, "waiting up to %s for %s to exit; --time 0 to kill now\n", grace, joinNames(left))
-				}
+			if err != nil || stopped {
+				return
 			}
-		})
+			since := now.StoppingSince
+			if since.IsZero() && time.Since(start) < 5*time.Second || !since.IsZero() && time.Since(since) < time.Second {
+				slow = time.AfterFunc(100*time.Millisecond, check) // not told yet (a podbox before StoppingSince: 5 s)
+				return
+			}
+			if left := runningContainers(now); len(left) > 0 {
+				fmt.Fprintf(c.App.ErrWriter, "waiting up to %s for %s to exit; --time 0 to kill now\n", grace, joinNames(left))
+			}
+		}
+		mu.Lock()
+		slow = time.AfterFunc(time.Second, check)
+		mu.Unlock()
 		err = m.Stop(c.Context, name, grace)
-		slow.Stop()
 		mu.Lock()
 		stopped = true
+		slow.Stop()
 		mu.Unlock()
 		if err != nil {
 			return err
