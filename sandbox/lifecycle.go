@@ -919,7 +919,10 @@ func (r *runner) finish(ctx context.Context) error {
 		}
 	}
 	deadline := time.Now().Add(grace)
-	if len(r.running) > 0 {
+	if ctx.Err() != nil && len(r.running) > 0 {
+		// A stop that was asked for: say when it reached the containers.
+		// (Not an eviction's or a deadline's, whose Failed is saved only
+		// once no container runs.)
 		r.st.StoppingSince = time.Now().UTC()
 		r.save()
 	}
