@@ -510,24 +510,9 @@ func fetchEventually(t *testing.T, d time.Duration, url, want string) string {
 
 // childrenNamed lists the children of pid whose command (comm) is name.
 func childrenNamed(pid int, name string) []int {
-	ents, _ := os.ReadDir("/proc")
 	var kids []int
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		f := strings.Fields(string(b[end+1:]))
-		if len(f) > 1 && string(b[open+1:end]) == name && f[1] == strconv.Itoa(pid) {
+	for _, p := range testutil.Children(pid) {
+		if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/comm"); strings.TrimSpace(string(comm)) == name {
 			kids = append(kids, p)
 		}
 	}

@@ -905,15 +905,11 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 	// Under the pod's lock, which a Remove holds while it takes the pod
 	// and this cgroup apart: after one, the pod is gone and so is this.
 	err := m.withLock(name, func() error {
-		st, err := readState(m.podDir(name))
+		path, err := m.monitorCgroup(name)
 		if err != nil {
 			return err
 		}
-		path, err := m.podCgroup(st)
-		if err != nil {
-			return err
-		}
-		cg, err := cgroups.CreatePod(path+monitorCgroupSuffix, 0, cgroups.AllowSwap(true))
+		cg, err := cgroups.CreatePod(path, 0, cgroups.AllowSwap(true))
 		if err != nil {
 			return err
 		}
@@ -926,9 +922,29 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("adopt monitor of pod %q: %w", name, err)
 	}
-	// Best effort, as for the pause: it takes CAP_SYS_RESOURCE.
-	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-999"), 0o644)
+	protectMonitor(pid)
 	return nil
+}
+
+// monitorCgroup is the path of the pod's monitor cgroup, from its state
+// (the caller holds the pod's lock).
+func (m *Manager) monitorCgroup(name string) (string, error) {
+	st, err := readState(m.podDir(name))
+	if err != nil {
+		return "", err
+	}
+	path, err := m.podCgroup(st)
+	if err != nil {
+		return "", err
+	}
+	return path + monitorCgroupSuffix, nil
+}
+
+// protectMonitor gives a monitor the kubelet's oom_score_adj for its own
+// processes, -999. Best effort, as for the pause: it takes
+// CAP_SYS_RESOURCE.
+func protectMonitor(pid int) {
+	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-999"), 0o644)
 }
 
 // joinMonitor moves pid, a shim's lifecycle, into the pod's monitor
@@ -937,20 +953,16 @@ func (m *Manager) AdoptMonitor(name string, pid int) error {
 // clean-up would kill it).
 func (m *Manager) joinMonitor(name string, pid int) error {
 	err := m.withLock(name, func() error {
-		st, err := readState(m.podDir(name))
+		path, err := m.monitorCgroup(name)
 		if err != nil {
 			return err
 		}
-		path, err := m.podCgroup(st)
-		if err != nil {
-			return err
-		}
-		return cgroups.LoadPod(path+monitorCgroupSuffix).Join("monitor", pid)
+		return cgroups.LoadPod(path).Join("monitor", pid)
 	})
 	if err != nil {
 		return fmt.Errorf("move the lifecycle of pod %q into its monitor's cgroup: %w", name, err)
 	}
-	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-999"), 0o644)
+	protectMonitor(pid)
 	return nil
 }
 

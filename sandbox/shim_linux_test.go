@@ -27,23 +27,9 @@ func lifecyclesOf(t *testing.T, shim int) []int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir("/proc")
 	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(shim) {
-			continue
-		}
-		if exe, _ := os.Readlink("/proc/" + e.Name() + "/exe"); exe == self {
+	for _, pid := range testutil.Children(shim) {
+		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); exe == self {
 			pids = append(pids, pid)
 		}
 	}

@@ -129,6 +129,28 @@ func hostHasSubnet(b int) bool {
 	return false
 }
 
+// Children lists the children of pid, from /proc.
+func Children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var kids []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, p)
+		}
+	}
+	return kids
+}
+
 // ModuleRoot returns the directory that holds go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
