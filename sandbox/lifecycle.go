@@ -883,17 +883,32 @@ func (r *runner) checkPause() bool {
 		r.save()
 		return false
 	}
-	pid, start, err := r.m.restartPause(r.dir, r.st)
-	if err != nil {
+	// A pause that was started again and died again soon after is broken
+	// (a pause program that exits at once, say): restarting it would loop.
+	if age, ok := processAge(r.st.PauseStart); r.st.PauseRestarts > 0 && ok && age < pauseMinLife {
 		r.st.Phase = PhaseFailed
-		r.st.Message = fmt.Sprintf("restart the pause process: %v", err)
+		r.st.Message = fmt.Sprintf("the pod's pause died again %.1fs after it was restarted%s", age.Seconds(), pauseOutput(r.dir))
+		r.logf("%s", r.st.Message)
 		r.save()
 		return false
 	}
+	pid, start, err := r.m.restartPause(r.dir, r.st)
+	if err != nil {
+		r.st.Phase = PhaseFailed
+		r.st.Message = fmt.Sprintf("restart the pause process: %v%s", err, pauseOutput(r.dir))
+		r.save()
+		return false
+	}
+	r.logf("the pause (pid %d) died: started it again (pid %d)", r.st.PausePID, pid)
 	r.st.PausePID, r.st.PauseStart = pid, start
+	r.st.PauseRestarts++
 	r.save()
 	return true
 }
+
+// pauseMinLife is how long a restarted pause must live for the lifecycle to
+// start it once more when it dies.
+const pauseMinLife = 10 * time.Second
 
 // finish stops what still runs and records the pod's end. After a stop
 // request (ctx ended) the phase is Stopped; otherwise Succeeded when every

@@ -74,13 +74,34 @@ func TestPauseBuiltWrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Where the pause outlives Create (a slow machine), Start says it.
+	// Where the pause outlives Create (a slow machine), Start says it; where
+	// it outlives Start too, the lifecycle starts it again once, and fails
+	// the pod when it dies again.
 	ctx := context.Background()
-	_, err = m.Create(ctx, &PodConfig{Name: "dying", Containers: []ContainerConfig{e.container("c", "true")}})
+	var noGrace int64
+	_, err = m.Create(ctx, &PodConfig{Name: "dying", TerminationGracePeriodSeconds: &noGrace, Containers: []ContainerConfig{e.container("c", "sleep", "60")}})
 	if err == nil {
+		t.Cleanup(func() { m.Remove(context.Background(), "dying", true) })
 		err = m.Start(ctx, "dying", RunOptions{})
 	} else if _, serr := os.Stat(e.m.podDir("dying")); !os.IsNotExist(serr) {
 		t.Errorf("the failed Create left its directory: %v", serr)
+	}
+	if err == nil {
+		t.Log("the pause outlived Create and Start")
+		var st *PodStatus
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if st, err = m.Status(ctx, "dying"); err != nil || st.Phase == PhaseFailed {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("%s later: %s, %s", time.Since(deadline.Add(-30*time.Second)).Round(time.Millisecond), st.Phase, st.Message)
+		if err == nil && st.Phase == PhaseFailed && st.PauseRestarts == 1 {
+			err = errors.New(st.Message)
+		} else if err == nil {
+			err = fmt.Errorf("the pod is %s after %d pause restarts, message %q; want Failed after one", st.Phase, st.PauseRestarts, st.Message)
+		}
 	}
 	if err == nil || !strings.Contains(err.Error(), "the fake pause gives up") {
 		t.Errorf("Create and Start with a pause that dies: %v; want what it wrote", err)

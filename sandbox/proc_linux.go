@@ -42,6 +42,19 @@ func zombieStat(b []byte) bool {
 	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
 }
 
+// processAge is how long ago a process started at start ticks (field 22 of
+// /proc/PID/stat, in USER_HZ since boot); false when the clock can not be
+// read.
+func processAge(start uint64) (time.Duration, bool) {
+	var ts unix.Timespec
+	if start == 0 || unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return 0, false
+	}
+	const userHZ = 100 // fixed for /proc's clock ticks on Linux
+	started := time.Duration(start) * (time.Second / userHZ)
+	return time.Duration(ts.Nano()) - started, true
+}
+
 // alive reports whether pid is still the process that started at start
 // ticks, and not a zombie.
 func alive(pid int, start uint64) bool {

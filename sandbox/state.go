@@ -154,6 +154,9 @@ type PodStatus struct {
 	StoppingSince time.Time `json:"stoppingSince,omitzero"`
 	PausePID      int       `json:"pausePid,omitempty"`
 	PauseStart    uint64    `json:"pauseStart,omitempty"`
+	// PauseRestarts counts the times the lifecycle started the pod's
+	// pause again after it died.
+	PauseRestarts int `json:"pauseRestarts,omitempty"`
 	// MonitorPID is the process that runs the pod's lifecycle (podbox's
 	// monitor, or an embedder); MonitorStart tells it from a reused PID.
 	MonitorPID   int    `json:"monitorPid,omitempty"`
