@@ -468,13 +468,23 @@ func localManifest(t *testing.T, name string) string {
 // freePort returns a TCP port that nothing listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		// The kernel may give a port it gave a moment ago, closed since
+		// but meant for another pod of this run: never the same twice.
+		if _, taken := portsGiven.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
+
+// portsGiven are the ports freePort gave in this run.
+var portsGiven sync.Map
 
 // httpClient never uses a proxy: tests talk only to loopback and pod IPs.
 var httpClient = &http.Client{

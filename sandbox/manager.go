@@ -788,14 +788,31 @@ func (m *Manager) readPod(name string) (*PodStatus, error) {
 // pod whose lifecycle should run but whose monitor is gone is Unknown, and
 // so are its containers recorded as running whose processes are gone.
 func (m *Manager) Status(ctx context.Context, name string) (*PodStatus, error) {
-	st, err := m.readPod(name)
-	if err != nil {
-		return nil, fmt.Errorf("pod %q: %w", name, err)
+	var (
+		st                                   *PodStatus
+		monitorAlive, monitorGone, pauseGone bool
+	)
+	for try := 0; ; try++ {
+		var err error
+		if st, err = m.readPod(name); err != nil {
+			return nil, fmt.Errorf("pod %q: %w", name, err)
+		}
+		if testHookStatus != nil && try == 0 {
+			testHookStatus(name)
+		}
+		monitorAlive = st.MonitorPID != 0 && alive(st.MonitorPID, st.MonitorStart)
+		monitorGone = st.MonitorPID != 0 && !monitorAlive
+		// A live monitor looks after its pause itself (and ends it last).
+		pauseGone = !monitorAlive && !alive(st.PausePID, st.PauseStart)
+		// A lifecycle records the pod's end before it exits and its
+		// monitor goes: a state read just before that end, checked
+		// against the processes just after, would take a pod that just
+		// completed for one whose monitor died. Dead processes stay
+		// dead, so the state read again is the truth.
+		if try == 1 || !(st.Phase == PhaseRunning || st.Phase == PhasePending) || !(monitorGone || pauseGone) {
+			break
+		}
 	}
-	monitorAlive := st.MonitorPID != 0 && alive(st.MonitorPID, st.MonitorStart)
-	monitorGone := st.MonitorPID != 0 && !monitorAlive
-	// A live monitor looks after its pause itself (and ends it last).
-	pauseGone := !monitorAlive && !alive(st.PausePID, st.PauseStart)
 	if (st.Phase == PhaseRunning || st.Phase == PhasePending) && (monitorGone || pauseGone) {
 		st.Phase = PhaseUnknown
 		if monitorGone {
@@ -865,6 +882,10 @@ func (m *Manager) List(ctx context.Context) ([]*PodStatus, error) {
 	})
 	return pods, nil
 }
+
+// testHookStatus, when set by a test, is called by Status between its
+// first read of the pod's state and its look at the processes.
+var testHookStatus func(pod string)
 
 // testHookCrash, when set by a test, is called at each point of creation
 // named in crashPoints; the crash tests kill the process there.

@@ -3,7 +3,10 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,4 +134,75 @@ func TestRecoverPendingPod(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Recover: %v", err)
 	}
+}
+
+// A pod that completes between Status's read of its state and its look at
+// its processes is Succeeded, not Unknown for a monitor that died: the
+// lifecycle records the pod's end before its monitor goes. (A pod of one
+// quick container was reported Unknown by podbox run under load.)
+func TestStatusPodEndsMeanwhile(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.m.Create(ctx, &PodConfig{Name: "ends", Containers: []ContainerConfig{e.container("c", "true")}}); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for the pod's monitor, recorded as running the pod.
+	mon := exec.Command("sleep", "60")
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := false
+	t.Cleanup(func() {
+		if !ended {
+			mon.Process.Kill()
+			mon.Wait()
+		}
+	})
+	start, err := processStart(mon.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := e.m.podDir("ends")
+	st, err := readState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Phase, st.MonitorPID, st.MonitorStart = PhaseRunning, mon.Process.Pid, start
+	if err := writeState(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testHookStatus = nil })
+	testHookStatus = func(pod string) {
+		if pod != "ends" || ended {
+			return
+		}
+		// What the lifecycle does as the pod completes: it records the
+		// end, then it and its monitor exit.
+		ended = true
+		st.Phase, st.MonitorPID, st.MonitorStart = PhaseSucceeded, 0, 0
+		if err := writeState(dir, st); err != nil {
+			t.Error(err)
+		}
+		mon.Process.Kill()
+		mon.Wait()
+	}
+	if got, err := e.m.Status(ctx, "ends"); err != nil || got.Phase != PhaseSucceeded {
+		t.Errorf("Status of a pod that completed meanwhile: %v, %s; want Succeeded", err, phaseOf(got))
+	}
+	// A monitor that really died is still seen: the pod is Unknown.
+	st.Phase, st.MonitorPID, st.MonitorStart = PhaseRunning, mon.Process.Pid, start
+	if err := writeState(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.m.Status(ctx, "ends"); err != nil || got.Phase != PhaseUnknown || !strings.Contains(got.Message, "monitor") {
+		t.Errorf("Status of a pod whose monitor died: %v, %s; want Unknown", err, phaseOf(got))
+	}
+}
+
+// phaseOf is a pod's phase and message, for a test's error.
+func phaseOf(st *PodStatus) string {
+	if st == nil {
+		return "no status"
+	}
+	return fmt.Sprintf("%s (%q)", st.Phase, st.Message)
 }

@@ -158,7 +158,8 @@ func TestShimIdleLifecycle(t *testing.T) {
 }
 
 // The pause dies while no lifecycle runs: the shim starts one, which
-// starts the pause again.
+// starts the pause again. That pause dying at once too fails the pod
+// rather than being started again and again.
 func TestShimPauseDies(t *testing.T) {
 	e := newShimEnv(t)
 	ctx := context.Background()
@@ -166,11 +167,26 @@ func TestShimPauseDies(t *testing.T) {
 	if err := syscall.Kill(st.PausePID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	var now *PodStatus
 	waitFor(t, 10*time.Second, "a new pause", func() bool {
-		now, err := e.m.Status(ctx, "pausedies")
+		var err error
+		now, err = e.m.Status(ctx, "pausedies")
 		return err == nil && now.PausePID != st.PausePID && alive(now.PausePID, now.PauseStart) && now.Phase == PhaseRunning
 	})
 	e.waitIdle(st.MonitorPID)
+	if now.PauseRestarts != 1 {
+		t.Errorf("pauseRestarts %d, want 1", now.PauseRestarts)
+	}
+	if err := syscall.Kill(now.PausePID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the pod to fail", func() bool {
+		now, _ = e.m.Status(ctx, "pausedies")
+		return now != nil && now.Phase == PhaseFailed
+	})
+	if !strings.HasPrefix(now.Message, "the pod's pause died again ") {
+		t.Errorf("after the restarted pause died: message %q, want the pause's death", now.Message)
+	}
 }
 
 // A killed shim takes its lifecycle with it (never one running unseen):
