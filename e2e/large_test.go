@@ -27,7 +27,7 @@ func largePod(name string, n, hook int) string {
 			check = "test -e /shared/hook-done || exit 7; "
 		}
 		fmt.Fprintf(&b, "  - name: c%02d\n    image: busybox\n    volumeMounts: [{name: shared, mountPath: /shared}]\n", i)
-		fmt.Fprintf(&b, "    command: [sh, -c, \"%secho $$ > /shared/c%02d; trap 'exit 0' TERM; sleep 3600 & wait\"]\n", check, i)
+		fmt.Fprintf(&b, "    command: [sh, -c, \"%strap 'exit 0' TERM; echo $$ > /shared/c%02d; sleep 3600 & wait\"]\n", check, i)
 		if i == hook {
 			b.WriteString("    lifecycle: {postStart: {exec: {command: [sh, -c, \"sleep 0.3; touch /shared/hook-done\"]}}}\n")
 		}

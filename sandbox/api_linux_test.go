@@ -46,7 +46,7 @@ func TestEventsSignalWaitLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	talker := e.container("talker", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; trap 'echo bye; exit 3' TERM; while true; do sleep 0.1; done")
+	talker := e.container("talker", "sh", "-c", "trap 'echo bye; exit 3' TERM; for i in 1 2 3 4 5; do echo line$i; done; while true; do sleep 0.1; done")
 	pod := &PodConfig{Name: "api", RestartPolicy: RestartNever, Containers: []ContainerConfig{talker}}
 	e.run(pod)
 	nextEvent(t, evs, func(ev Event) bool { return ev.Type == EventPodCreated && ev.Pod == "api" })

@@ -455,6 +455,10 @@ func (r *runner) joinShim() {
 	}
 }
 
+// restartSoon: a lifecycle waits for a restart due this soon itself rather
+// than leave it to the shim; leaving and being started again costs more.
+const restartSoon = time.Second
+
 // errIdle: the lifecycle left the pod to its shim (handOff).
 var errIdle = errors.New("the lifecycle left the pod to its shim until there is work")
 
@@ -510,9 +514,12 @@ func (r *runner) idle() bool {
 		return false
 	}
 	// A restart in its backoff is the shim's to wake the lifecycle for
-	// (restartAt); one due at once is not.
+	// (restartAt); one due soon, or overdue (a lifecycle the shim started
+	// for it, whose timer fired and has not been handled yet), is not: a
+	// lifecycle that left for it would be started again at once, to leave
+	// again, without ever restarting the container.
 	for name := range r.timers {
-		if cs := r.st.container(name); cs == nil || cs.State != StateWaiting || cs.Reason != ReasonCrashLoopBackOff || cs.RestartAt.IsZero() {
+		if cs := r.st.container(name); cs == nil || cs.State != StateWaiting || cs.Reason != ReasonCrashLoopBackOff || time.Until(cs.RestartAt) < restartSoon {
 			return false
 		}
 	}

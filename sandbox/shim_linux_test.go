@@ -17,7 +17,21 @@ import (
 // starts this test binary as each pod's lifecycle.
 func newShimEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return newTestEnvWith(t, func(o *Options) { o.ShimBinary = testutil.Binary(t, "podbox-shim") })
+	e := newTestEnvWith(t, func(o *Options) { o.ShimBinary = testutil.Binary(t, "podbox-shim") })
+	// What the shims and their lifecycles said, for a failure's story.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, name := range []string{monitorLog, stateFile} {
+			files, _ := filepath.Glob(filepath.Join(e.opts.Root, "pods", "*", name))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				t.Logf("%s:\n%s", f, b)
+			}
+		}
+	})
+	return e
 }
 
 // lifecyclesOf lists the processes of this test binary that are children of
@@ -42,7 +56,9 @@ func lifecyclesOf(t *testing.T, shim int) []int {
 func (e *testEnv) shimPod(name string) *PodStatus {
 	e.t.Helper()
 	ctx := context.Background()
-	script := `echo start; trap 'exit 3' USR1; trap 'echo poke' USR2; while :; do sleep 0.05; done`
+	// "start" once the traps are set: a signal before that is lost (the
+	// shell is its PID namespace's init, which ignores it).
+	script := `trap 'exit 3' USR1; trap 'echo poke' USR2; echo start; while :; do sleep 0.05; done`
 	if _, err := e.m.Create(ctx, &PodConfig{Name: name, Containers: []ContainerConfig{e.container("app", "sh", "-c", script)}}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -60,6 +76,10 @@ func (e *testEnv) shimPod(name string) *PodStatus {
 		e.t.Fatalf("the pod's monitor (pid %d) runs %q (%v), want podbox-shim", st.MonitorPID, exe, err)
 	}
 	e.waitIdle(st.MonitorPID)
+	waitFor(e.t, 10*time.Second, "the container's traps", func() bool {
+		b, _ := os.ReadFile(st.Containers[0].LogPath)
+		return strings.Contains(string(b), " stdout F start\n")
+	})
 	return st
 }
 
@@ -103,6 +123,10 @@ func TestShimIdleLifecycle(t *testing.T) {
 		t.Errorf("first instance's log %s: %q, %v", first.LogPath, b, err)
 	}
 	e.waitIdle(shim)
+	waitFor(t, 10*time.Second, "the second instance's traps", func() bool {
+		b, _ := os.ReadFile(cs.LogPath)
+		return strings.Contains(string(b), " stdout F start\n")
+	})
 
 	// Again: a new lifecycle goes on with the backoff the last one left.
 	if err := e.m.Signal(ctx, "idle", "app", syscall.SIGUSR1); err != nil {
