@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,6 +200,10 @@ func TestLifecycleHooks(t *testing.T) {
 	if cs := e.ctr("hooks", "bad"); cs.ExitCode == 0 || !strings.Contains(cs.Message, "PostStart hook failed") || !strings.Contains(cs.Message, "broken") {
 		t.Errorf("bad: exit %d, %q", cs.ExitCode, cs.Message)
 	}
+	// Its shell is PID 1 of its namespace: a TERM before its trap is lost.
+	waitFor(t, 5*time.Second, "app's TERM trap", func() bool {
+		return sigMask(t, e.ctr("hooks", "app").PID, "SigCgt:")&(1<<(syscall.SIGTERM-1)) != 0
+	})
 	if err := e.m.Stop(ctx, "hooks", -1); err != nil {
 		t.Fatal(err)
 	}
