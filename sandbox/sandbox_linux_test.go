@@ -186,8 +186,10 @@ func TestSharedProcessNamespace(t *testing.T) {
 		t.Fatal("exec failed")
 	}
 	// Reaped: the sleeps are gone from the PID namespace altogether, not
-	// left as zombies. One scan for both: a sleep caught exiting (its
-	// command line gone, not yet a zombie) is a zombie a moment later.
+	// left as zombies. Both looks must find nothing in the same round: a
+	// sleep the first catches exiting (its command line gone, not yet a
+	// zombie) is a zombie by the second, and is waited for, not taken for
+	// one left unreaped.
 	deadline := time.Now().Add(testutil.Wait(5 * time.Second))
 	for {
 		sleeps, z := procsIn(t, podPID, "sleep\x000.2\x00"), zombiesIn(t, podPID)
@@ -195,7 +197,7 @@ func TestSharedProcessNamespace(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the orphans not reaped: sleeps or zombies %v, zombies %v", sleeps, z)
+			t.Fatalf("the orphans not reaped: sleeps (or zombies) %v, then zombies %v", sleeps, z)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -76,11 +76,18 @@ func (e *testEnv) shimPod(name string) *PodStatus {
 		e.t.Fatalf("the pod's monitor (pid %d) runs %q (%v), want podbox-shim", st.MonitorPID, exe, err)
 	}
 	e.waitIdle(st.MonitorPID)
-	waitFor(e.t, 10*time.Second, "the container's traps", func() bool {
-		b, _ := os.ReadFile(st.Containers[0].LogPath)
+	waitStartLine(e.t, 10*time.Second, "the container's traps", st.Containers[0].LogPath)
+	return st
+}
+
+// waitStartLine waits until the container log at path holds the line
+// "start" that shimPod's container prints once its traps are set.
+func waitStartLine(t *testing.T, d time.Duration, what, path string) {
+	t.Helper()
+	waitFor(t, d, what, func() bool {
+		b, _ := os.ReadFile(path)
 		return strings.Contains(string(b), " stdout F start\n")
 	})
-	return st
 }
 
 func (e *testEnv) waitIdle(shim int) {
@@ -123,10 +130,7 @@ func TestShimIdleLifecycle(t *testing.T) {
 		t.Errorf("first instance's log %s: %q, %v", first.LogPath, b, err)
 	}
 	e.waitIdle(shim)
-	waitFor(t, 10*time.Second, "the second instance's traps", func() bool {
-		b, _ := os.ReadFile(cs.LogPath)
-		return strings.Contains(string(b), " stdout F start\n")
-	})
+	waitStartLine(t, 10*time.Second, "the second instance's traps", cs.LogPath)
 
 	// Again: a new lifecycle goes on with the backoff the last one left.
 	if err := e.m.Signal(ctx, "idle", "app", syscall.SIGUSR1); err != nil {
@@ -144,10 +148,7 @@ func TestShimIdleLifecycle(t *testing.T) {
 		t.Errorf("backoff after the second restart: %s, want %s (doubled from the one the previous lifecycle kept)", cs.Backoff, want)
 	}
 	e.waitIdle(shim)
-	waitFor(t, 5*time.Second, "the third instance's output", func() bool {
-		b, _ := os.ReadFile(cs.LogPath)
-		return strings.Contains(string(b), " stdout F start\n")
-	})
+	waitStartLine(t, 5*time.Second, "the third instance's output", cs.LogPath)
 
 	// ReopenLog, answered by the shim, which writes the log.
 	aside := cs.LogPath + ".aside"
